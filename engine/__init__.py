@@ -1,0 +1,44 @@
+"""Diffusion Desk's engine: DiffusionGemma block-diffusion generation with per-step frames. Imports no Qt.
+
+◆ Public API (see shared ARCHITECTURE.md): `EngineModel`, `SamplerSettings`, `generate`, `ChatSession`,
+`Frame`, `CanvasDone`, `Done`, `EngineError`. Heavy modules (torch, transformers) load on first use, so
+`import engine` stays cheap for the GUI process.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .errors import EngineError, ModelLoadError, OutOfMemoryError, PromptTooLongError
+from .events import CanvasDone, Done, Frame, Stats
+from .settings import SamplerSettings
+
+_LAZY = {
+    "EngineModel": ".loading",
+    "generate": ".generation",
+    "ChatSession": ".session",
+}
+
+__all__ = [
+    "CanvasDone",
+    "ChatSession",
+    "Done",
+    "EngineError",
+    "EngineModel",
+    "Frame",
+    "ModelLoadError",
+    "OutOfMemoryError",
+    "PromptTooLongError",
+    "SamplerSettings",
+    "Stats",
+    "generate",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")

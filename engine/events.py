@@ -1,0 +1,67 @@
+"""What `engine.generate` yields: one `Frame` per denoising step, a `CanvasDone` per canvas, one `Done`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One denoising step of one canvas, host-side (plain lists of length canvas_length).
+
+    `canvas` is the noisy canvas the next step sees, `draft` the argmax canvas, `accepted` the sampler's accepted
+    mask and `entropy` the per-position entropy of the temperature-scaled distribution.
+    """
+
+    canvas_index: int
+    step: int
+    max_steps: int
+    canvas: list[int]
+    draft: list[int]
+    accepted: list[bool]
+    entropy: list[float]
+    elapsed_s: float
+
+    @property
+    def accepted_count(self) -> int:
+        return sum(self.accepted)
+
+
+@dataclass(frozen=True)
+class CanvasDone:
+    """A committed canvas: its ids (trimmed after EOS and to the token budget) and their text."""
+
+    canvas_index: int
+    token_ids: list[int]
+    text: str
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class Stats:
+    tokens: int
+    seconds: float
+    tokens_per_second: float
+    decoder_forwards: int
+    tokens_per_forward: float
+    ttft_s: float
+    canvases: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Done:
+    """The end of a generation. `reason` is "eos", "length" or "cancelled"."""
+
+    token_ids: list[int]
+    text: str
+    thinking: str
+    reason: str
+    stats: Stats = field(repr=False)
+
+
+Event = Frame | CanvasDone | Done

@@ -1,0 +1,93 @@
+"""Tiny random DiffusionGemma models: the same architecture as the release, sized for tests and benches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TINY_VISION = {
+    "model_type": "gemma4_vision",
+    "hidden_size": 16,
+    "intermediate_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+    "head_dim": 8,
+    "position_embedding_size": 64,
+    "patch_size": 4,
+    "pooling_kernel_size": 2,
+}
+
+# The release's text config (../shared/DIFFUSIONGEMMA.md), for the 26B-A4B-shaped random bench model.
+RELEASE_TEXT = {
+    "vocab_size": 262_144,
+    "hidden_size": 2816,
+    "intermediate_size": 2112,
+    "num_hidden_layers": 30,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "num_global_key_value_heads": 2,
+    "head_dim": 256,
+    "global_head_dim": 512,
+    "sliding_window": 1024,
+    "num_experts": 128,
+    "top_k_experts": 8,
+    "moe_intermediate_size": 704,
+    "max_position_embeddings": 262_144,
+    "final_logit_softcapping": 30.0,
+}
+
+
+def tiny_config(
+    *,
+    vocab_size: int = 512,
+    hidden_size: int = 64,
+    num_hidden_layers: int = 2,
+    num_experts: int = 4,
+    top_k_experts: int = 2,
+    sliding_window: int = 64,
+    canvas_length: int = 256,
+    layer_types: list[str] | None = None,
+    **text_overrides: Any,
+):
+    """A `DiffusionGemmaConfig` with a small text stack and a tiny vision tower (else it allocates ~170 M params)."""
+    from transformers import DiffusionGemmaConfig
+
+    text = {
+        "vocab_size": vocab_size,
+        "hidden_size": hidden_size,
+        "intermediate_size": hidden_size * 2,
+        "num_hidden_layers": num_hidden_layers,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+        "global_head_dim": 32,
+        "sliding_window": sliding_window,
+        "num_experts": num_experts,
+        "top_k_experts": top_k_experts,
+        "moe_intermediate_size": hidden_size,
+        "max_position_embeddings": 4096,
+        "pad_token_id": 0,
+        "eos_token_id": 1,
+        "bos_token_id": 2,
+    }
+    if layer_types is not None:
+        text["layer_types"] = layer_types
+    text.update(text_overrides)
+    return DiffusionGemmaConfig(
+        text_config=text,
+        vision_config=dict(TINY_VISION),
+        canvas_length=canvas_length,
+        boi_token_id=vocab_size - 3,
+        eoi_token_id=vocab_size - 2,
+        image_token_id=vocab_size - 1,
+    )
+
+
+def tiny_model(seed: int = 0, **config_kwargs: Any):
+    """A randomly initialised tiny `DiffusionGemmaForBlockDiffusion` in float32, eval mode."""
+    import torch
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    torch.manual_seed(seed)
+    model = DiffusionGemmaForBlockDiffusion(tiny_config(**config_kwargs))
+    return model.eval()
