@@ -1,0 +1,80 @@
+"""Schema migrations of the chat store: `PRAGMA user_version` names the schema, each step moves it up by one."""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_V1 = """
+CREATE TABLE conversations (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    system_prompt TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    text TEXT NOT NULL DEFAULT '',
+    thinking TEXT NOT NULL DEFAULT '',
+    seed INTEGER,
+    settings_json TEXT,
+    stats_json TEXT,
+    model TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'done',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX messages_by_conversation ON messages(conversation_id, position);
+CREATE TABLE canvas_frames (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    canvas_index INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    canvas_length INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (message_id, canvas_index)
+);
+"""
+
+SCHEMA_V2 = """
+ALTER TABLE conversations ADD COLUMN thinking INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX conversations_by_update ON conversations(updated_at);
+"""
+
+# MIGRATIONS[i] moves a database from user_version i to i + 1. Append, never edit a released step.
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class NewerSchemaError(RuntimeError):
+    """The database was written by a newer Diffusion Desk; it is left untouched."""
+
+
+def check_version(conn: sqlite3.Connection, path: str = "") -> int:
+    """The database's schema version; `NewerSchemaError` when it is newer than this code understands."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise NewerSchemaError(
+            f"The chat database {path} has schema version {version}, but this Diffusion Desk understands up "
+            f"to {SCHEMA_VERSION}. Update Diffusion Desk; the file was not changed."
+        )
+    return version
+
+
+def migrate(conn: sqlite3.Connection, path: str = "") -> int:
+    """Bring `conn` up to SCHEMA_VERSION, one transaction per step; return the version it started at."""
+    start = check_version(conn, path)
+    for version in range(start, SCHEMA_VERSION):
+        statements = [s.strip() for s in MIGRATIONS[version].split(";") if s.strip()]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return start

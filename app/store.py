@@ -1,0 +1,251 @@
+"""The chat store: conversations, messages and replay frames in SQLite (`<data>/chats.sqlite3`, WAL).
+
+Storage rules (../shared/ARCHITECTURE.md): a user message is committed before generation starts; an
+answer is written at canvas boundaries and at the end, never per frame; every write is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.events import Frame
+
+from .frame_codec import decode_canvas
+from .migrations import NewerSchemaError, check_version, migrate
+
+__all__ = ["ChatStore", "Conversation", "Message", "NewerSchemaError"]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    title: str
+    system_prompt: str
+    thinking: bool
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: int
+    position: int
+    role: str
+    text: str
+    thinking: str
+    seed: int | None
+    settings: dict[str, Any] | None
+    stats: dict[str, Any] | None
+    model: str
+    status: str
+    created_at: float
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        position=row["position"],
+        role=row["role"],
+        text=row["text"],
+        thinking=row["thinking"],
+        seed=row["seed"],
+        settings=json.loads(row["settings_json"]) if row["settings_json"] else None,
+        stats=json.loads(row["stats_json"]) if row["stats_json"] else None,
+        model=row["model"],
+        status=row["status"],
+        created_at=row["created_at"],
+    )
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        row["id"], row["title"], row["system_prompt"], bool(row["thinking"]), row["created_at"], row["updated_at"]
+    )
+
+
+class ChatStore:
+    """All chat persistence. Used from the GUI thread only; each public write is one transaction."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        if path is None:
+            from engine.paths import chats_db_path
+
+            path = chats_db_path()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(self.path), isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        try:
+            check_version(self._conn, str(self.path))  # before WAL, which rewrites the file header
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            migrate(self._conn, str(self.path))
+        except BaseException:
+            self._conn.close()
+            raise
+        # An answer that was still generating when the app stopped keeps its committed canvases.
+        with self._tx() as c:
+            c.execute("UPDATE messages SET status = 'interrupted' WHERE status = 'generating'")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # Conversations
+
+    def create_conversation(self, title: str = "New chat", system_prompt: str = "") -> Conversation:
+        now = time.time()
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO conversations (title, system_prompt, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (title, system_prompt, now, now),
+            )
+        return self.conversation(int(cur.lastrowid))
+
+    def conversation(self, conversation_id: int) -> Conversation:
+        row = self._conn.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        if row is None:
+            raise KeyError(conversation_id)
+        return _conversation(row)
+
+    def conversations(self, search: str = "") -> list[Conversation]:
+        """Newest first; `search` matches titles and message text (case-insensitive)."""
+        if not search.strip():
+            rows = self._conn.execute("SELECT * FROM conversations ORDER BY updated_at DESC, id DESC")
+        else:
+            like = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            rows = self._conn.execute(
+                "SELECT * FROM conversations c WHERE c.title LIKE ?1 ESCAPE '\\' OR EXISTS ("
+                "SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ?1 ESCAPE '\\') "
+                "ORDER BY updated_at DESC, id DESC",
+                (like,),
+            )
+        return [_conversation(r) for r in rows]
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip() or "Untitled", conversation_id))
+
+    def set_system_prompt(self, conversation_id: int, text: str) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE conversations SET system_prompt = ? WHERE id = ?", (text, conversation_id))
+
+    def set_thinking(self, conversation_id: int, enabled: bool) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE conversations SET thinking = ? WHERE id = ?", (int(enabled), conversation_id))
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    # Messages
+
+    def messages(self, conversation_id: int) -> list[Message]:
+        rows = self._conn.execute(
+            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY position", (conversation_id,)
+        )
+        return [_message(r) for r in rows]
+
+    def message(self, message_id: int) -> Message:
+        row = self._conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise KeyError(message_id)
+        return _message(row)
+
+    def add_user_message(self, conversation_id: int, text: str, *, replace_from: int | None = None) -> Message:
+        """Append a user message; with `replace_from`, messages at that position and later are dropped first
+        (edit-and-resend). The first message of an untitled chat becomes its title."""
+        now = time.time()
+        with self._tx() as c:
+            if replace_from is not None:
+                c.execute(
+                    "DELETE FROM messages WHERE conversation_id = ? AND position >= ?", (conversation_id, replace_from)
+                )
+            position = self._next_position(c, conversation_id)
+            cur = c.execute(
+                "INSERT INTO messages (conversation_id, position, role, text, created_at, updated_at) "
+                "VALUES (?, ?, 'user', ?, ?, ?)",
+                (conversation_id, position, text, now, now),
+            )
+            if position == 0:
+                title = " ".join(text.split())[:60] or "New chat"
+                c.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ? AND title = 'New chat'", (title, conversation_id)
+                )
+            c.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+        return self.message(int(cur.lastrowid))
+
+    def truncate_from(self, conversation_id: int, position: int) -> None:
+        """Drop the messages at `position` and after (regenerate replaces the last answer)."""
+        with self._tx() as c:
+            c.execute("DELETE FROM messages WHERE conversation_id = ? AND position >= ?", (conversation_id, position))
+
+    def start_assistant(
+        self, conversation_id: int, *, seed: int | None, settings: dict[str, Any], model: str
+    ) -> Message:
+        """Create the answer row (status 'generating') before the first canvas arrives."""
+        now = time.time()
+        with self._tx() as c:
+            position = self._next_position(c, conversation_id)
+            cur = c.execute(
+                "INSERT INTO messages (conversation_id, position, role, seed, settings_json, model, status, "
+                "created_at, updated_at) VALUES (?, ?, 'assistant', ?, ?, ?, 'generating', ?, ?)",
+                (conversation_id, position, seed, json.dumps(settings), model, now, now),
+            )
+            c.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+        return self.message(int(cur.lastrowid))
+
+    def save_canvas(
+        self, message_id: int, text: str, canvas_index: int, frames_blob: bytes, steps: int, canvas_length: int
+    ) -> None:
+        """A canvas boundary: the answer text so far and that canvas's packed frames, in one transaction."""
+        with self._tx() as c:
+            c.execute("UPDATE messages SET text = ?, updated_at = ? WHERE id = ?", (text, time.time(), message_id))
+            c.execute(
+                "INSERT OR REPLACE INTO canvas_frames (message_id, canvas_index, steps, canvas_length, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (message_id, canvas_index, steps, canvas_length, frames_blob),
+            )
+
+    def finish_assistant(
+        self, message_id: int, *, text: str, thinking: str, stats: dict[str, Any] | None, status: str
+    ) -> None:
+        """The end of an answer: final text, folded thought, stats and status (done, cancelled, error)."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE messages SET text = ?, thinking = ?, stats_json = ?, status = ?, updated_at = ? WHERE id = ?",
+                (text, thinking, json.dumps(stats) if stats is not None else None, status, time.time(), message_id),
+            )
+
+    def canvas_frames(self, message_id: int) -> list[list[Frame]]:
+        """Every stored frame of an answer, one list per canvas, for the scrubber."""
+        rows = self._conn.execute(
+            "SELECT canvas_index, data FROM canvas_frames WHERE message_id = ? ORDER BY canvas_index", (message_id,)
+        )
+        return [decode_canvas(r["data"], r["canvas_index"]) for r in rows]
+
+    @staticmethod
+    def _next_position(c: sqlite3.Connection, conversation_id: int) -> int:
+        row = c.execute(
+            "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?", (conversation_id,)
+        ).fetchone()
+        return int(row[0])
