@@ -48,6 +48,7 @@ class Stats:
     canvases: int = 0
     prompt_tokens: int = 0
     cached_tokens: int = 0
+    seed: int | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
