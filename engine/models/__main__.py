@@ -1,0 +1,175 @@
+"""◆ `python -m engine.models list|pull REPO|remove REPO|verify REPO|import DIR [--json]`.
+
+Exit 0 on success; otherwise a one-line reason on stderr and a non-zero code: 1 other failure, 3 licence/token,
+4 not found, 5 disk space, 6 verification, 7 offline, 130 cancelled. Honours `HF_ENDPOINT`, `HF_TOKEN`,
+`HF_HUB_OFFLINE`, `HF_HOME`/`HF_HUB_CACHE` and `DIFFUSION_DESK_HOME`. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+
+from ..errors import EngineError
+from . import errors as model_errors
+from .catalogue import load_catalogue
+from .download import PullProgress, pull
+from .importing import import_folder
+from .store import delete_model, list_local_models, local_status
+from .verify import verify_model
+
+EXIT_CODES = (
+    (model_errors.AuthRequiredError, 3),
+    (model_errors.ModelNotFoundError, 4),
+    (model_errors.ModelNotReadyError, 4),
+    (model_errors.DiskSpaceError, 5),
+    (model_errors.ChecksumError, 6),
+    (model_errors.OfflineError, 7),
+    (model_errors.DownloadCancelled, 130),
+)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def human_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+class TerminalBar:
+    """A one-line progress bar on stderr (redrawn in place on a terminal, a line per second otherwise)."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_line = 0.0
+
+    def __call__(self, p: PullProgress) -> None:
+        if p.phase == "checking":
+            print(f"{p.repo_id}: {p.note}", file=self.stream, flush=True)
+            return
+        frac = p.done / p.total if p.total else 1.0
+        bar = "#" * int(frac * 30)
+        verb = {"verifying": "verify", "done": "done"}.get(p.phase, "pull")
+        line = (f"{verb} [{bar:<30}] {frac * 100:5.1f}% {human_bytes(p.done)}/{human_bytes(p.total)} "
+                f"{human_bytes(p.speed_bps)}/s ETA {human_eta(p.eta_s)} {p.filename[-36:]}")
+        if p.note:
+            print(("\n" if self.tty else "") + p.note, file=self.stream, flush=True)
+        if self.tty:
+            print("\r" + line.ljust(110), end="\n" if p.phase == "done" else "", file=self.stream, flush=True)
+        elif p.phase == "done" or time.monotonic() - self.last_line >= 1.0:
+            self.last_line = time.monotonic()
+            print(line, file=self.stream, flush=True)
+
+
+def cmd_list(args: argparse.Namespace) -> dict:
+    local = list_local_models()
+    catalogue = []
+    for entry in load_catalogue():
+        status = "embedded" if entry.embedded else local_status(entry.repo_id)[0] if entry.repo_id else "-"
+        catalogue.append({
+            "id": entry.id, "name": entry.name, "repo_id": entry.repo_id, "support": entry.status,
+            "reason": entry.reason, "download_size_gb": entry.download_size_gb, "gated": entry.gated,
+            "local_status": status,
+        })
+    result = {"catalogue": catalogue, "local": [
+        {"id": m.id, "path": str(m.path), "kind": m.kind, "status": m.status, "size_bytes": m.size_bytes,
+         "problems": m.problems} for m in local]}
+    if not args.json:
+        print("Catalogue:")
+        for row in catalogue:
+            print(f"  {row['id']:<50} {row['support']:<18} {row['local_status']}")
+        print("On disk:")
+        for m in local:
+            print(f"  {m.id:<50} {m.status:<12} {human_bytes(m.size_bytes):>9}  {m.path}")
+        if not local:
+            print("  (none)")
+    return result
+
+
+def cmd_pull(args: argparse.Namespace) -> dict:
+    result = pull(args.repo, revision=args.revision, on_progress=TerminalBar())
+    out = {**asdict(result), "path": str(result.path), "status": "ready"}
+    if not args.json:
+        print(f"{result.repo_id} is ready: {result.path}")
+    return out
+
+
+def cmd_remove(args: argparse.Namespace) -> dict:
+    freed = delete_model(args.repo)
+    if not args.json:
+        print(f"Removed {args.repo}; freed {human_bytes(freed)}.")
+    return {"id": args.repo, "freed_bytes": freed}
+
+
+def cmd_verify(args: argparse.Namespace) -> dict:
+    report = verify_model(args.repo)
+    out = {"id": report.model_id, "path": str(report.folder), "ok": report.ok, "checked": report.checked,
+           "problems": report.problems}
+    if not report.ok:
+        if args.json:
+            print(json.dumps(out))
+        raise model_errors.ChecksumError(f"{report.model_id}: " + "; ".join(report.problems), report.problems[0])
+    if not args.json:
+        print(f"{report.model_id}: all {len(report.checked)} files verified.")
+    return out
+
+
+def cmd_import(args: argparse.Namespace) -> dict:
+    model = import_folder(args.dir, mode="link" if args.link else "copy", name=args.name)
+    if not args.json:
+        print(f"Imported {model.id} ({'linked' if args.link else 'copied'}): {model.path}")
+    return {"id": model.id, "path": str(model.path), "status": model.status, "size_bytes": model.size_bytes}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine.models", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, helptext in (("list", "catalogue and models on disk"), ("pull", "download and verify a model"),
+                           ("remove", "delete a model"), ("verify", "re-hash a model's files"),
+                           ("import", "import a model folder")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        if name in ("pull", "remove", "verify"):
+            p.add_argument("repo", help="hub repo id (org/name) or local/<name>")
+        if name == "pull":
+            p.add_argument("--revision", default=None)
+        if name == "import":
+            p.add_argument("dir")
+            p.add_argument("--link", action="store_true", help="link to the folder instead of copying it")
+            p.add_argument("--name", default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = {"list": cmd_list, "pull": cmd_pull, "remove": cmd_remove, "verify": cmd_verify,
+               "import": cmd_import}[args.command]
+    try:
+        out = command(args)
+    except KeyboardInterrupt:
+        print("error: cancelled; run the same command again to resume.", file=sys.stderr)
+        return 130
+    except EngineError as error:
+        message = " ".join(str(error).split())
+        print(f"error: {message}", file=sys.stderr)
+        return next((code for kind, code in EXIT_CODES if isinstance(error, kind)), 1)
+    if args.json:
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Model-management failures, each an `EngineError` whose message says what to do next."""
+
+from __future__ import annotations
+
+from ..errors import AuthRequiredError, DownloadError, ModelLoadError
+
+__all__ = [
+    "AuthRequiredError",
+    "ChecksumError",
+    "DiskSpaceError",
+    "DownloadCancelled",
+    "DownloadError",
+    "ImportValidationError",
+    "ModelNotFoundError",
+    "ModelNotReadyError",
+    "OfflineError",
+]
+
+
+class ModelNotFoundError(DownloadError):
+    """The hub has no such repository, revision or file."""
+
+
+class DiskSpaceError(DownloadError):
+    """Not enough free disk space for the download; nothing was written."""
+
+
+class ChecksumError(DownloadError):
+    """A file's bytes do not match the hub's sha256 (or size); `path` names the file."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DownloadCancelled(DownloadError):
+    """The user cancelled; the bytes already on disk are kept and the next pull resumes from them."""
+
+
+class OfflineError(DownloadError):
+    """Offline mode (`HF_HUB_OFFLINE`) or no network, and the model is not complete in the cache."""
+
+
+class ModelNotReadyError(ModelLoadError):
+    """The model is missing, partial, unverified or has a mismatched file, so it is not offered for loading."""
+
+
+class ImportValidationError(ModelLoadError):
+    """A folder offered for import is not a complete DiffusionGemma model."""

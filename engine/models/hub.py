@@ -1,0 +1,170 @@
+"""Talking to the hub through huggingface_hub: endpoint, offline mode, file metadata, errors, retries."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .errors import AuthRequiredError, DownloadCancelled, DownloadError, ModelNotFoundError, OfflineError
+
+T = TypeVar("T")
+
+TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a repo at a commit: `sha256` for LFS files, `blob_id` (git sha1) for the others."""
+
+    path: str
+    size: int
+    sha256: str | None = None
+    blob_id: str | None = None
+
+    @property
+    def etag(self) -> str:
+        """The name the hub cache gives this file's blob."""
+        return self.sha256 or self.blob_id or ""
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "size": self.size, "sha256": self.sha256, "blob_id": self.blob_id}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> RemoteFile:
+        return cls(raw["path"], int(raw["size"]), raw.get("sha256"), raw.get("blob_id"))
+
+
+@dataclass(frozen=True)
+class RemoteRepo:
+    repo_id: str
+    revision: str
+    commit: str
+    files: tuple[RemoteFile, ...]
+
+    @property
+    def total_size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def endpoint() -> str:
+    """The hub URL: `HF_ENDPOINT` read now (so tests and users can change it), else huggingface_hub's default."""
+    from huggingface_hub import constants
+
+    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def is_offline() -> bool:
+    """True when `HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`) is set now or was set at import."""
+    from huggingface_hub import constants
+
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.strip().upper() in {"1", "ON", "YES", "TRUE"} or constants.HF_HUB_OFFLINE
+
+
+def licence_url(repo_id: str) -> str:
+    return f"https://huggingface.co/{repo_id}"
+
+
+def translate(error: BaseException, repo_id: str, filename: str | None = None) -> DownloadError:
+    """Turn a huggingface_hub / network exception into a `DownloadError` a user can act on."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    if isinstance(error, DownloadError):
+        return error
+    status = _status(error)
+    what = f"{repo_id}/{filename}" if filename else repo_id
+    if isinstance(error, GatedRepoError) or status in (401, 403):
+        return AuthRequiredError(
+            f"The hub refused access to {repo_id} (HTTP {status or 401}). Accept the licence at "
+            f"{licence_url(repo_id)} while logged in, then paste a Hugging Face access token "
+            "(https://huggingface.co/settings/tokens) and try again."
+        )
+    if isinstance(error, RemoteEntryNotFoundError):
+        return ModelNotFoundError(f"{what} does not exist on {endpoint()}.")
+    if isinstance(error, RevisionNotFoundError):
+        return ModelNotFoundError(f"The revision asked for does not exist in {repo_id} on {endpoint()}.")
+    if isinstance(error, RepositoryNotFoundError) or status == 404:
+        return ModelNotFoundError(f"Model {repo_id} was not found on {endpoint()}: check the name.")
+    if isinstance(error, HfHubHTTPError):
+        return DownloadError(f"The hub answered HTTP {status} for {what}; try again later (the download resumes).")
+    if isinstance(error, OSError) and getattr(error, "errno", None) == 28:
+        return DownloadError("The disk filled up during the download; free some space and pull again to resume.")
+    return DownloadError(
+        f"Could not reach {endpoint()} for {what} ({type(error).__name__}); check the connection and pull again "
+        "to resume."
+    )
+
+
+def _status(error: BaseException) -> int | None:
+    response = getattr(error, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def is_transient(error: BaseException) -> bool:
+    """5xx, 408/429, dropped connections and timeouts are worth retrying; auth and not-found are not."""
+    import httpx2
+
+    if isinstance(error, DownloadCancelled):
+        return False
+    status = _status(error)
+    if status is not None:
+        return status in TRANSIENT_STATUS
+    return isinstance(error, (httpx2.TransportError, ConnectionError, TimeoutError))
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    retries: int = 5,
+    base_delay: float = 1.0,
+    max_delay: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[int, float, BaseException], None] | None = None,
+) -> T:
+    """Run `call`, retrying transient failures with exponential backoff (base_delay × 2ⁿ, capped)."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as error:
+            if attempt >= retries or not is_transient(error):
+                raise
+            delay = min(max_delay, base_delay * (2**attempt))
+            attempt += 1
+            if on_retry is not None:
+                on_retry(attempt, delay, error)
+            sleep(delay)
+
+
+def fetch_repo(repo_id: str, revision: str | None, token: str | None, **retry: float) -> RemoteRepo:
+    """The file list with sizes and hashes at `revision`, from the hub's model-info API (`?blobs=true`)."""
+    from huggingface_hub import HfApi
+
+    if is_offline():
+        raise OfflineError(f"Offline mode (HF_HUB_OFFLINE) is on, and {repo_id} is not complete in the cache.")
+    api = HfApi(endpoint=endpoint())
+    try:
+        info = with_retries(
+            lambda: api.model_info(repo_id, revision=revision, files_metadata=True, token=token or False), **retry
+        )
+    except Exception as error:
+        raise translate(error, repo_id) from None
+    files = tuple(
+        RemoteFile(
+            path=s.rfilename,
+            size=int(s.lfs.size if s.lfs else (s.size or 0)),
+            sha256=s.lfs.sha256 if s.lfs else None,
+            blob_id=None if s.lfs else s.blob_id,
+        )
+        for s in info.siblings or []
+    )
+    return RemoteRepo(repo_id, revision or "main", info.sha or "", files)
