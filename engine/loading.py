@@ -12,6 +12,7 @@ import torch
 
 from .errors import ModelLoadError, OutOfMemoryError, PromptTooLongError
 
+PROFILE_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "cpu": torch.float32}
 THOUGHT_OPEN = "<|channel>"
 THOUGHT_CLOSE = "<channel|>"
 
@@ -50,7 +51,7 @@ class EngineModel:
         check_model_dir(folder)
         target = pick_device(device)
         profile = profile or default_profile(target)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "cpu": torch.float32}.get(profile)
+        dtype = PROFILE_DTYPES.get(profile)
         if dtype is None:
             raise ModelLoadError(f"Unknown load profile {profile!r}: choose bf16, fp16, fp32 or cpu.")
         model = _load_weights(folder, target, dtype)
@@ -238,7 +239,7 @@ def _load_weights(folder: Path, device: torch.device, dtype: torch.dtype) -> Any
     from transformers import DiffusionGemmaForBlockDiffusion
 
     try:
-        # One explicit device: device_map="auto" can leave the tied encoder/decoder weights on meta (transformers #46566).
+        # One explicit device: device_map="auto" can leave tied encoder/decoder weights on meta (transformers #46566).
         model = DiffusionGemmaForBlockDiffusion.from_pretrained(str(folder), dtype=dtype, device_map={"": str(device)})
     except torch.cuda.OutOfMemoryError:
         raise _oom_error(folder, device) from None
