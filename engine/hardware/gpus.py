@@ -130,11 +130,11 @@ def find_gpus(query: str) -> list[GpuSpec]:
 
 def close_matches(query: str, limit: int = 5) -> list[str]:
     """Display names of table entries resembling `query`, best first (for "did you mean" messages)."""
-    wanted = _tokens(query)
-    overlap = {spec.name: len(wanted & _tokens(" ".join(spec.search_strings))) for spec in load_table()}
-    partial = sorted((name for name, n in overlap.items() if n), key=lambda name: -overlap[name])
-    names = [spec.name for spec in load_table()]
-    fuzzy = difflib.get_close_matches(query, names, n=limit, cutoff=0.4)
-    strong = [name for name in partial if overlap[name] >= 2]
-    ordered = list(dict.fromkeys([*strong, *fuzzy, *partial]))
-    return ordered[:limit]
+    wanted = query.lower().removeprefix("nvidia ").strip()
+
+    def similarity(spec: GpuSpec) -> float:
+        strings = (spec.name, spec.row, *spec.keywords, *(n.removeprefix("NVIDIA ") for n in spec.nvml_names))
+        return max(difflib.SequenceMatcher(None, wanted, s.lower()).ratio() for s in strings)
+
+    ranked = sorted(load_table(), key=similarity, reverse=True)
+    return [spec.name for spec in ranked[:limit]]

@@ -297,13 +297,19 @@ def evaluate_entry(
     return [evaluate_profile(entry, p, gpu, context=context, steps=steps) for p in gpu_profiles(entry)]
 
 
-def evaluate_gpu(gpu: GpuInfo, *, context: int = DEFAULT_CONTEXT, steps: int = DEFAULT_STEPS) -> list[Recommendation]:
-    """Every catalogue model × profile on `gpu`, in catalogue order.
+def evaluate_gpu(
+    gpu: GpuInfo,
+    *,
+    context: int = DEFAULT_CONTEXT,
+    steps: int = DEFAULT_STEPS,
+    models: list[dict[str, Any]] | None = None,
+) -> list[Recommendation]:
+    """Every catalogue model × profile on `gpu`, in catalogue order (`models` replaces the catalogue's entries).
 
     Entries of one architecture are variants of one model (bf16, FP8, NVFP4 checkpoints), so the recommended and
     fastest flags are chosen across the variants: one recommended row per architecture.
     """
-    models = catalogue_models()
+    models = catalogue_models() if models is None else models
     recs = [rec for entry in models for rec in evaluate_entry(entry, gpu, context=context, steps=steps)]
     groups: dict[str, set[str]] = {}
     for entry in models:
