@@ -240,7 +240,8 @@ def _load_weights(folder: Path, device: torch.device, dtype: torch.dtype) -> Any
 
     try:
         # One explicit device: device_map="auto" can leave tied encoder/decoder weights on meta (transformers #46566).
-        model = DiffusionGemmaForBlockDiffusion.from_pretrained(str(folder), dtype=dtype, device_map={"": str(device)})
+        placement = {"device_map": {"": str(device)}} if device.type != "cpu" else {}
+        model = DiffusionGemmaForBlockDiffusion.from_pretrained(str(folder), dtype=dtype, **placement)
     except torch.cuda.OutOfMemoryError:
         raise _oom_error(folder, device) from None
     except (OSError, ValueError, RuntimeError) as exc:

@@ -91,3 +91,19 @@ def tiny_model(seed: int = 0, **config_kwargs: Any):
     torch.manual_seed(seed)
     model = DiffusionGemmaForBlockDiffusion(tiny_config(**config_kwargs))
     return model.eval()
+
+
+def save_tiny_model(folder, seed: int = 0, **config_kwargs: Any):
+    """Save a tiny random model with the demo's character tokenizer (vocab 128) as a loadable model folder."""
+    from pathlib import Path
+
+    from .train_demo.tokenizer import VOCAB_SIZE, save_tokenizer
+
+    folder = Path(folder)
+    config_kwargs.setdefault("vocab_size", VOCAB_SIZE)
+    model = tiny_model(seed=seed, **config_kwargs)
+    model.generation_config.eos_token_id = [1, 5]
+    model.generation_config.pad_token_id = 0
+    model.save_pretrained(str(folder))
+    save_tokenizer(folder)
+    return folder
