@@ -97,7 +97,8 @@ def test_thought_span_is_folded_out_of_the_answer(tmp_path):
     from engine.tiny import save_tiny_model
 
     em = EngineModel.from_pretrained(save_tiny_model(tmp_path / "m", canvas_length=32))
-    ids = em.tokenizer.encode("<|channel>thought\nCarry the one.<channel|>The sum is 42.<eos>", add_special_tokens=False)
+    text = "<|channel>thought\nCarry the one.<channel|>The sum is 42.<eos>"
+    ids = em.tokenizer.encode(text, add_special_tokens=False)
     answer, thought = em.split_thinking(ids)
     assert answer == "The sum is 42."
     assert thought == "Carry the one."
