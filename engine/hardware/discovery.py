@@ -293,15 +293,16 @@ def _torch_verdict(gpus: list[GpuInfo], torch_cuda: TorchCuda) -> tuple[list[Gpu
         return gpus, reason, []
     warnings: list[str] = []
     torch_uuids = [u.lower().removeprefix("gpu-") for u in torch_cuda.device_uuids]
+    nvml_uuids = [(g.uuid or "").lower().removeprefix("gpu-") for g in gpus]
+    # UUIDs pair devices even when CUDA orders them differently; without any UUID match, fall back to order.
+    by_uuid = any(u and u in torch_uuids for u in nvml_uuids)
     mapped = []
     for position, gpu in enumerate(gpus):
-        nvml_uuid = (gpu.uuid or "").lower().removeprefix("gpu-")
-        if nvml_uuid and nvml_uuid in torch_uuids:
-            torch_index: int | None = torch_uuids.index(nvml_uuid)
-        elif not any(torch_uuids) and position < len(torch_cuda.device_names):
-            torch_index = position
+        if by_uuid:
+            uuid = nvml_uuids[position]
+            torch_index: int | None = torch_uuids.index(uuid) if uuid and uuid in torch_uuids else None
         else:
-            torch_index = None
+            torch_index = position if position < len(torch_cuda.device_names) else None
         if torch_index is None:
             warnings.append(f"{gpu.name} (GPU {gpu.index}) is not visible to PyTorch (CUDA_VISIBLE_DEVICES?)")
         mapped.append(replace(gpu, torch_index=torch_index))

@@ -121,3 +121,27 @@ def test_live_readings_refresh_while_visible(qtbot):
     qtbot.waitUntil(lambda: panel.cards[0].live.text() != first)
     panel.hide()
     assert not panel._timer.isActive()
+
+
+def test_default_provider_reads_this_machine(qtbot):
+    panel = GpuPanel()
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=30000)
+    if panel.report.cpu_mode:
+        assert panel.cpu_banner.isVisibleTo(panel) and panel.report.cpu_mode in panel.cpu_banner.text()
+    else:
+        assert len(panel.cards) == len(panel.report.gpus) + len(panel.report.unusable_gpus) > 0
+
+
+def test_a_failing_discovery_becomes_cpu_mode(qtbot):
+    class Broken:
+        def report(self):
+            raise RuntimeError("driver hiccup")
+
+        def live(self):
+            return []
+
+    panel = GpuPanel(provider=Broken())
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.report is not None)
+    assert "GPU discovery failed (driver hiccup)" in panel.cpu_banner.text()

@@ -443,3 +443,10 @@ def test_cli_every_table_row(query, capsys):
     for gpu in data["gpus"]:
         assert gpu["memory_gb"] > 0 and gpu["recommendations"]
         assert any(r["recommended"] for r in gpu["recommendations"] if r["model"] == DEMO)
+
+
+def test_torch_without_matching_uuids_falls_back_to_device_order():
+    nvml = FakeNvml([copy.copy(RTX_4090), copy.copy(H100)])
+    odd = TorchCuda(cuda_version="13.0", available=True, device_names=("a", "b"), device_uuids=("?", "?"))
+    report = discover(nvml, torch_probe=lambda: odd, system_memory=lambda: HOST_RAM)
+    assert report.cpu_mode is None and [g.torch_index for g in report.gpus] == [0, 1]
