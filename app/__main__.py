@@ -1,19 +1,85 @@
-"""`diffusion-desk` / `python -m app`: opens the main window (placeholder until the GUI issue lands)."""
+"""`diffusion-desk` / `python -m app`: open the window, or run the ◆ self-test (`--self-test DIR`)."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
+import os
 import sys
+from pathlib import Path
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="diffusion-desk", description="Chat with DiffusionGemma models.")
+    parser.add_argument("--self-test", metavar="DIR", type=Path, help="ask one question, write DIR/report.json")
+    parser.add_argument("--model", metavar="PATH", help="model folder (or cached hub id) to load")
+    parser.add_argument("--prompt", metavar="TEXT", help="the self-test's question")
+    return parser.parse_args(argv)
+
+
+def _qt_app(argv: list[str]):
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from .theme import apply_theme, icon_path
+
+    app = QApplication.instance() or QApplication(["diffusion-desk", *argv])
+    app.setApplicationName("Diffusion Desk")
+    app.setOrganizationName("Diffusion Desk")
+    app.setDesktopFileName("diffusion-desk")
+    if icon_path().is_file():
+        app.setWindowIcon(QIcon(str(icon_path())))
+    apply_theme(app)
+    return app
+
+
+async def _run_window(model: str | None) -> int:
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from .desktop import create_desktop
+    from .store import NewerSchemaError
+
+    try:
+        desktop = create_desktop(model=model)
+    except NewerSchemaError as exc:
+        QMessageBox.critical(None, "Diffusion Desk", str(exc))
+        return 2
+    desktop.window.show()
+    closed = asyncio.Event()
+    QApplication.instance().lastWindowClosed.connect(closed.set)
+    await closed.wait()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel
+    """Entry point of the `diffusion-desk` gui-script."""
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.self_test and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import qasync
 
-    app = QApplication(sys.argv if argv is None else ["diffusion-desk", *argv])
-    label = QLabel("Diffusion Desk")
-    label.setWindowTitle("Diffusion Desk")
-    label.resize(640, 400)
-    label.show()
-    return app.exec()
+    app = _qt_app([])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        if args.self_test:
+            from .selftest import DEFAULT_PROMPT, run_self_test
+
+            try:
+                test = run_self_test(args.self_test, args.model, args.prompt or DEFAULT_PROMPT)
+                report = loop.run_until_complete(test)
+            except Exception as exc:  # noqa: BLE001 - the self-test reports every failure as one line and rc 1
+                print(f"self-test failed: {exc}", file=sys.stderr)
+                return 1
+            print(
+                f"self-test passed: {report['canvases']} canvases, {report['frames']} frames, "
+                f"{report['tokens_per_second']:.1f} tok/s, max GUI stall {report['max_gui_stall_ms']:.1f} ms "
+                f"({report['model']} on {report['device']}) → {args.self_test}"
+            )
+            return 0
+        return loop.run_until_complete(_run_window(args.model))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,193 @@
+"""`CanvasView` (◆ canvasView): one canvas as a grid of token pieces, sharpening from noise to text.
+
+Each cell shows the draft (argmax) piece at its position; cells the sampler has accepted are solid, the rest
+dim; colour strength follows confidence, exp(-entropy). Frames may arrive faster than the screen refreshes,
+so a frame only marks the view dirty and a single-shot timer repaints at most 60 times a second — the newest
+frame always wins, so the last frame of a canvas is always the one left on screen.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+
+from engine.events import Frame
+
+REPAINT_INTERVAL_MS = 16
+HEADER_H = 28
+ACCEPTED = QColor(56, 189, 248)  # sky blue
+NOISE_TEXT = QColor(120, 128, 145)
+SOLID_TEXT = QColor(240, 244, 250)
+CELL_BG = QColor(255, 255, 255, 10)
+
+
+def display_piece(piece: str) -> str:
+    """A piece as it reads in one cell: whitespace made visible, nothing multi-line."""
+    if piece == "\n":
+        return "↵"
+    if piece == " ":
+        return "␣"
+    return piece.replace("\n", "↵").replace("\t", "⇥")
+
+
+def grid_shape(length: int) -> tuple[int, int]:
+    """(columns, rows): 16×16 for 256, the nearest square-ish grid otherwise."""
+    cols = max(1, math.ceil(math.sqrt(max(1, length))))
+    return cols, max(1, math.ceil(length / cols))
+
+
+class CanvasView(QWidget):
+    """Paints the newest frame it was given; `paint_count` and `frames_received` are there for tests."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("canvasView")
+        self.setAccessibleName("canvasView")
+        self.setAccessibleDescription("The denoising canvas: one cell per token position")
+        self.setMouseTracking(True)
+        self.setMinimumSize(320, 260)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._pieces: list[str] = []
+        self._frame: Frame | None = None
+        self._note = "No answer yet — send a message to watch a canvas denoise."
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REPAINT_INTERVAL_MS)
+        self._timer.timeout.connect(self.update)
+        self.paint_count = 0
+        self.frames_received = 0
+        self._cell_font = QFont(self.font())
+        self._cell_font.setStyleHint(QFont.StyleHint.Monospace)
+        self._cell_font.setFamilies(["JetBrains Mono", "DejaVu Sans Mono", "Menlo", "Consolas", "monospace"])
+
+    # -- data ---------------------------------------------------------------------------------------------------
+    def set_pieces(self, pieces: list[str]) -> None:
+        """The model's id→piece table (built in the worker thread)."""
+        self._pieces = pieces
+        self._schedule()
+
+    def set_note(self, text: str) -> None:
+        """Text shown in place of a grid (no frame yet, or a message about the replay)."""
+        self._note = text
+        self._schedule()
+
+    def show_frame(self, frame: Frame | None) -> None:
+        """Show `frame` on the next repaint tick (frames between ticks are superseded, never queued)."""
+        self._frame = frame
+        self.frames_received += 1
+        self._schedule()
+
+    @property
+    def frame(self) -> Frame | None:
+        return self._frame
+
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    # -- geometry -----------------------------------------------------------------------------------------------
+    def _cell_rect(self, index: int, length: int) -> QRectF:
+        cols, rows = grid_shape(length)
+        w = (self.width() - 16) / cols
+        h = (self.height() - HEADER_H - 12) / rows
+        r, c = divmod(index, cols)
+        return QRectF(8 + c * w, HEADER_H + 4 + r * h, w, h)
+
+    def cell_at(self, pos: QPoint) -> int | None:
+        """The canvas position under `pos`, or None."""
+        if self._frame is None:
+            return None
+        length = len(self._frame.draft)
+        cols, rows = grid_shape(length)
+        w = (self.width() - 16) / cols
+        h = (self.height() - HEADER_H - 12) / rows
+        if w <= 0 or h <= 0:
+            return None
+        c, r = int((pos.x() - 8) // w), int((pos.y() - HEADER_H - 4) // h)
+        index = r * cols + c
+        return index if 0 <= c < cols and 0 <= r < rows and index < length else None
+
+    def header_text(self) -> str:
+        f = self._frame
+        if f is None:
+            return "Canvas"
+        n = f.accepted_count
+        return (
+            f"canvas {f.canvas_index + 1} · step {f.step}/{f.max_steps} · accepted {n}/{len(f.accepted)}"
+            f" · {n / max(1, f.step):.1f} tokens/forward"
+        )
+
+    def cell_tooltip(self, index: int) -> str:
+        """Token id, piece and entropy of one cell (and the noisy id the next step sees, when it differs)."""
+        f = self._frame
+        if f is None or not 0 <= index < len(f.draft):
+            return ""
+        tid = f.draft[index]
+        text = (
+            f"position {index}\nid {tid}  {self._piece(tid)!r}\nentropy {f.entropy[index]:.3f}"
+            f"  ·  {'accepted' if f.accepted[index] else 'still noisy'}"
+        )
+        if f.canvas[index] != tid:
+            text += f"\nnoisy canvas id {f.canvas[index]}  {self._piece(f.canvas[index])!r}"
+        return text
+
+    def _piece(self, tid: int) -> str:
+        return self._pieces[tid] if 0 <= tid < len(self._pieces) else f"#{tid}"
+
+    # -- Qt -----------------------------------------------------------------------------------------------------
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.ToolTip:
+            index = self.cell_at(e.pos())
+            if index is None:
+                QToolTip.hideText()
+            else:
+                QToolTip.showText(e.globalPos(), self.cell_tooltip(index), self)
+            return True
+        return super().event(e)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        self.paint_count += 1
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette_text = self.palette().color(self.foregroundRole())
+        header_font = QFont(self.font())
+        header_font.setBold(True)
+        p.setFont(header_font)
+        p.setPen(palette_text)
+        p.drawText(QRectF(10, 4, self.width() - 20, HEADER_H - 6), Qt.AlignmentFlag.AlignVCenter, self.header_text())
+        f = self._frame
+        if f is None:
+            p.setFont(self.font())
+            p.setPen(NOISE_TEXT)
+            body = QRectF(10, HEADER_H, self.width() - 20, self.height() - HEADER_H - 10)
+            p.drawText(body, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._note)
+            p.end()
+            return
+        length = len(f.draft)
+        sample = self._cell_rect(0, length)
+        font = QFont(self._cell_font)
+        font.setPixelSize(max(7, min(15, int(sample.height() * 0.55))))
+        p.setFont(font)
+        metrics = QFontMetrics(font)
+        for i in range(length):
+            rect = self._cell_rect(i, length).adjusted(1, 1, -1, -1)
+            confidence = math.exp(-max(0.0, f.entropy[i]))
+            if f.accepted[i]:
+                bg = QColor(ACCEPTED)
+                bg.setAlphaF(0.25 + 0.6 * confidence)
+                fg = SOLID_TEXT
+            else:
+                bg = QColor(CELL_BG)
+                bg.setAlphaF(0.03 + 0.12 * confidence)
+                fg = NOISE_TEXT
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(bg)
+            p.drawRoundedRect(rect, 3, 3)
+            p.setPen(fg)
+            text = metrics.elidedText(display_piece(self._piece(f.draft[i])), Qt.TextElideMode.ElideRight,
+                                      int(rect.width()) - 2)
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        p.end()

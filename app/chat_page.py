@@ -1,0 +1,153 @@
+"""The chat page: conversations | messages + composer | canvas. Widgets only — `ChatController` drives them."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .canvas_panel import CanvasPanel
+from .conversation_panel import ConversationPanel
+from .message_view import MessageView
+
+
+def name(widget: QWidget, object_name: str, tip: str = "") -> QWidget:
+    """objectName = accessibleName (◆), plus an optional tooltip."""
+    widget.setObjectName(object_name)
+    widget.setAccessibleName(object_name)
+    if tip:
+        widget.setToolTip(tip)
+    return widget
+
+
+class Composer(QPlainTextEdit):
+    """◆ composer: Enter sends, Shift+Enter inserts a new line."""
+
+    submitted = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        name(self, "composer")
+        self.setPlaceholderText("Ask something…  (Enter sends, Shift+Enter for a new line)")
+        self.setTabChangesFocus(True)
+        self.setFixedHeight(84)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
+            event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
+            self.submitted.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class ChatPage(QWidget):
+    """Holds every chat widget; exposes them as attributes for the controller and tests."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatPage")
+        self.conversations = ConversationPanel(self)
+        self.messages = MessageView(self)
+        self.canvas = CanvasPanel(self)
+
+        self.system_prompt = name(QLineEdit(self), "systemPrompt", "System prompt of this conversation")
+        self.system_prompt.setPlaceholderText("System prompt for this conversation (optional)")
+        self.thinking = name(QCheckBox("Thinking", self), "thinkingToggle",
+                             "Let the model think first; its thought is shown folded under the answer")
+        top = QHBoxLayout()
+        top.addWidget(self.system_prompt, 1)
+        top.addWidget(self.thinking)
+
+        self.banner = name(QLabel(self), "errorBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(False)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner_close = name(QToolButton(self), "dismissBanner", "Dismiss")
+        self.banner_close.setText("✕")
+        self.banner_close.setVisible(False)
+        self.banner_close.clicked.connect(self.hide_banner)
+        banner_row = QHBoxLayout()
+        banner_row.addWidget(self.banner, 1)
+        banner_row.addWidget(self.banner_close, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.edit_label = name(QLabel(self), "editBanner")
+        self.edit_label.setVisible(False)
+        self.cancel_edit = name(QPushButton("Cancel edit", self), "cancelEditButton")
+        self.cancel_edit.setVisible(False)
+        edit_row = QHBoxLayout()
+        edit_row.addWidget(self.edit_label, 1)
+        edit_row.addWidget(self.cancel_edit)
+
+        self.composer = Composer(self)
+        self.send_button = name(QPushButton("Send", self), "sendButton", "Send (Enter)")
+        self.send_button.setDefault(True)
+        self.stop_button = name(QPushButton("Stop", self), "stopButton", "Stop the answer (committed canvases stay)")
+        self.stop_button.setEnabled(False)
+        self.regenerate_button = name(QToolButton(self), "regenerateButton", "Generate the last answer again")
+        self.regenerate_button.setText("Regenerate")
+        self.regenerate_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        menu = QMenu(self.regenerate_button)
+        self.regenerate_new = menu.addAction("New seed")
+        self.regenerate_same = menu.addAction("Same seed (compare a prompt edit fairly)")
+        self.regenerate_button.setMenu(menu)
+        self.regenerate_button.setDefaultAction(self.regenerate_new)
+        self.regenerate_new.setText("Regenerate")
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.regenerate_button)
+        buttons.addStretch(1)
+        compose_row = QHBoxLayout()
+        compose_row.addWidget(self.composer, 1)
+        compose_row.addLayout(buttons)
+
+        column = QWidget(self)
+        col = QVBoxLayout(column)
+        col.setContentsMargins(4, 8, 4, 8)
+        col.addLayout(top)
+        col.addLayout(banner_row)
+        col.addWidget(self.messages, 1)
+        col.addLayout(edit_row)
+        col.addLayout(compose_row)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.conversations)
+        splitter.addWidget(column)
+        splitter.addWidget(self.canvas)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(2, 2)
+        splitter.setSizes([210, 560, 460])
+        self.splitter = splitter
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+    def show_banner(self, text: str) -> None:
+        """An error or notice above the messages; the app keeps running."""
+        self.banner.setText(text)
+        self.banner.setVisible(True)
+        self.banner_close.setVisible(True)
+
+    def hide_banner(self) -> None:
+        self.banner.setVisible(False)
+        self.banner_close.setVisible(False)
+
+    def set_busy(self, busy: bool, *, model_ready: bool) -> None:
+        """Send is possible when a model is loaded and no answer is running; Stop only while one is."""
+        self.send_button.setEnabled(model_ready and not busy)
+        self.stop_button.setEnabled(busy)
+        self.regenerate_button.setEnabled(model_ready and not busy)

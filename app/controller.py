@@ -1,0 +1,386 @@
+"""`ChatController`: between the window, the chat store and the engine worker.
+
+One answer's path: composer → `send` saves the user message (committed before generation) → `_start_answer`
+creates the answer row and asks the worker → frames update the canvas and the live draft → each
+`CanvasDone` saves the text so far and that canvas's packed frames (one transaction) → `Done` saves the
+final text, thought and stats.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog
+
+from engine import CanvasDone, Done, Frame, SamplerSettings
+
+from .app_settings import SAMPLER_KEYS, AppSettings, save_settings
+from .export import conversation_markdown, draft_spans, write_atomically
+from .main_window import MainWindow
+from .model_sources import model_label
+from .settings_dialog import SettingsDialog
+from .store import ChatStore
+from .worker import EngineWorker, ModelInfo
+
+
+@dataclass
+class LiveAnswer:
+    """The answer being generated."""
+
+    request_id: int
+    conversation_id: int
+    message_id: int
+    seed: int
+    committed: str = ""
+    canvases: list[list[Frame]] = field(default_factory=list)
+    frames_seen: int = 0
+
+
+class ChatController(QObject):
+    """Owns the chat state; `answer_finished(message_id)` fires when an answer is stored for good."""
+
+    answer_finished = Signal(int)
+    model_ready = Signal(object)
+
+    def __init__(self, window: MainWindow, store: ChatStore, worker: EngineWorker, settings: AppSettings) -> None:
+        super().__init__(window)
+        self.window, self.store, self.worker, self.settings = window, store, worker, settings
+        self.page = window.chat
+        self.model: ModelInfo | None = None
+        self.sampler: SamplerSettings | None = None
+        self.conversation_id: int | None = None
+        self.live: LiveAnswer | None = None
+        self.editing_position: int | None = None
+        self.selected_answer: int | None = None
+        self._replays: dict[int, list[list[Frame]]] = {}
+        self._search = ""
+        self._wire()
+        if settings.problem:
+            self.page.show_banner(settings.problem)
+        self.refresh_conversations()
+        self._update_buttons()
+
+    def _wire(self) -> None:
+        p, w = self.page, self.worker
+        p.composer.submitted.connect(self.send)
+        p.send_button.clicked.connect(self.send)
+        p.stop_button.clicked.connect(self.stop)
+        p.regenerate_new.triggered.connect(lambda: self.regenerate(same_seed=False))
+        p.regenerate_same.triggered.connect(lambda: self.regenerate(same_seed=True))
+        p.cancel_edit.clicked.connect(self.cancel_edit)
+        p.messages.action_requested.connect(self._message_action)
+        p.conversations.new_requested.connect(self.new_conversation)
+        p.conversations.selected.connect(self.open_conversation)
+        p.conversations.rename_requested.connect(self._rename)
+        p.conversations.delete_requested.connect(self.delete_conversation)
+        p.conversations.search_changed.connect(self._search_changed)
+        p.system_prompt.editingFinished.connect(self._save_system_prompt)
+        p.thinking.toggled.connect(self._save_thinking)
+        self.window.new_action.triggered.connect(self.new_conversation)
+        self.window.settings_action.triggered.connect(self.open_settings)
+        self.window.export_action.triggered.connect(self.export_dialog)
+        w.model_loading.connect(self._model_loading)
+        w.model_loaded.connect(self._model_loaded)
+        w.frame.connect(self._frame)
+        w.canvas_done.connect(self._canvas_done)
+        w.done.connect(self._done)
+        w.error.connect(self._error)
+
+    # -- conversations ------------------------------------------------------------------------------------------
+    def refresh_conversations(self) -> None:
+        self.page.conversations.set_conversations(self.store.conversations(self._search), self.conversation_id)
+
+    def new_conversation(self) -> int:
+        conv = self.store.create_conversation()
+        self.refresh_conversations()
+        self.open_conversation(conv.id)
+        return conv.id
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Show a conversation; its last answer's frames go to the scrubber (from memory or the store)."""
+        self.conversation_id = conversation_id
+        self.cancel_edit()
+        conv = self.store.conversation(conversation_id)
+        self.page.system_prompt.setText(conv.system_prompt)
+        self.page.thinking.blockSignals(True)
+        self.page.thinking.setChecked(conv.thinking)
+        self.page.thinking.blockSignals(False)
+        answers = [m for m in self.store.messages(conversation_id) if m.role == "assistant"]
+        self.selected_answer = None
+        live_here = self.live is not None and self.live.conversation_id == conversation_id
+        if answers and not live_here:
+            self.show_replay(answers[-1].id)
+        self.render_messages()
+        self.refresh_conversations()
+
+    def render_messages(self) -> None:
+        if self.conversation_id is None:
+            self.page.messages.set_messages([])
+            return
+        live_here = self.live is not None and self.live.conversation_id == self.conversation_id
+        self.page.messages.set_messages(
+            self.store.messages(self.conversation_id),
+            live_id=self.live.message_id if live_here else None,
+            selected=self.selected_answer,
+        )
+        if live_here:
+            self.page.messages.update_live(self.live.committed, [])
+
+    def _rename(self, conversation_id: int, title: str) -> None:
+        self.store.rename_conversation(conversation_id, title)
+        self.refresh_conversations()
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        if self.live is not None and self.live.conversation_id == conversation_id:
+            self.worker.cancel()
+            self.live = None
+            self._update_buttons()
+        self.store.delete_conversation(conversation_id)
+        if self.conversation_id == conversation_id:
+            self.conversation_id = None
+            remaining = self.store.conversations()
+            if remaining:
+                self.open_conversation(remaining[0].id)
+            else:
+                self.render_messages()
+        self.refresh_conversations()
+
+    def _search_changed(self, text: str) -> None:
+        self._search = text
+        self.refresh_conversations()
+
+    def _save_system_prompt(self) -> None:
+        if self.conversation_id is not None:
+            self.store.set_system_prompt(self.conversation_id, self.page.system_prompt.text())
+
+    def _save_thinking(self, enabled: bool) -> None:
+        if self.conversation_id is not None:
+            self.store.set_thinking(self.conversation_id, enabled)
+
+    # -- sending ------------------------------------------------------------------------------------------------
+    def send(self) -> None:
+        """Store the composer's text as a user message, then start the answer."""
+        text = self.page.composer.toPlainText().strip()
+        if not text or self.live is not None:
+            return
+        if self.model is None:
+            self.page.show_banner("No model is loaded yet — pick one in the model list (top left).")
+            return
+        if self.conversation_id is None:
+            self.new_conversation()
+        self._save_system_prompt()
+        self.store.add_user_message(self.conversation_id, text, replace_from=self.editing_position)
+        self.page.composer.clear()
+        self.cancel_edit()
+        self._start_answer(random.randrange(2**31))
+
+    def regenerate(self, *, same_seed: bool) -> None:
+        """Replace the last answer: same seed (compare a prompt edit fairly) or a new one."""
+        if self.live is not None or self.conversation_id is None or self.model is None:
+            return
+        messages = self.store.messages(self.conversation_id)
+        if not messages:
+            return
+        last = messages[-1]
+        seed = random.randrange(2**31)
+        if last.role == "assistant":
+            if same_seed and last.seed is not None:
+                seed = last.seed
+            self.store.truncate_from(self.conversation_id, last.position)
+        self._start_answer(seed)
+
+    def edit_message(self, message_id: int) -> None:
+        """Put a user message back in the composer; sending replaces it and every later turn."""
+        message = self.store.message(message_id)
+        self.editing_position = message.position
+        self.page.composer.setPlainText(message.text)
+        self.page.edit_label.setText("Editing an earlier message — sending replaces it and every later turn.")
+        self.page.edit_label.setVisible(True)
+        self.page.cancel_edit.setVisible(True)
+        self.page.composer.setFocus()
+
+    def cancel_edit(self) -> None:
+        self.editing_position = None
+        self.page.edit_label.setVisible(False)
+        self.page.cancel_edit.setVisible(False)
+
+    def stop(self) -> None:
+        """Cancel between two steps; the committed canvases stay in the answer."""
+        self.worker.cancel()
+
+    def _chat_messages(self, conversation_id: int) -> list[dict[str, str]]:
+        conv = self.store.conversation(conversation_id)
+        chat = [{"role": "system", "content": conv.system_prompt}] if conv.system_prompt.strip() else []
+        for m in self.store.messages(conversation_id):
+            if m.role == "user" or m.text.strip():
+                chat.append({"role": m.role, "content": m.text})
+        return chat
+
+    def _start_answer(self, seed: int) -> None:
+        assert self.conversation_id is not None and self.sampler is not None and self.model is not None
+        settings = self.sampler.with_(seed=seed)
+        chat = self._chat_messages(self.conversation_id)
+        answer = self.store.start_assistant(
+            self.conversation_id, seed=seed, settings=settings.as_dict(), model=self.model.name
+        )
+        rid = self.worker.generate(self.conversation_id, chat, settings, self.page.thinking.isChecked())
+        self.live = LiveAnswer(rid, self.conversation_id, answer.id, seed)
+        self.selected_answer = answer.id
+        self.page.canvas.begin_live()
+        self.page.hide_banner()
+        self.render_messages()
+        self.refresh_conversations()
+        self._update_buttons()
+
+    # -- worker events ------------------------------------------------------------------------------------------
+    def _frame(self, request_id: int, frame: Frame) -> None:
+        live = self.live
+        if live is None or request_id != live.request_id:
+            return
+        live.frames_seen += 1
+        self.page.canvas.live_frame(frame)
+        if live.conversation_id == self.conversation_id and self.model is not None:
+            spans = draft_spans(frame, self.model.pieces, self.model.stop_ids, self.model.hidden_ids)
+            self.page.messages.update_live(live.committed, spans)
+
+    def _canvas_done(self, request_id: int, done: CanvasDone, frames: list[Frame], blob: bytes) -> None:
+        live = self.live
+        if live is None or request_id != live.request_id:
+            return
+        live.committed += done.text
+        live.canvases.append(frames)
+        length = len(frames[0].draft) if frames else 0
+        self.store.save_canvas(live.message_id, live.committed, done.canvas_index, blob, len(frames), length)
+        self.page.canvas.add_canvas_frames(frames)
+        if live.conversation_id == self.conversation_id:
+            self.page.messages.update_live(live.committed, [])
+
+    def _done(self, request_id: int, done: Done) -> None:
+        live = self.live
+        if live is None or request_id != live.request_id:
+            return
+        status = "cancelled" if done.reason == "cancelled" else "done"
+        text = done.text if done.text or status == "done" else live.committed
+        stats = {**done.stats.as_dict(), "reason": done.reason}
+        self.store.finish_assistant(live.message_id, text=text, thinking=done.thinking, stats=stats, status=status)
+        self._replays[live.message_id] = live.canvases
+        self.live = None
+        self._show_stats(stats)
+        self.render_messages()
+        self._update_buttons()
+        self.answer_finished.emit(live.message_id)
+
+    def _error(self, request_id: int, message: str) -> None:
+        live = self.live
+        if live is not None and request_id == live.request_id:
+            self.store.finish_assistant(live.message_id, text=live.committed, thinking="", stats=None, status="error")
+            self._replays[live.message_id] = live.canvases
+            self.live = None
+            self.render_messages()
+            self.answer_finished.emit(live.message_id)
+        elif request_id == 0:
+            self.window.show_loading(None)
+        self.page.show_banner(message)
+        self._update_buttons()
+
+    # -- replay -------------------------------------------------------------------------------------------------
+    def show_replay(self, message_id: int) -> None:
+        """Load an answer's frames into the scrubber (memory first, then the store)."""
+        frames = self._replays.get(message_id)
+        if frames is None:
+            frames = self.store.canvas_frames(message_id)
+            self._replays[message_id] = frames
+        self.selected_answer = message_id
+        self.page.canvas.set_replay(frames)
+
+    def _message_action(self, action: str, message_id: int) -> None:
+        if action == "edit":
+            self.edit_message(message_id)
+        elif action == "replay":
+            self.show_replay(message_id)
+            self.render_messages()
+        elif action in ("regen-new", "regen-same"):
+            self.regenerate(same_seed=action == "regen-same")
+
+    # -- models, settings, export -------------------------------------------------------------------------------
+    def load_model(self, source: str) -> None:
+        self.worker.load(source)
+
+    def _model_loading(self, text: str) -> None:
+        self.model = None
+        self.window.show_loading(text)
+        self.window.stats_label.setText(text)
+        self._update_buttons()
+
+    def _model_loaded(self, info: ModelInfo) -> None:
+        self.model = info
+        self.sampler = self.settings.sampler_for(info.defaults)
+        if self.settings.problem:
+            self.page.show_banner(self.settings.problem)
+            self.settings.problem = ""
+        self.page.canvas.view.set_pieces(info.pieces)
+        self.window.show_loading(None)
+        if info.source and self.settings.model != info.source:
+            self.settings.model = info.source
+            save_settings(self.settings)
+        self._show_stats(None)
+        self._update_buttons()
+        self.model_ready.emit(info)
+
+    def model_title(self) -> str:
+        if self.model is None:
+            return "no model"
+        label = model_label(self.model.source) if self.model.source else self.model.name
+        return label + (" · RANDOM WEIGHTS" if self.model.is_random and "random" not in label.lower() else "")
+
+    def _show_stats(self, stats: dict | None) -> None:
+        parts = [self.model_title(), self.model.device if self.model else ""]
+        if stats:
+            canvases = max(1, int(stats.get("canvases") or 1))
+            parts += [
+                f"{stats['tokens_per_second']:.1f} tok/s",
+                f"{stats['decoder_forwards'] / canvases:.1f} steps/canvas",
+                f"{stats['tokens_per_forward']:.2f} tokens/forward",
+                f"TTFF {stats['ttft_s'] * 1000:.0f} ms",
+            ]
+        else:
+            parts.append("ready")
+        self.window.stats_label.setText("  ·  ".join(p for p in parts if p))
+
+    def open_settings(self) -> SettingsDialog | None:
+        """The sampler settings dialog (non-blocking); saves what differs from the model's defaults."""
+        if self.model is None or self.sampler is None:
+            self.page.show_banner("Load a model first: sampler defaults come from the model.")
+            return None
+        dialog = SettingsDialog(self.sampler, self.model.defaults, self.window)
+        dialog.accepted.connect(lambda: self._apply_settings(dialog.accepted_settings))
+        dialog.open()
+        return dialog
+
+    def _apply_settings(self, settings: SamplerSettings | None) -> None:
+        if settings is None or self.model is None:
+            return
+        self.sampler = settings
+        chosen = settings.as_dict()
+        self.settings.sampler = {k: chosen[k] for k in SAMPLER_KEYS if chosen[k] != self.model.defaults.get(k)}
+        save_settings(self.settings)
+
+    def export_dialog(self) -> None:
+        if self.conversation_id is None:
+            return
+        title = self.store.conversation(self.conversation_id).title
+        safe = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip() or "chat"
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export conversation", f"{safe}.md", "Markdown (*.md)")
+        if path:
+            self.export_to(path)
+
+    def export_to(self, path: str) -> None:
+        """Write the current conversation as Markdown, atomically."""
+        assert self.conversation_id is not None
+        conv = self.store.conversation(self.conversation_id)
+        write_atomically(path, conversation_markdown(conv, self.store.messages(self.conversation_id)))
+
+    def _update_buttons(self) -> None:
+        self.page.set_busy(self.live is not None, model_ready=self.model is not None)

@@ -1,0 +1,125 @@
+"""The conversation sidebar: search, the list (◆ conversationList), new / rename / delete with confirmation."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .store import Conversation
+
+
+class ConversationPanel(QWidget):
+    """Shows conversations; asks the controller (through signals) to create, open, rename or delete them."""
+
+    new_requested = Signal()
+    selected = Signal(int)
+    rename_requested = Signal(int, str)
+    delete_requested = Signal(int)
+    search_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("conversationPanel")
+        self.new_button = QPushButton("+  New chat", self)
+        self.new_button.setObjectName("newChatButton")
+        self.new_button.setAccessibleName("newChatButton")
+        self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_requested)
+        self.search = QLineEdit(self)
+        self.search.setObjectName("conversationSearch")
+        self.search.setAccessibleName("conversationSearch")
+        self.search.setPlaceholderText("Search chats…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.search_changed)
+        self.list = QListWidget(self)
+        self.list.setObjectName("conversationList")
+        self.list.setAccessibleName("conversationList")
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
+        self.list.currentItemChanged.connect(self._current_changed)
+        self.rename_button = QPushButton("Rename", self)
+        self.rename_button.setObjectName("renameChatButton")
+        self.rename_button.setAccessibleName("renameChatButton")
+        self.rename_button.clicked.connect(self.rename_current)
+        self.delete_button = QPushButton("Delete", self)
+        self.delete_button.setObjectName("deleteChatButton")
+        self.delete_button.setAccessibleName("deleteChatButton")
+        self.delete_button.clicked.connect(self.delete_current)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.rename_button)
+        buttons.addWidget(self.delete_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 4, 8)
+        layout.addWidget(self.new_button)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self._populating = False
+        self.confirm_delete = self._ask_delete
+
+    def set_conversations(self, conversations: list[Conversation], current: int | None) -> None:
+        """Replace the list without emitting `selected` for the programmatic change."""
+        self._populating = True
+        self.list.clear()
+        for conv in conversations:
+            item = QListWidgetItem(conv.title)
+            item.setData(Qt.ItemDataRole.UserRole, conv.id)
+            item.setToolTip(conv.title)
+            self.list.addItem(item)
+            if conv.id == current:
+                self.list.setCurrentItem(item)
+        self._populating = False
+
+    def current_id(self) -> int | None:
+        item = self.list.currentItem()
+        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+    def _current_changed(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        if item is not None and not self._populating:
+            self.selected.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def rename_current(self) -> None:
+        item = self.list.currentItem()
+        if item is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", QLineEdit.EchoMode.Normal, item.text())
+        if ok and title.strip():
+            self.rename_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)), title.strip())
+
+    def delete_current(self) -> None:
+        item = self.list.currentItem()
+        if item is not None and self.confirm_delete(item.text()):
+            self.delete_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def _ask_delete(self, title: str) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Delete chat",
+            f"Delete “{title}” and all its messages? This cannot be undone.",
+            QMessageBox.StandardButton.Delete | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Delete
+
+    def _menu(self, pos) -> None:
+        if self.list.itemAt(pos) is None:
+            return
+        menu = QMenu(self)
+        rename = QAction("Rename…", menu)
+        rename.triggered.connect(self.rename_current)
+        delete = QAction("Delete…", menu)
+        delete.triggered.connect(self.delete_current)
+        menu.addActions([rename, delete])
+        menu.exec(self.list.viewport().mapToGlobal(pos))

@@ -1,0 +1,102 @@
+"""Assembling the app: store, worker, window, controller and the model picker, wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QFileDialog
+
+from .app_settings import AppSettings, load_settings
+from .controller import ChatController
+from .main_window import MainWindow
+from .model_sources import TINY_MODEL, default_model_source, demo_model_available, demo_model_dir, model_label
+from .store import ChatStore
+from .worker import EngineWorker
+
+OPEN_FOLDER = "__open_folder__"
+
+
+@dataclass
+class Desktop:
+    """Everything one window needs; `close()` stops the worker thread and closes the store."""
+
+    window: MainWindow
+    controller: ChatController
+    worker: EngineWorker
+    store: ChatStore
+
+    def close(self) -> None:
+        self.worker.shutdown()
+        self.store.close()
+
+
+class ModelPicker:
+    """◆ modelPicker: the demo model, the tiny random model, folders the user opened, models from the Models page."""
+
+    def __init__(self, combo: QComboBox, controller: ChatController) -> None:
+        self.combo, self.controller = combo, controller
+        if demo_model_available():
+            self.add(str(demo_model_dir()))
+        self.add(TINY_MODEL)
+        combo.addItem("Open a model folder…", OPEN_FOLDER)
+        combo.activated.connect(self._activated)
+
+    def add(self, source: str) -> int:
+        """The picker row for `source`, added before "Open a model folder…" when new."""
+        index = self.combo.findData(source)
+        if index < 0:
+            open_index = self.combo.findData(OPEN_FOLDER)
+            index = open_index if open_index >= 0 else self.combo.count()
+            self.combo.insertItem(index, model_label(source), source)
+            self.combo.setItemData(index, source, Qt.ItemDataRole.ToolTipRole)
+        return index
+
+    def load(self, source: str) -> None:
+        """Select `source` in the picker and load it in the background."""
+        self.combo.setCurrentIndex(self.add(source))
+        self.controller.load_model(source)
+
+    def _activated(self, index: int) -> None:
+        source = self.combo.itemData(index)
+        if source == OPEN_FOLDER:
+            folder = QFileDialog.getExistingDirectory(self.combo.window(), "Open a DiffusionGemma model folder")
+            if not folder:
+                current = self.controller.model.source if self.controller.model else ""
+                self.combo.setCurrentIndex(max(0, self.combo.findData(current)))
+                return
+            source = folder
+        self.load(source)
+
+
+def create_desktop(
+    *,
+    store_path: str | Path | None = None,
+    settings: AppSettings | None = None,
+    model: str | None = None,
+    autoload: bool = True,
+) -> Desktop:
+    """Build the window and its parts. `model` overrides the remembered or default model; `autoload=False`
+    leaves loading to the caller (tests hand the worker a prebuilt model with `worker.use_model`)."""
+    settings = settings if settings is not None else load_settings()
+    store = ChatStore(store_path)
+    worker = EngineWorker()
+    window = MainWindow()
+    controller = ChatController(window, store, worker, settings)
+    picker = ModelPicker(window.model_picker, controller)
+    window.model_picker_controller = picker
+    load_requested = getattr(window.models_page, "load_requested", None)
+    if load_requested is not None:
+        load_requested.connect(picker.load)
+    desktop = Desktop(window, controller, worker, store)
+    window.close_hooks.append(desktop.close)
+    conversations = store.conversations()
+    if conversations:
+        controller.open_conversation(conversations[0].id)
+    if autoload:
+        source = model or settings.model or default_model_source()
+        if source != TINY_MODEL and not Path(source).exists() and source.count("/") != 1:
+            source = default_model_source()
+        picker.load(source)
+    return desktop

@@ -1,0 +1,147 @@
+"""The main window: a navigation rail (Chat / Models / GPU), the model picker, the status bar. Layout only.
+
+The Models and GPU pages are standalone widgets from their own modules; when a module is not there yet the
+window shows a placeholder page instead, so it works either way.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QProgressBar,
+    QSizePolicy,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .chat_page import ChatPage, name
+
+
+def _placeholder(title: str, text: str, object_name: str) -> QWidget:
+    page = QWidget()
+    page.setObjectName(object_name + "Placeholder")
+    layout = QVBoxLayout(page)
+    label = QLabel(f"<h2>{title}</h2><p>{text}</p>", page)
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    layout.addWidget(label)
+    return page
+
+
+def build_models_page() -> QWidget:
+    """The model manager (◆ modelManager) when `app.models_page` exists, else a placeholder."""
+    try:
+        from .models_page import ModelManagerPage
+    except ImportError:
+        return _placeholder("Models", "The model manager is not part of this build yet.", "modelManager")
+    return ModelManagerPage()
+
+
+def build_gpu_page() -> QWidget:
+    """The GPU panel (◆ gpuPanel) when `app.gpu_panel` exists, else a placeholder."""
+    try:
+        from .gpu_panel import GpuPanel
+    except ImportError:
+        return _placeholder("GPU", "The GPU panel is not part of this build yet.", "gpuPanel")
+    return GpuPanel()
+
+
+class MainWindow(QMainWindow):
+    """Widgets are attributes (`chat`, `model_picker`, `stats_label`, …) for the controller and for tests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Diffusion Desk")
+        self.resize(1360, 860)
+
+        self.chat = ChatPage(self)
+        self.models_page = build_models_page()
+        self.gpu_page = build_gpu_page()
+        self.pages = QStackedWidget(self)
+        for page in (self.chat, self.models_page, self.gpu_page):
+            self.pages.addWidget(page)
+
+        self.nav = name(QListWidget(self), "navigation", "Switch between chat, models and GPU")
+        self.nav.setFixedWidth(92)
+        self.nav.setIconSize(QSize(20, 20))
+        for label in ("Chat", "Models", "GPU"):
+            item = QListWidgetItem(label)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            item.setSizeHint(QSize(88, 44))
+            self.nav.addItem(item)
+        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.nav.setCurrentRow(0)
+
+        central = QWidget(self)
+        body = QHBoxLayout(central)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(0)
+        body.addWidget(self.nav)
+        body.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        brand = QLabel("  Diffusion Desk  ", self)
+        brand.setObjectName("brand")
+        toolbar.addWidget(brand)
+        toolbar.addWidget(QLabel("Model ", self))
+        self.model_picker = name(
+            QComboBox(self), "modelPicker", "Which model answers; it loads in the background"
+        )
+        self.model_picker.setMinimumWidth(360)
+        self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        toolbar.addWidget(self.model_picker)
+        self.load_progress = QProgressBar(self)
+        self.load_progress.setObjectName("loadProgress")
+        self.load_progress.setRange(0, 0)
+        self.load_progress.setMaximumWidth(140)
+        self.load_progress.setVisible(False)
+        self.load_progress_action = toolbar.addWidget(self.load_progress)
+        self.load_progress_action.setVisible(False)
+        spacer = QWidget(self)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        toolbar.addWidget(spacer)
+        self.new_action = QAction("New chat", self)
+        self.new_action.setShortcut(QKeySequence.StandardKey.New)
+        self.settings_action = QAction("Settings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.export_action = QAction("Export Markdown…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        for action in (self.new_action, self.settings_action, self.export_action):
+            toolbar.addAction(action)
+        for action, object_name in ((self.settings_action, "settingsButton"), (self.export_action, "exportButton")):
+            widget = toolbar.widgetForAction(action)
+            if widget is not None:
+                name(widget, object_name)
+
+        self.stats_label = name(QLabel("No model loaded", self), "statsLabel")
+        self.stats_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.stats_label, 1)
+        self.close_hooks: list = []
+
+    def show_loading(self, text: str | None) -> None:
+        """A busy bar beside the model picker while a model loads (None hides it)."""
+        self.load_progress_action.setVisible(text is not None)
+        self.load_progress.setVisible(text is not None)
+        if text:
+            self.statusBar().showMessage(text)
+        else:
+            self.statusBar().clearMessage()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        for hook in self.close_hooks:
+            hook()
+        super().closeEvent(event)

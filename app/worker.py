@@ -1,0 +1,215 @@
+"""`EngineWorker`: the one place that owns a thread. A `QThread` holds the loaded `EngineModel`; requests go in
+through queued signals, engine events come out as signals; cancel is a `threading.Event`.
+
+Like superqt's generator workers, the thread only iterates `engine` generators and forwards what they yield,
+so the engine stays testable without Qt. Live frames are coalesced to ≤ 60 per second, but the last frame of
+every canvas is always delivered, and every frame of a canvas travels (packed for the store) with its
+`CanvasDone` so nothing is lost for replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from engine import CanvasDone, Done, EngineError, Frame, SamplerSettings
+
+from .frame_codec import encode_canvas
+from .model_sources import TINY_MODEL, load_engine_model
+
+log = logging.getLogger(__name__)
+
+FRAME_INTERVAL_S = 1 / 60
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI needs to know about the loaded model (the model itself stays in the worker thread)."""
+
+    name: str
+    source: str
+    device: str
+    canvas_length: int
+    pieces: list[str] = field(repr=False)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    is_random: bool = False
+    stop_ids: frozenset[int] = frozenset()
+    hidden_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One answer to generate: the whole conversation so far, its settings (with a seed) and its session key."""
+
+    request_id: int
+    conversation_id: int
+    messages: list[dict[str, str]]
+    settings: SamplerSettings
+    enable_thinking: bool = False
+
+
+class _Runner(QObject):
+    """Lives in the worker thread; its slots run there and may block it, never the GUI."""
+
+    loading = Signal(str)
+    loaded = Signal(object)
+    frame = Signal(int, object)
+    canvas_done = Signal(int, object, object, bytes)
+    done = Signal(int, object)
+    error = Signal(int, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._em: Any = None
+        self._session: Any = None
+        self._session_key: int | None = None
+
+    @Slot(str, object)
+    def load(self, source: str, prebuilt: object) -> None:
+        label = "tiny random model" if source == TINY_MODEL else source
+        self.loading.emit(f"Loading {label}…")
+        try:
+            em = prebuilt if prebuilt is not None else load_engine_model(source)
+            pieces = em.token_pieces()
+            defaults = SamplerSettings.for_model(em).as_dict()
+            stop_ids = frozenset(int(i) for i in em.eos_token_ids)
+            hidden_ids = frozenset(int(i) for i in getattr(em.tokenizer, "all_special_ids", None) or ())
+        except EngineError as exc:
+            self.error.emit(0, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - the window must keep running and say what happened
+            log.error("model load failed\n%s", traceback.format_exc())
+            self.error.emit(0, f"Could not load the model: {exc}")
+            return
+        self._em, self._session, self._session_key = em, None, None
+        name = str(em.name)
+        is_random = source == TINY_MODEL or prebuilt is not None and "random" in name.lower()
+        info = ModelInfo(
+            name, source, str(em.device), int(em.canvas_length), pieces, defaults, is_random, stop_ids, hidden_ids
+        )
+        self.loaded.emit(info)
+
+    @Slot(object, object)
+    def generate(self, request: GenerationRequest, cancel: threading.Event) -> None:
+        if self._em is None:
+            self.error.emit(request.request_id, "No model is loaded yet. Pick one in the model list first.")
+            return
+        rid = request.request_id
+        frames: list[Frame] = []
+        pending: Frame | None = None
+        last_emit = 0.0
+        try:
+            for event in self._events(request, cancel):
+                if isinstance(event, Frame):
+                    frames.append(event)
+                    now = time.monotonic()
+                    if now - last_emit >= FRAME_INTERVAL_S:
+                        self.frame.emit(rid, event)
+                        pending, last_emit = None, now
+                    else:
+                        pending = event
+                    continue
+                if pending is not None:  # never drop the last frame of a canvas
+                    self.frame.emit(rid, pending)
+                    pending = None
+                if isinstance(event, CanvasDone):
+                    canvas_frames = [f for f in frames if f.canvas_index == event.canvas_index]
+                    blob = encode_canvas(canvas_frames) if canvas_frames else b""
+                    self.canvas_done.emit(rid, event, canvas_frames, blob)
+                    frames = []
+                elif isinstance(event, Done):
+                    self.done.emit(rid, event)
+        except EngineError as exc:
+            self._session, self._session_key = None, None
+            self.error.emit(rid, str(exc))
+        except Exception as exc:  # noqa: BLE001
+            log.error("generation failed\n%s", traceback.format_exc())
+            self._session, self._session_key = None, None
+            self.error.emit(rid, f"Generation failed: {exc}")
+
+    def _events(self, request: GenerationRequest, cancel: threading.Event) -> Iterator[Any]:
+        """The engine's event stream; one `ChatSession` per conversation keeps its KV cache between turns."""
+        import engine
+
+        try:
+            session_cls = engine.ChatSession
+        except ImportError:  # an engine without sessions: encode the whole conversation every turn
+            ids = self._em.chat_ids(request.messages, enable_thinking=request.enable_thinking)
+            return engine.generate(self._em, ids, request.settings, cancel=cancel)
+        if self._session is None or self._session_key != request.conversation_id:
+            self._session, self._session_key = session_cls(self._em), request.conversation_id
+        return self._session.send(
+            request.messages, request.settings, cancel=cancel, enable_thinking=request.enable_thinking
+        )
+
+
+class EngineWorker(QObject):
+    """GUI-side handle of the engine thread. All methods return at once; results arrive as signals."""
+
+    model_loading = Signal(str)
+    model_loaded = Signal(object)  # ModelInfo
+    frame = Signal(int, object)  # request id, Frame (coalesced)
+    canvas_done = Signal(int, object, object, bytes)  # request id, CanvasDone, its frames, packed frames
+    done = Signal(int, object)  # request id, Done
+    error = Signal(int, str)  # request id (0: model load), message
+
+    _load_requested = Signal(str, object)
+    _generate_requested = Signal(object, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("engineWorker")
+        self._runner = _Runner()
+        self._runner.moveToThread(self._thread)
+        self._load_requested.connect(self._runner.load)
+        self._generate_requested.connect(self._runner.generate)
+        self._runner.loading.connect(self.model_loading)
+        self._runner.loaded.connect(self.model_loaded)
+        self._runner.frame.connect(self.frame)
+        self._runner.canvas_done.connect(self.canvas_done)
+        self._runner.done.connect(self.done)
+        self._runner.error.connect(self.error)
+        self._cancel: threading.Event | None = None
+        self._next_id = 0
+        self._thread.start()
+
+    def load(self, source: str) -> None:
+        """Load a model folder, a cached hub id, or `TINY_MODEL` in the worker thread."""
+        self._load_requested.emit(source, None)
+
+    def use_model(self, em: object, source: str = "") -> None:
+        """Hand an already-built `EngineModel` to the worker thread (tests, scripts); the caller lets go of it."""
+        self._load_requested.emit(source or str(getattr(em, "name", "in-memory model")), em)
+
+    def generate(
+        self,
+        conversation_id: int,
+        messages: list[dict[str, str]],
+        settings: SamplerSettings,
+        enable_thinking: bool = False,
+    ) -> int:
+        """Queue one answer; returns its request id (carried by every signal about it)."""
+        self._next_id += 1
+        self._cancel = threading.Event()
+        request = GenerationRequest(self._next_id, conversation_id, list(messages), settings, enable_thinking)
+        self._generate_requested.emit(request, self._cancel)
+        return self._next_id
+
+    def cancel(self) -> None:
+        """Stop the running answer between two denoising steps (its committed canvases stay)."""
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Cancel, stop the thread and wait for it (called when the window closes)."""
+        self.cancel()
+        self._thread.quit()
+        self._thread.wait(timeout_ms)
