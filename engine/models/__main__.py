@@ -3,12 +3,14 @@
 Exit 0 on success; otherwise a one-line reason on stderr and a non-zero code: 1 other failure, 3 licence/token,
 4 not found, 5 disk space, 6 verification, 7 offline, 130 cancelled. Honours `HF_ENDPOINT`, `HF_TOKEN`,
 `HF_HUB_OFFLINE`, `HF_HOME`/`HF_HUB_CACHE` and `DIFFUSION_DESK_HOME`. Progress goes to stderr.
+`DIFFUSION_DESK_CHUNK_BYTES` sets how many bytes are read between progress reports (default 1 MiB).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -100,7 +102,8 @@ def cmd_list(args: argparse.Namespace) -> dict:
 
 
 def cmd_pull(args: argparse.Namespace) -> dict:
-    result = pull(args.repo, revision=args.revision, on_progress=TerminalBar())
+    chunk = int(os.environ.get("DIFFUSION_DESK_CHUNK_BYTES") or 1024 * 1024)
+    result = pull(args.repo, revision=args.revision, on_progress=TerminalBar(), chunk_size=chunk)
     out = {**asdict(result), "path": str(result.path), "status": "ready"}
     if not args.json:
         print(f"{result.repo_id} is ready: {result.path}")

@@ -88,7 +88,8 @@ def files_from_snapshot(folder: Path) -> list[RemoteFile]:
         name = path.relative_to(folder).as_posix()
         etag = path.resolve().name if path.is_symlink() else ""
         files.append(
-            RemoteFile(name, 0, etag if HEX64.match(etag) else None, etag if HEX40.match(etag) else None)
+            RemoteFile(name, path.stat().st_size, etag if HEX64.match(etag) else None,
+                       etag if HEX40.match(etag) else None)
         )
     return files
 
