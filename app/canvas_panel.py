@@ -56,6 +56,7 @@ class CanvasPanel(QWidget):
         """A new answer starts: forget the old replay and follow the new frames."""
         self._frames = []
         self._following = True
+        self.view.tokens_per_forward = None
         self.live_button.setChecked(True)
         self._sync_range()
         self.view.show_frame(None)
@@ -72,8 +73,9 @@ class CanvasPanel(QWidget):
         self._frames.extend(frames)
         self._sync_range()
 
-    def set_replay(self, canvases: list[list[Frame]], note: str = "") -> None:
+    def set_replay(self, canvases: list[list[Frame]], note: str = "", tokens_per_forward: float | None = None) -> None:
         """Replay a stored answer, showing its last frame."""
+        self.view.tokens_per_forward = tokens_per_forward
         self._frames = [f for canvas in canvases for f in canvas]
         self._following = False
         self.live_button.setChecked(False)

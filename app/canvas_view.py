@@ -59,6 +59,7 @@ class CanvasView(QWidget):
         self._timer.timeout.connect(self.update)
         self.paint_count = 0
         self.frames_received = 0
+        self.tokens_per_forward: float | None = None  # committed tokens per decoder forward, set by the owner
         self._cell_font = QFont(self.font())
         self._cell_font.setStyleHint(QFont.StyleHint.Monospace)
         self._cell_font.setFamilies(["JetBrains Mono", "DejaVu Sans Mono", "Menlo", "Consolas", "monospace"])
@@ -114,10 +115,10 @@ class CanvasView(QWidget):
         f = self._frame
         if f is None:
             return "Canvas"
-        n = f.accepted_count
+        tpf = "–" if self.tokens_per_forward is None else f"{self.tokens_per_forward:.2f}"
         return (
-            f"canvas {f.canvas_index + 1} · step {f.step}/{f.max_steps} · accepted {n}/{len(f.accepted)}"
-            f" · {n / max(1, f.step):.1f} tokens/forward"
+            f"canvas {f.canvas_index + 1} · step {f.step}/{f.max_steps} · accepted {f.accepted_count}/"
+            f"{len(f.accepted)} · {tpf} tokens/forward"
         )
 
     def cell_tooltip(self, index: int) -> str:

@@ -36,6 +36,8 @@ class LiveAnswer:
     committed: str = ""
     canvases: list[list[Frame]] = field(default_factory=list)
     frames_seen: int = 0
+    tokens: int = 0
+    forwards: int = 0
 
 
 class ChatController(QObject):
@@ -251,6 +253,9 @@ class ChatController(QObject):
             return
         live.committed += done.text
         live.canvases.append(frames)
+        live.tokens += len(done.token_ids)
+        live.forwards += len(frames)
+        self.page.canvas.view.tokens_per_forward = live.tokens / max(1, live.forwards)
         length = len(frames[0].draft) if frames else 0
         self.store.save_canvas(live.message_id, live.committed, done.canvas_index, blob, len(frames), length)
         self.page.canvas.add_canvas_frames(frames)
@@ -293,7 +298,8 @@ class ChatController(QObject):
             frames = self.store.canvas_frames(message_id)
             self._replays[message_id] = frames
         self.selected_answer = message_id
-        self.page.canvas.set_replay(frames)
+        stats = self.store.message(message_id).stats or {}
+        self.page.canvas.set_replay(frames, tokens_per_forward=stats.get("tokens_per_forward"))
 
     def _message_action(self, action: str, message_id: int) -> None:
         if action == "edit":

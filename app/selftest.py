@@ -71,8 +71,11 @@ async def _signal(signal: Any, timeout_s: float) -> Any:
 async def run_self_test(out_dir: Path, model: str | None, prompt: str, *, timeout_s: float = 540.0) -> dict:
     """Drive the window through one answer; return the report (also written to `out_dir/report.json`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    store_path = out_dir / "self-test-chats.sqlite3"
+    for leftover in (store_path, Path(f"{store_path}-wal"), Path(f"{store_path}-shm")):
+        leftover.unlink(missing_ok=True)
     desktop: Desktop = create_desktop(
-        store_path=out_dir / "self-test-chats.sqlite3",
+        store_path=store_path,
         settings=AppSettings(read_only=True),
         autoload=False,
     )
@@ -98,6 +101,7 @@ async def run_self_test(out_dir: Path, model: str | None, prompt: str, *, timeou
         desktop.worker.canvas_done.connect(canvas_done)
         heartbeat = Heartbeat()
         finished = asyncio.ensure_future(_signal(controller.answer_finished, timeout_s))
+        controller.new_conversation()
         window.chat.composer.setPlainText(prompt)
         heartbeat.start()
         window.chat.send_button.click()

@@ -1,0 +1,31 @@
+"""Helpers for app tests: open the real window around a model, ask a question through the composer."""
+
+from __future__ import annotations
+
+from app.app_settings import AppSettings
+from app.desktop import Desktop, create_desktop
+
+TEST_CANVAS = 64
+
+
+def open_desktop(qtbot, em, store_path, *, max_new_tokens: int = 2 * TEST_CANVAS, steps: int = 3) -> Desktop:
+    """The real window with `em` loaded and small sampler settings."""
+    desktop = create_desktop(store_path=store_path, settings=AppSettings(), autoload=False)
+    with qtbot.waitSignal(desktop.controller.model_ready, timeout=60_000):
+        desktop.worker.use_model(em, "tiny-test")
+    desktop.controller.sampler = desktop.controller.sampler.with_(
+        max_new_tokens=max_new_tokens, max_denoising_steps=steps
+    )
+    desktop.window.show()
+    return desktop
+
+
+def ask(qtbot, desktop: Desktop, text: str, timeout: int = 60_000) -> int:
+    """Type `text` into the composer, press Enter, wait for the stored answer; returns its message id."""
+    from PySide6.QtCore import Qt
+
+    composer = desktop.window.findChild(type(desktop.window.chat.composer), "composer")
+    composer.setPlainText(text)
+    with qtbot.waitSignal(desktop.controller.answer_finished, timeout=timeout) as blocker:
+        qtbot.keyClick(composer, Qt.Key.Key_Return)
+    return blocker.args[0]

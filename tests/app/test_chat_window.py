@@ -1,0 +1,182 @@
+"""The real window, driven by objectName: send, live frames and draft, stop, edit-and-resend, regenerate, restart."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QLabel, QListWidget, QPushButton, QSlider, QTextBrowser, QWidget
+
+from app.canvas_view import CanvasView
+from app.chat_page import Composer
+from tests.app.helpers import TEST_CANVAS, ask, open_desktop
+
+CONTRACT_NAMES = [
+    "composer", "sendButton", "stopButton", "messageView", "conversationList", "canvasView", "canvasScrubber",
+    "statsLabel", "modelPicker",
+]
+
+
+def test_contract_widgets_have_matching_accessible_names(desk):
+    for name in CONTRACT_NAMES:
+        widget = desk.window.findChild(QWidget, name)
+        assert widget is not None, name
+        assert widget.accessibleName() == name
+    assert "RANDOM" in desk.window.findChild(QLabel, "statsLabel").text().upper()
+
+
+def test_send_streams_frames_live_draft_and_stores_answer(qtbot, desk):
+    window = desk.window
+    view = window.findChild(CanvasView, "canvasView")
+    messages = window.findChild(QTextBrowser, "messageView")
+    drafts: list[str] = []
+    desk.worker.frame.connect(lambda *_: drafts.append(messages.live_text()))
+
+    answer_id = ask(qtbot, desk, "Hello, canvas!")
+
+    assert drafts and any(d.strip() for d in drafts), "the answer bubble showed a live draft"
+    assert view.frames_received > 0
+    qtbot.waitUntil(lambda: view.paint_count > 0)
+    conv_id = desk.controller.conversation_id
+    user, answer = desk.store.messages(conv_id)
+    assert (user.role, user.text) == ("user", "Hello, canvas!")
+    assert answer.id == answer_id and answer.status == "done" and answer.seed is not None
+    assert answer.settings["seed"] == answer.seed and answer.settings["max_denoising_steps"] == 3
+    assert answer.stats["tokens_per_second"] > 0 and answer.text
+    canvases = desk.store.canvas_frames(answer_id)
+    assert len(canvases) == 2 and all(len(c) == 3 for c in canvases)
+    assert all(len(f.draft) == TEST_CANVAS for c in canvases for f in c)
+    scrubber = window.findChild(QSlider, "canvasScrubber")
+    assert scrubber.isEnabled() and scrubber.maximum() == 5
+    stats = window.findChild(QLabel, "statsLabel").text()
+    assert "tok/s" in stats and "tokens/forward" in stats and "TTFF" in stats
+    assert "Hello, canvas!" in messages.plain_text()
+
+
+def test_scrubber_replays_every_step(qtbot, desk):
+    ask(qtbot, desk, "Replay me")
+    scrubber = desk.window.findChild(QSlider, "canvasScrubber")
+    view = desk.window.findChild(CanvasView, "canvasView")
+    seen = []
+    for value in range(scrubber.maximum() + 1):
+        scrubber.setValue(value)
+        seen.append((view.frame.canvas_index, view.frame.step))
+    assert seen == [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)]
+    assert "canvas 2 · step 3/3" in view.header_text()
+
+
+def test_stop_mid_answer_keeps_committed_text(qtbot, chat_em, tmp_path):
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3", max_new_tokens=6 * TEST_CANVAS, steps=6)
+    try:
+        stop = desk.window.findChild(QPushButton, "stopButton")
+        first_canvas: list[str] = []
+
+        def canvas_done(_rid, done, _frames, _blob):
+            if not first_canvas:
+                first_canvas.append(done.text)
+                stop.click()
+
+        desk.worker.canvas_done.connect(canvas_done)
+        answer_id = ask(qtbot, desk, "Tell me a long story")
+        answer = desk.store.message(answer_id)
+        assert answer.status == "cancelled"
+        assert first_canvas and answer.text.startswith(first_canvas[0]) and answer.text
+        assert len(desk.store.canvas_frames(answer_id)) < 6
+        assert desk.window.findChild(QPushButton, "sendButton").isEnabled()
+        assert not stop.isEnabled()
+    finally:
+        desk.window.close()
+
+
+def test_edit_and_resend_replaces_later_turns(qtbot, desk):
+    ask(qtbot, desk, "first question")
+    ask(qtbot, desk, "second question")
+    conv = desk.controller.conversation_id
+    first = desk.store.messages(conv)[0]
+    desk.window.findChild(QTextBrowser, "messageView").activate(f"act:edit:{first.id}")
+    composer = desk.window.findChild(Composer, "composer")
+    assert composer.toPlainText() == "first question"
+    ask(qtbot, desk, "first question, edited")
+    texts = [(m.role, m.text) for m in desk.store.messages(conv)]
+    assert len(texts) == 2 and texts[0] == ("user", "first question, edited") and texts[1][0] == "assistant"
+
+
+def test_regenerate_same_seed_and_new_seed(qtbot, desk):
+    first_id = ask(qtbot, desk, "Regenerate this")
+    first = desk.store.message(first_id)
+    with qtbot.waitSignal(desk.controller.answer_finished, timeout=60_000) as same:
+        desk.window.findChild(QTextBrowser, "messageView").activate(f"act:regen-same:{first_id}")
+    again = desk.store.message(same.args[0])
+    assert again.seed == first.seed and again.text == first.text and again.position == first.position
+    with qtbot.waitSignal(desk.controller.answer_finished, timeout=60_000) as new:
+        desk.controller.regenerate(same_seed=False)
+    fresh = desk.store.message(new.args[0])
+    assert fresh.seed != first.seed and fresh.position == first.position
+    assert [m.role for m in desk.store.messages(desk.controller.conversation_id)] == ["user", "assistant"]
+
+
+def test_store_survives_restart_and_replays_from_disk(qtbot, chat_em, tmp_path):
+    path = tmp_path / "chats.sqlite3"
+    desk = open_desktop(qtbot, chat_em, path)
+    answer_id = ask(qtbot, desk, "Remember me")
+    desk.window.close()
+
+    desk = open_desktop(qtbot, chat_em, path)
+    try:
+        conversations = desk.window.findChild(QListWidget, "conversationList")
+        assert conversations.count() == 1 and conversations.item(0).text() == "Remember me"
+        assert "Remember me" in desk.window.findChild(QTextBrowser, "messageView").plain_text()
+        scrubber = desk.window.findChild(QSlider, "canvasScrubber")
+        assert scrubber.isEnabled() and scrubber.maximum() == 5
+        assert desk.controller.selected_answer == answer_id
+    finally:
+        desk.window.close()
+
+
+def test_engine_error_shows_banner_and_app_keeps_running(qtbot, desk):
+    desk.controller.sampler = desk.controller.sampler.with_(max_new_tokens=100_000)
+    ask(qtbot, desk, "too long for the context")
+    banner = desk.window.findChild(QLabel, "errorBanner")
+    assert banner.isVisible() and "context" in banner.text()
+    desk.controller.sampler = desk.controller.sampler.with_(max_new_tokens=TEST_CANVAS)
+    answer_id = ask(qtbot, desk, "now a normal one")
+    assert desk.store.message(answer_id).status == "done"
+
+
+def test_conversations_new_rename_search_delete(qtbot, desk, monkeypatch):
+    ask(qtbot, desk, "alpha conversation")
+    desk.window.findChild(QPushButton, "newChatButton").click()
+    ask(qtbot, desk, "beta conversation")
+    panel = desk.window.chat.conversations
+    conversations = desk.window.findChild(QListWidget, "conversationList")
+    assert conversations.count() == 2
+    desk.controller._rename(desk.controller.conversation_id, "Renamed beta")
+    assert {conversations.item(i).text() for i in range(2)} == {"Renamed beta", "alpha conversation"}
+    panel.search.setText("alpha")
+    assert conversations.count() == 1 and conversations.item(0).text() == "alpha conversation"
+    panel.search.setText("")
+    conversations.setCurrentRow([conversations.item(i).text() for i in range(2)].index("Renamed beta"))
+    panel.confirm_delete = lambda title: False
+    desk.window.findChild(QPushButton, "deleteChatButton").click()
+    assert conversations.count() == 2
+    panel.confirm_delete = lambda title: True
+    desk.window.findChild(QPushButton, "deleteChatButton").click()
+    assert conversations.count() == 1 and len(desk.store.conversations()) == 1
+
+
+def test_system_prompt_thinking_and_export(qtbot, desk, tmp_path):
+    desk.controller.new_conversation()
+    page = desk.window.chat
+    page.system_prompt.setText("You are terse.")
+    page.system_prompt.editingFinished.emit()
+    page.thinking.setChecked(True)
+    ask(qtbot, desk, "Export me")
+    conv = desk.store.conversation(desk.controller.conversation_id)
+    assert conv.system_prompt == "You are terse." and conv.thinking
+    out = tmp_path / "chat.md"
+    desk.controller.export_to(str(out))
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Export me") and "You are terse." in text and "## You" in text and "seed" in text
+
+
+def test_model_picker_lists_the_tiny_model(desk):
+    picker = desk.window.findChild(QComboBox, "modelPicker")
+    labels = [picker.itemText(i) for i in range(picker.count())]
+    assert any("Tiny random" in label for label in labels)
