@@ -70,8 +70,8 @@ def tiny_config(
         "eos_token_id": 1,
         "bos_token_id": 2,
     }
-    if layer_types is not None:
-        text["layer_types"] = layer_types
+    # The last layer must be full attention; the rest slide (as in the release's 5 sliding + 1 full pattern).
+    text["layer_types"] = layer_types or ["sliding_attention"] * (num_hidden_layers - 1) + ["full_attention"]
     text.update(text_overrides)
     return DiffusionGemmaConfig(
         text_config=text,
@@ -107,3 +107,27 @@ def save_tiny_model(folder, seed: int = 0, **config_kwargs: Any):
     model.save_pretrained(str(folder))
     save_tokenizer(folder)
     return folder
+
+
+def tiny_tokenizer():
+    """The demo's character tokenizer (vocab 128) as a transformers tokenizer, with the Gemma-4-style template."""
+    import tempfile
+
+    from transformers import AutoTokenizer
+
+    from .train_demo.tokenizer import save_tokenizer
+
+    with tempfile.TemporaryDirectory() as folder:
+        save_tokenizer(folder)
+        return AutoTokenizer.from_pretrained(folder)
+
+
+def tiny_engine_model(seed: int = 0, **config_kwargs: Any):
+    """A tiny random `EngineModel` that can chat (random weights: it answers noise, by design)."""
+    from .loading import EngineModel
+    from .train_demo.tokenizer import VOCAB_SIZE
+
+    config_kwargs.setdefault("vocab_size", VOCAB_SIZE)
+    em = EngineModel.wrap(tiny_model(seed=seed, **config_kwargs), tiny_tokenizer(), name="tiny (random weights)")
+    em.model.generation_config.eos_token_id = [1, 5]
+    return em

@@ -1,0 +1,203 @@
+"""◆ `python -m engine.bench`: the engine against transformers' own `generate`, same model and seed, one run.
+
+Prints tok/s of each (median of `--runs` timed runs after a warm-up, alternating order), their ratio, whether the
+tokens match, the cost of capturing frames (frames on vs off), and multi-turn reuse (time to first frame of a
+follow-up turn with and without the session's cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .generation import generate
+from .loading import EngineModel
+from .session import ChatSession
+from .settings import SamplerSettings
+
+RELEASE_RANDOM = "diffusiongemma-26b-a4b-random"
+
+
+@dataclass
+class Timing:
+    seconds: float
+    token_ids: list[int]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tiny", help=f"tiny, a model folder, or {RELEASE_RANDOM} (CUDA)")
+    parser.add_argument("--steps", type=int, default=16, help="denoising steps per canvas (fixed: no early stop)")
+    parser.add_argument("--prompt-tokens", type=int, default=None, help="prompt length (default 128, 512 on CUDA)")
+    parser.add_argument("--new-tokens", type=int, default=512)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--compiled", action="store_true", help="also time the compiled CUDA path")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    em = _load(args.model, args.device)
+    prompt_tokens = args.prompt_tokens or (512 if em.device.type == "cuda" else 128)
+    # A confidence threshold no canvas reaches keeps the step count fixed, so both sides do the same work.
+    settings = SamplerSettings.for_model(
+        em, max_new_tokens=args.new_tokens, max_denoising_steps=args.steps, seed=args.seed,
+        confidence_threshold=1e-12,
+    )
+    generator = torch.Generator().manual_seed(1234)
+    ids = torch.randint(3, min(em.vocab_size, 100_000), (1, prompt_tokens), generator=generator).to(em.device)
+
+    result = run_bench(em, ids, settings, runs=args.runs)
+    result.update(model=args.model, device=_device_name(em), steps=args.steps, prompt_tokens=prompt_tokens,
+                  new_tokens=args.new_tokens, runs=args.runs)
+    if args.compiled:
+        from .compiled import bench_compiled
+
+        result.update(bench_compiled(em, ids, settings, runs=args.runs))
+    _print(result, as_json=args.json)
+    return 0
+
+
+def run_bench(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings, *, runs: int) -> dict:
+    """Warm up once each, then `runs` rounds of reference / engine (frames on) / engine (frames off)."""
+    _reference(em, ids, settings)
+    _engine(em, ids, settings, frames=True)
+    ref, on, off = [], [], []
+    for i in range(runs):
+        order = [("ref", ref), ("on", on), ("off", off)]
+        for name, bucket in order if i % 2 == 0 else reversed(order):
+            if name == "ref":
+                bucket.append(_reference(em, ids, settings))
+            else:
+                bucket.append(_engine(em, ids, settings, frames=name == "on"))
+    tokens = len(on[0].token_ids)
+    t_ref = statistics.median(t.seconds for t in ref)
+    t_on = statistics.median(t.seconds for t in on)
+    t_off = statistics.median(t.seconds for t in off)
+    return {
+        "engine_tok_s": round(tokens / t_on, 2),
+        "engine_frames_off_tok_s": round(tokens / t_off, 2),
+        "reference_tok_s": round(len(ref[0].token_ids) / t_ref, 2),
+        "ratio": round(t_ref / t_on * tokens / max(1, len(ref[0].token_ids)), 3),
+        "tokens_match": all(t.token_ids == ref[0].token_ids for t in ref + on + off),
+        "frame_overhead_pct": round((t_on - t_off) / t_off * 100, 2),
+        "tokens": tokens,
+        "engine_seconds": [round(t.seconds, 4) for t in on],
+        "reference_seconds": [round(t.seconds, 4) for t in ref],
+        "frames_off_seconds": [round(t.seconds, 4) for t in off],
+        **_multi_turn(em, ids, settings),
+    }
+
+
+def _reference(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings) -> Timing:
+    _sync(em)
+    start = time.perf_counter()
+    torch.manual_seed(settings.seed)
+    out = em.model.generate(ids, **settings.generate_kwargs())
+    _sync(em)
+    seconds = time.perf_counter() - start
+    return Timing(seconds, _trim(em, out.sequences[0, ids.shape[1]:].tolist(), settings.max_new_tokens))
+
+
+def _engine(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings, *, frames: bool) -> Timing:
+    _sync(em)
+    start = time.perf_counter()
+    done = list(generate(em, ids, settings, capture_frames=frames))[-1]
+    _sync(em)
+    return Timing(time.perf_counter() - start, done.token_ids)
+
+
+def _multi_turn(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings) -> dict:
+    """Time to first frame of a follow-up turn: with the session's cache vs. encoding the whole history again."""
+    session = ChatSession(em)
+    first = list(session.send_ids(ids[0].tolist(), settings))[-1]
+    follow_up = ids[0].tolist() + first.token_ids + ids[0, :16].tolist()
+    reused = list(session.send_ids(follow_up, settings))[-1]
+    fresh = list(ChatSession(em).send_ids(follow_up, settings))[-1]
+    return {
+        "turn1_ttft_s": round(first.stats.ttft_s, 4),
+        "turn2_ttft_s": round(reused.stats.ttft_s, 4),
+        "turn2_ttft_without_reuse_s": round(fresh.stats.ttft_s, 4),
+        "turn2_cached_tokens": reused.stats.cached_tokens,
+        "turn2_prompt_tokens": reused.stats.prompt_tokens,
+        "turn2_tokens_match_fresh": reused.token_ids == fresh.token_ids,
+    }
+
+
+def _trim(em: EngineModel, ids: list[int], budget: int) -> list[int]:
+    eos = set(em.eos_token_ids)
+    for i, token in enumerate(ids):
+        if token in eos:
+            return ids[: i + 1][:budget]
+    return ids[:budget]
+
+
+def _load(spec: str, device: str) -> EngineModel:
+    if spec == RELEASE_RANDOM:
+        return release_random_model(device)
+    if spec == "tiny":
+        from .tiny import tiny_engine_model
+
+        em = tiny_engine_model()
+        em.model.generation_config.eos_token_id = None  # random weights: no EOS, so every run makes every token
+        return em
+    return EngineModel.from_pretrained(spec, device=device)
+
+
+def release_random_model(device: str = "auto") -> EngineModel:
+    """The release's 26B-A4B shape with random bf16 weights, built directly on the GPU (≈ 52 GB)."""
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    from .tiny import RELEASE_TEXT, tiny_config
+
+    target = torch.device("cuda" if device == "auto" else device)
+    if target.type != "cuda":
+        raise SystemExit(f"{RELEASE_RANDOM} needs a CUDA GPU with ≈ 60 GB free (bf16); this machine has none.")
+    config = tiny_config(**{k: v for k, v in RELEASE_TEXT.items()}, layer_types=None)
+    torch.manual_seed(0)
+    with torch.device(target):
+        model = DiffusionGemmaForBlockDiffusion._from_config(config, dtype=torch.bfloat16)
+    em = EngineModel.wrap(model.eval(), name=RELEASE_RANDOM)
+    em.model.generation_config.eos_token_id = None  # random weights: no EOS, so every run makes every token
+    return em
+
+
+def _sync(em: EngineModel) -> None:
+    if em.device.type == "cuda":
+        torch.cuda.synchronize(em.device)
+
+
+def _device_name(em: EngineModel) -> str:
+    if em.device.type == "cuda":
+        return torch.cuda.get_device_name(em.device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def _print(result: dict, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+        return
+    print(f"model {result['model']} on {result['device']} · {result['steps']} steps/canvas · "
+          f"prompt {result['prompt_tokens']} · {result['tokens']} new tokens · median of {result['runs']}")
+    print(f"  engine     {result['engine_tok_s']:10.1f} tok/s  (frames off {result['engine_frames_off_tok_s']:.1f})")
+    print(f"  reference  {result['reference_tok_s']:10.1f} tok/s  (transformers generate)")
+    print(f"  ratio      {result['ratio']:10.3f}   tokens match: {result['tokens_match']}")
+    print(f"  frame overhead {result['frame_overhead_pct']:.2f} %")
+    print(f"  turn 2 first frame {result['turn2_ttft_s'] * 1000:.0f} ms with reuse "
+          f"({result['turn2_cached_tokens']} cached) vs {result['turn2_ttft_without_reuse_s'] * 1000:.0f} ms without")
+    for key in ("compiled_tok_s", "compiled_first_run_s"):
+        if key in result:
+            print(f"  {key} {result[key]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
