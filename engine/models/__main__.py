@@ -21,6 +21,7 @@ from .catalogue import load_catalogue
 from .download import PullProgress, pull
 from .importing import import_folder
 from .store import delete_model, list_local_models, local_status
+from .units import human_bytes, human_eta
 from .verify import verify_model
 
 EXIT_CODES = (
@@ -32,22 +33,6 @@ EXIT_CODES = (
     (model_errors.OfflineError, 7),
     (model_errors.DownloadCancelled, 130),
 )
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def human_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
 class TerminalBar:
