@@ -46,6 +46,8 @@ from engine.models import (
 from engine.models.units import human_bytes, human_eta
 from engine.paths import demo_model_dir
 
+BUSY_TEXT = {"pull": "Downloading…", "verify": "Verifying…", "delete": "Deleting…"}
+BADGE_COLOURS = {"green": "#1b7f3b", "yellow": "#9a6a00", "red": "#b3261e", "grey": "#666666"}
 STATUS_TEXT = {
     "ready": "Ready",
     "partial": "Partly downloaded — resume to finish",
@@ -106,6 +108,9 @@ class ModelRow(QFrame):
         top = QHBoxLayout()
         self.title = QLabel(f"<b>{title}</b> <span style='color:gray'>{model_id}</span>")
         top.addWidget(self.title, 1)
+        self.badge = _name(QLabel(), "fitBadge", f"How {model_id} fits the selected GPU")
+        self.badge.hide()
+        top.addWidget(self.badge)
         self.status = _name(QLabel(), "modelStatus", f"Status of {model_id}")
         top.addWidget(self.status)
         layout.addLayout(top)
@@ -134,6 +139,7 @@ class ModelRow(QFrame):
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.busy: str | None = None
+        self.demo_available = False
         self.show_state("not downloaded", [])
 
     def show_state(self, status: str, problems: list[str]) -> None:
@@ -141,13 +147,15 @@ class ModelRow(QFrame):
         unsupported = self.entry is not None and not self.entry.supported
         embedded = self.entry is not None and self.entry.embedded
         text = "Ships with the app" if embedded else STATUS_TEXT.get(status, status)
+        if embedded and not self.demo_available:
+            text = "Not in this build"
         if unsupported and status == "not downloaded":
             text = "Not yet supported"
         if problems and status != "ready":
             text += f": {problems[0]}"
-        self.status.setText(text)
-        self.state = "ready" if embedded else status
         busy = self.busy is not None
+        self.status.setText(BUSY_TEXT.get(self.busy or "", text))
+        self.state = ("ready" if self.demo_available else "not downloaded") if embedded else status
         on_disk = status != "not downloaded" and not embedded
         self.download_button.setText("Resume" if status == "partial" else "Download")
         self.download_button.setVisible(not embedded and status in ("not downloaded", "partial", "corrupt"))
@@ -157,12 +165,17 @@ class ModelRow(QFrame):
         self.verify_button.setEnabled(not busy)
         self.delete_button.setVisible(on_disk)
         self.delete_button.setEnabled(not busy)
-        self.open_button.setVisible(on_disk or embedded)
+        self.open_button.setVisible(on_disk or self.state == "ready")
         self.load_button.setVisible(self.state == "ready")
         self.load_button.setEnabled(not busy and self.state == "ready" and (not unsupported or embedded))
         if not busy:
             self.progress.hide()
             self.rate.hide()
+
+    def show_badge(self, colour: str, text: str, detail: str) -> None:
+        self.badge.setText(f"<span style='color:{BADGE_COLOURS.get(colour, '#666')}'>● {text}</span>")
+        self.badge.setToolTip(detail)
+        self.badge.show()
 
     def show_progress(self, p: PullProgress) -> None:
         frac = p.done / p.total if p.total else 0.0
@@ -205,6 +218,7 @@ class ModelManagerPage(QWidget):
         head.addStretch(1)
         self.repo_input = _name(QLineEdit(), "repoInput", "Hub repository to download (org/name)")
         self.repo_input.setPlaceholderText("org/name on the Hugging Face hub")
+        self.repo_input.setMinimumWidth(320)
         self.repo_input.returnPressed.connect(lambda: self.pull(self.repo_input.text().strip()))
         head.addWidget(self.repo_input)
         pull_button = _name(QPushButton("Download"), "repoDownloadButton", "Download the repository typed")
@@ -263,7 +277,8 @@ class ModelManagerPage(QWidget):
             detail = ""
             if entry is not None:
                 memory = ", ".join(f"{k} {v:g} GB" for k, v in entry.memory_gb.items())
-                detail = f"{entry.download_size_gb:g} GB download · memory {memory} · {entry.licence}"
+                size = "included" if entry.embedded else f"{entry.download_size_gb:g} GB download"
+                detail = f"{size} · memory {memory} · {entry.licence}"
                 if entry.gated:
                     detail += " · gated: accept the licence on the hub"
                 if not entry.supported:
@@ -296,7 +311,20 @@ class ModelManagerPage(QWidget):
 
     def refresh(self) -> None:
         """Re-read the cache and imported folders (on the pool)."""
-        self._pool.start(_Job(self._bridge, "", "list", lambda report: list_local_models()))
+        self._pool.start(_Job(self._bridge, "", "list",
+                              lambda report: (list_local_models(), (demo_model_dir() / "config.json").is_file())))
+
+    def set_gpu(self, gpu: Any) -> None:
+        """Show each catalogue model's fit badge for `gpu` (an `engine.hardware` `GpuInfo`; None = CPU mode)."""
+        from engine.hardware.badge import fit_badge
+
+        for row in self.rows.values():
+            if row.entry is not None:
+                try:
+                    badge = fit_badge(row.entry.id, gpu)
+                except (KeyError, ValueError, LookupError):
+                    continue
+                row.show_badge(badge.colour, badge.text, badge.detail)
 
     def pull(self, repo_id: str) -> None:
         """Download (or resume) `repo_id`; progress shows in its row."""
@@ -413,10 +441,12 @@ class ModelManagerPage(QWidget):
         self.refresh()
         self.job_finished.emit(model_id, kind, ok)
 
-    def _apply_listing(self, models: list[LocalModel]) -> None:
+    def _apply_listing(self, listing: tuple[list[LocalModel], bool]) -> None:
+        models, demo_available = listing
         found = {m.id.lower(): m for m in models}
         for key, row in list(self.rows.items()):
             row.local = found.get(key)
+            row.demo_available = demo_available
             if row.busy is None:
                 status = row.local.status if row.local else "not downloaded"
                 row.show_state(status, row.local.problems if row.local else [])

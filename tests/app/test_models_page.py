@@ -54,14 +54,15 @@ def test_pull_shows_progress_then_ready_and_load(qtbot, page, hub_server):
 
     def record(model_id, progress):
         row = page.row(model_id)
-        seen.append((row.progress.isVisible(), row.progress.value(), row.rate.text()))
+        seen.append((row.progress.isVisible(), row.progress.value(), row.rate.text(), row.status.text()))
 
     page.progress_changed.connect(record)
     page.repo_input.setText(TINY_REPO)
     with wait_job(qtbot, page, "pull") as blocker:
         page.findChild(QPushButton, "repoDownloadButton").click()
     assert blocker.args[2] is True
-    assert any(visible and 0 < value < 1000 and "/s" in text for visible, value, text in seen)
+    assert any(visible and 0 < value < 1000 and "/s" in rate and "left" in rate and status == "Downloading…"
+               for visible, value, rate, status in seen)
     row = page.row(TINY_REPO)
     with qtbot.waitSignal(page.listing_changed, timeout=WAIT):
         pass
@@ -118,6 +119,17 @@ def test_import_and_delete_with_confirmation(qtbot, page, tmp_path, monkeypatch)
     with wait_job(qtbot, page, "delete"):
         page.row("local/imported-tiny").delete_button.click()
     assert "frees" in asked[0] and "freed" in page.message.text()
+
+
+def test_fit_badges_for_a_selected_gpu(page):
+    from engine.hardware.discovery import gpu_from_spec
+    from engine.hardware.gpus import find_gpus
+
+    page.set_gpu(gpu_from_spec(find_gpus("H100")[0]))
+    assert "fits" in page.row("google/diffusiongemma-26B-A4B-it").badge.text()
+    assert "not yet supported" in page.row("unsloth/diffusiongemma-26B-A4B-it-GGUF").badge.text()
+    page.set_gpu(None)
+    assert "needs a GPU" in page.row("google/diffusiongemma-26B-A4B-it").badge.text()
 
 
 def test_page_module_imports_no_torch():
