@@ -158,7 +158,8 @@ class ModelRow(QFrame):
         self.state = ("ready" if self.demo_available else "not downloaded") if embedded else status
         on_disk = status != "not downloaded" and not embedded
         self.download_button.setText("Resume" if status == "partial" else "Download")
-        self.download_button.setVisible(not embedded and status in ("not downloaded", "partial", "corrupt"))
+        can_fetch = status in ("not downloaded", "partial", "corrupt")
+        self.download_button.setVisible(not embedded and not busy and can_fetch)
         self.download_button.setEnabled(not busy and not unsupported and self.model_id.count("/") == 1)
         self.cancel_button.setVisible(busy and self.busy == "pull")
         self.verify_button.setVisible(on_disk)

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import store
+from .catalogue import find_entry
 from .errors import ChecksumError, DiskSpaceError, DownloadCancelled, OfflineError
 from .hub import RemoteFile, RemoteRepo, endpoint, fetch_repo, is_offline, translate, with_retries
 from .tokens import load_token
@@ -152,14 +153,26 @@ def check_disk(repo_id: str, remaining: int, disk_usage: Callable = shutil.disk_
 
 def _fetch_file(repo: RemoteRepo, f: RemoteFile, token: str | None, meter: _Meter, chunk_size: int) -> None:
     """Download one file into its partial blob, resuming from the bytes already there, then move it into place."""
-    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.file_download import http_get
-    from huggingface_hub.utils import build_hf_headers
+
+    from huggingface_hub.utils import WeakFileLock
 
     blob, partial = store.blob_path(repo.repo_id, f.etag), store.partial_path(repo.repo_id, f.etag)
     if blob.exists():
         return
     partial.parent.mkdir(parents=True, exist_ok=True)
+    lock = store.lock_path(repo.repo_id, f.etag)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with WeakFileLock(str(lock)):  # the hub's own lock file: another app or CLI pull of this blob waits here
+        if not blob.exists():
+            _fetch_locked(repo, f, token, meter, chunk_size)
+
+
+def _fetch_locked(repo: RemoteRepo, f: RemoteFile, token: str | None, meter: _Meter, chunk_size: int) -> None:
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    blob, partial = store.blob_path(repo.repo_id, f.etag), store.partial_path(repo.repo_id, f.etag)
     url = hf_hub_url(repo.repo_id, f.path, revision=repo.commit, endpoint=endpoint())
     meta = get_hf_file_metadata(url, token=token, endpoint=endpoint(), retry_on_errors=True)
     headers = build_hf_headers(token=token)
@@ -195,6 +208,8 @@ def pull(
     `OfflineError` or `DownloadError`, each with a one-line message for the user.
     """
     token = token or load_token()
+    entry = find_entry(repo_id)
+    revision = revision or (entry.revision if entry is not None else None)
     if is_offline():
         status, _ = store.local_status(repo_id)
         if status == store.READY:

@@ -44,6 +44,18 @@ def partial_path(repo_id: str, etag: str) -> Path:
     return repo_dir(repo_id) / "blobs" / f"{etag}.incomplete"
 
 
+def lock_path(repo_id: str, etag: str) -> Path:
+    """The lock huggingface_hub itself takes for this blob, so its downloads and ours never overlap."""
+    return cache_root() / ".locks" / repo_dir(repo_id).name / f"{etag}.lock"
+
+
+def pending_partials(repo_id: str) -> list[Path]:
+    """Half-downloaded blobs whose finished blob is not there yet (stale leftovers of finished ones are ignored)."""
+    blobs = repo_dir(repo_id) / "blobs"
+    found = blobs.glob("*.incomplete") if blobs.is_dir() else []
+    return [p for p in found if not (blobs / p.name.split(".", 1)[0]).exists()]
+
+
 def snapshot_dir(repo_id: str, commit: str) -> Path:
     return repo_dir(repo_id) / "snapshots" / commit
 
@@ -165,7 +177,7 @@ def local_status(repo_id: str, folder: Path | None = None) -> tuple[str, list[st
     if folder is None:
         commit = manifest.commit if manifest else read_commit(repo_id)
         folder = snapshot_dir(repo_id, commit) if commit else None
-    partials = list((repo_dir(repo_id) / "blobs").glob("*.incomplete")) if "/" in repo_id else []
+    partials = pending_partials(repo_id) if not repo_id.startswith("local/") else []
     if folder is None or not folder.is_dir():
         return (PARTIAL, ["download not finished"]) if partials else (NOT_DOWNLOADED, [])
     if manifest is not None and manifest.bad:
