@@ -82,13 +82,14 @@ def translate(error: BaseException, repo_id: str, filename: str | None = None) -
         return error
     status = _status(error)
     what = f"{repo_id}/{filename}" if filename else repo_id
-    if isinstance(error, RepositoryNotFoundError) and status == 401:
+    gated = isinstance(error, GatedRepoError)  # a subclass of RepositoryNotFoundError
+    if isinstance(error, RepositoryNotFoundError) and not gated and status == 401:
         return AuthRequiredError(
             f"The hub did not find {repo_id}, or it is gated or private (HTTP 401). Check the name; if it is gated, "
             f"accept the licence at {licence_url(repo_id)} while logged in, then paste a Hugging Face access token "
             "(https://huggingface.co/settings/tokens) and try again."
         )
-    if isinstance(error, GatedRepoError) or status in (401, 403):
+    if gated or status in (401, 403):
         return AuthRequiredError(
             f"The hub refused access to {repo_id} (HTTP {status or 401}). Accept the licence at "
             f"{licence_url(repo_id)} while logged in, then paste a Hugging Face access token "

@@ -122,6 +122,7 @@ def test_gated_repo_names_licence_page_and_token(hub_server, monkeypatch):
         pull(GATED_REPO, **FAST)
     message = str(info.value)
     assert f"https://huggingface.co/{GATED_REPO}" in message and "token" in message.lower()
+    assert "refused access" in message and "did not find" not in message
     assert not list(store.cache_root().glob("models--*"))
 
     token = hub_server.repos[GATED_REPO].token
@@ -141,6 +142,13 @@ def test_unknown_repo_is_a_clear_not_found(hub_server):
     with pytest.raises(ModelNotFoundError) as info:
         pull("tiny-org/does-not-exist", **FAST)
     assert "tiny-org/does-not-exist" in str(info.value) and "not found" in str(info.value)
+
+
+def test_unknown_repo_answered_401_mentions_both_causes(hub_server):
+    hub_server.missing_status = 401
+    with pytest.raises(AuthRequiredError) as info:
+        pull("tiny-org/does-not-exist", **FAST)
+    assert "did not find" in str(info.value) and "https://huggingface.co/tiny-org/does-not-exist" in str(info.value)
 
 
 def test_sha_mismatch_is_refused_and_reported_by_verify(hub_server):
