@@ -189,7 +189,8 @@ class ModelRow(QFrame):
         elif p.phase == "checking":
             self.rate.setText("Asking the hub for the file list…")
         else:
-            self.rate.setText(f"{human_bytes(p.speed_bps)}/s · {human_eta(p.eta_s)} left · {p.filename}"
+            file_pct = f" {100 * p.file_done / p.file_total:.0f}%" if p.file_total else ""
+            self.rate.setText(f"{human_bytes(p.speed_bps)}/s · {human_eta(p.eta_s)} left · {p.filename}{file_pct}"
                               + (f"\n{p.note}" if p.note else ""))
 
 

@@ -51,7 +51,8 @@ class TerminalBar:
         bar = "#" * int(frac * 30)
         verb = {"verifying": "verify", "done": "done"}.get(p.phase, "pull")
         line = (f"{verb} [{bar:<30}] {frac * 100:5.1f}% {human_bytes(p.done)}/{human_bytes(p.total)} "
-                f"{human_bytes(p.speed_bps)}/s ETA {human_eta(p.eta_s)} {p.filename[-36:]}")
+                f"{human_bytes(p.speed_bps)}/s ETA {human_eta(p.eta_s)} {p.filename[-36:]}"
+                + (f" {100 * p.file_done / p.file_total:.0f}%" if p.file_total and p.phase == "downloading" else ""))
         if p.note:
             print(("\n" if self.tty else "") + p.note, file=self.stream, flush=True)
         if self.tty:

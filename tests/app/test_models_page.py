@@ -121,6 +121,24 @@ def test_import_and_delete_with_confirmation(qtbot, page, tmp_path, monkeypatch)
     assert "frees" in asked[0] and "freed" in page.message.text()
 
 
+def test_work_runs_off_the_gui_thread(qtbot, page, hub_server, monkeypatch):
+    import threading
+
+    import app.models_page as models_page
+
+    threads = []
+    real_pull = models_page.pull
+
+    def recording_pull(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real_pull(*args, **kwargs)
+
+    monkeypatch.setattr(models_page, "pull", recording_pull)
+    with wait_job(qtbot, page, "pull") as blocker:
+        page.pull(TINY_REPO)
+    assert blocker.args[2] is True and threads == [False]
+
+
 def test_fit_badges_for_a_selected_gpu(page):
     from engine.hardware.discovery import gpu_from_spec
     from engine.hardware.gpus import find_gpus
