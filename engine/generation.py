@@ -75,8 +75,9 @@ def generate(
     torch.manual_seed(seed)
     canvas_length = em.canvas_length
     eos = torch.tensor(em.eos_token_ids or [-1], device=device)
+    fast = _usable_compiled_path(em, state, input_ids.shape[1], settings.max_new_tokens)
     if state.cache is None:
-        state.cache, state.ids = _new_cache(model), []
+        state.cache, state.ids = (fast.new_cache() if fast else _new_cache(model)), []
     cached_tokens = len(state.ids)
     cur_len = prompt_tokens = cached_tokens + input_ids.shape[1]
     encoder_positions = torch.arange(len(state.ids), cur_len, dtype=torch.int32, device=device).unsqueeze(0)
@@ -106,7 +107,8 @@ def generate(
     with torch.inference_mode():
         for canvas_index in range(max_canvases):
             # 1.a. Encode the tokens not yet in the cache (the prompt, then each finished canvas).
-            _encode(model, pending, attention_mask, encoder_positions, state)
+            encoder = fast.encoder if fast and canvas_index > 0 else model.model.encoder
+            _encode(model, encoder, pending, attention_mask, encoder_positions, state)
 
             # 1.b. Prepare the denoising loop: a random canvas and the decoder's attention mask.
             canvas = _prepare_canvas(model, sampler, state.cache, decoder_attention_mask, device)
@@ -119,10 +121,14 @@ def generate(
                     break
                 forwards += 1
                 steps_done += 1
-                finished, frame_data = _denoising_step(
-                    model, canvas, state.cache, decoder_positions, cur_step, sampler, temperature, settings,
-                    embed_dtype, capture_frames,
-                )
+                if fast:
+                    finished, frame_data = _compiled_step(fast, canvas, state.cache, decoder_positions, cur_step,
+                                                          settings, embed_dtype)
+                else:
+                    finished, frame_data = _denoising_step(
+                        model, canvas, state.cache, decoder_positions, cur_step, sampler, temperature, settings,
+                        embed_dtype, capture_frames,
+                    )
                 elapsed = time.perf_counter() - start
                 first_frame_s = elapsed if first_frame_s is None else first_frame_s
                 if capture_frames:
@@ -153,6 +159,9 @@ def generate(
             encoder_positions = decoder_positions
             decoder_positions = decoder_positions + canvas_length
 
+    if fast:
+        fast.after_first_answer()
+
     # 2. Done: the answer with any thought span folded out, and stats.
     seconds = time.perf_counter() - start
     text, thinking = em.split_thinking(generated)
@@ -178,7 +187,20 @@ def _new_cache(model: Any) -> Any:
     return DynamicCache(config=model.config.get_text_config(decoder=True))
 
 
-def _encode(model: Any, pending: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor,
+def _usable_compiled_path(em: EngineModel, state: CacheState, new_tokens: int, max_new_tokens: int) -> Any:
+    """The model's compiled path when it has one and the whole answer fits its static cache; resets a cache of
+    the other kind so a conversation never mixes the two."""
+    from transformers import StaticCache
+
+    fast = getattr(em, "compiled", None)
+    needed = len(state.ids) + new_tokens + math.ceil(max_new_tokens / em.canvas_length) * em.canvas_length
+    fast = fast if fast is not None and fast.fits(needed) else None
+    if state.cache is not None and isinstance(state.cache, StaticCache) != (fast is not None):
+        state.cache, state.ids = None, []
+    return fast
+
+
+def _encode(model: Any, encoder: Any, pending: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor,
             state: CacheState) -> None:
     """1.a. Run the causal encoder over `pending`, writing its keys/values into the shared cache."""
     pending = pending.clone(memory_format=torch.contiguous_format)
@@ -187,7 +209,7 @@ def _encode(model: Any, pending: torch.Tensor, attention_mask: torch.Tensor, pos
         config=model.config, inputs_embeds=dummy_embeds, attention_mask=attention_mask, cache=state.cache,
         position_ids=positions, mm_token_type_ids=None,
     )
-    out = model.model.encoder(input_ids=pending, attention_mask=masks, cache=state.cache, position_ids=positions)
+    out = encoder(input_ids=pending, attention_mask=masks, cache=state.cache, position_ids=positions)
     state.cache = out.cache
     state.ids.extend(pending[0].tolist())
 
@@ -225,7 +247,7 @@ def _denoising_step(model: Any, canvas: _Canvas, cache: Any, positions: torch.Te
 
     # 1.c.iii. Entropy once; accept the lowest-entropy set within the bound; re-noise the rest.
     entropy = token_entropy(logits)
-    accepted = _accept_mask(entropy, settings.entropy_bound)
+    accepted = accept_mask(entropy, settings.entropy_bound)
     sampler.accepted_token_mask = accepted
     kept = torch.where(accepted, candidates, canvas.current)
     canvas.current = sampler.renoise_canvas(kept, step)
@@ -246,6 +268,21 @@ def _denoising_step(model: Any, canvas: _Canvas, cache: Any, positions: torch.Te
     return data[-1] > 0.5, data
 
 
+def _compiled_step(fast: Any, canvas: _Canvas, cache: Any, positions: torch.Tensor, cur_step: int,
+                   settings: SamplerSettings, embed_dtype: torch.dtype) -> tuple[bool, list[float]]:
+    """1.c on the compiled path: the fused step on the device, then the stability rule on the host copy."""
+    from .compiled import temperature_at
+
+    data = fast.step(canvas, cache, positions, temperature_at(settings, cur_step), settings, embed_dtype).tolist()
+    n = (len(data) - 1) // 4
+    draft = data[n : 2 * n]
+    threshold = settings.stability_threshold
+    stable = threshold == 0 or (len(canvas.history) == threshold and all(h == draft for h in canvas.history))
+    canvas.history.append(draft)
+    del canvas.history[:-threshold or len(canvas.history)]
+    return bool(stable and data[-1] > 0.5), data
+
+
 def token_entropy(logits: torch.Tensor) -> torch.Tensor:
     """Per-position entropy, op for op as `torch.distributions.Categorical(logits=...).entropy()` (same bits),
     without building a distribution object (and its argument validation) every step."""
@@ -255,7 +292,7 @@ def token_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(clamped * probs).sum(-1)
 
 
-def _accept_mask(entropy: torch.Tensor, bound: float) -> torch.Tensor:
+def accept_mask(entropy: torch.Tensor, bound: float) -> torch.Tensor:
     """The entropy-bound rule: lowest-entropy tokens whose summed entropy minus their max stays within `bound`."""
     sorted_entropy, order = torch.sort(entropy, dim=-1, descending=False)
     cumulative = torch.cumsum(sorted_entropy, dim=-1)

@@ -27,6 +27,7 @@ class EngineModel:
     profile: str | None = None
     name: str = "model"
     path: Path | None = None
+    compiled: Any = field(default=None, repr=False)  # a `CompiledPath` once `enable_compiled()` ran
     _pieces: list[str] | None = field(default=None, repr=False)
 
     # -- construction -------------------------------------------------------------------------------------------
@@ -59,6 +60,12 @@ class EngineModel:
         em = cls(model=model, tokenizer=tokenizer, device=target, profile=profile, name=folder.name, path=folder)
         _fill_generation_ids(model)
         return em
+
+    def enable_compiled(self, *, max_cache_len: int = 8192, mode: str | None = None) -> None:
+        """Use the compiled path (static cache, one compiled step; CUDA graphs on CUDA) for later generations."""
+        from .compiled import CompiledPath
+
+        self.compiled = CompiledPath(self, max_cache_len=max_cache_len, mode=mode)
 
     # -- facts ----------------------------------------------------------------------------------------------------
     @property
