@@ -58,6 +58,8 @@ class ChatController(QObject):
         self.selected_answer: int | None = None
         self._replays: dict[int, list[list[Frame]]] = {}
         self._search = ""
+        self.device = "auto"
+        self.profile: str | None = None
         self._wire()
         if settings.problem:
             self.page.show_banner(settings.problem)
@@ -312,7 +314,14 @@ class ChatController(QObject):
 
     # -- models, settings, export -------------------------------------------------------------------------------
     def load_model(self, source: str) -> None:
-        self.worker.load(source)
+        self.worker.load(source, self.device, self.profile)
+
+    def use_gpu(self, index: int, profile: str) -> None:
+        """The GPU page's choice: later loads go to that device with that profile; the current model reloads."""
+        self.device = "cpu" if index < 0 else f"cuda:{index}"
+        self.profile = profile or None
+        if self.model is not None and self.model.source and self.live is None:
+            self.load_model(self.model.source)
 
     def _model_loading(self, text: str) -> None:
         self.model = None

@@ -89,6 +89,10 @@ def create_desktop(
     load_requested = getattr(window.models_page, "load_requested", None)
     if load_requested is not None:
         load_requested.connect(picker.load)
+        load_requested.connect(lambda _path: window.nav.setCurrentRow(0))
+    gpu_selected = getattr(window.gpu_page, "gpu_selected", None)
+    if gpu_selected is not None:
+        gpu_selected.connect(controller.use_gpu)
     desktop = Desktop(window, controller, worker, store)
     window.close_hooks.append(desktop.close)
     conversations = store.conversations()

@@ -50,8 +50,9 @@ def model_label(source: str) -> str:
     return path.name or source
 
 
-def load_engine_model(source: str) -> Any:
-    """An `EngineModel` for `source` (a folder, a cached hub id, or `TINY_MODEL`). Worker thread only."""
+def load_engine_model(source: str, device: str = "auto", profile: str | None = None) -> Any:
+    """An `EngineModel` for `source` (a folder, a cached hub id, or `TINY_MODEL`) on `device` ("auto", "cpu",
+    "cuda:N") with a load `profile` (None: the engine's choice). Worker thread only."""
     from engine import EngineModel
 
     if source == TINY_MODEL:
@@ -60,7 +61,7 @@ def load_engine_model(source: str) -> Any:
 
         tokenizer = _load_tokenizer(tiny_tokenizer_dir())
         return EngineModel.wrap(tiny_model(seed=0, vocab_size=_TINY_VOCAB), tokenizer, name=TINY_DIR_NAME)
-    return EngineModel.from_pretrained(source)
+    return EngineModel.from_pretrained(source, device=device, profile=profile)
 
 
 def tiny_tokenizer_dir() -> Path:

@@ -84,11 +84,13 @@ async def run_self_test(out_dir: Path, model: str | None, prompt: str, *, timeou
     errors: list[str] = []
     desktop.worker.error.connect(lambda _rid, message: errors.append(message))
     try:
-        loaded = asyncio.ensure_future(_signal(controller.model_ready, timeout_s))
+        loaded: asyncio.Future = asyncio.get_running_loop().create_future()
+        controller.model_ready.connect(lambda info: loaded.done() or loaded.set_result(info))
+        desktop.worker.error.connect(
+            lambda rid, message: rid != 0 or loaded.done() or loaded.set_exception(RuntimeError(message))
+        )
         window.model_picker_controller.load(model or default_model_source())
-        await loaded
-        if controller.sampler is None:
-            raise RuntimeError(errors[-1] if errors else "the model did not load")
+        await asyncio.wait_for(loaded, timeout_s)
         sampler = controller.sampler
         controller.sampler = sampler.with_(max_new_tokens=min(sampler.max_new_tokens, SELF_TEST_MAX_NEW_TOKENS))
         counts = {"frames": 0, "delivered": 0, "canvases": 0}

@@ -71,12 +71,13 @@ class _Runner(QObject):
         self._session: Any = None
         self._session_key: int | None = None
 
-    @Slot(str, object)
-    def load(self, source: str, prebuilt: object) -> None:
+    @Slot(str, object, object)
+    def load(self, source: str, prebuilt: object, placement: object) -> None:
         label = "tiny random model" if source == TINY_MODEL else source
         self.loading.emit(f"Loading {label}…")
         try:
-            em = prebuilt if prebuilt is not None else load_engine_model(source)
+            device, profile = placement if isinstance(placement, tuple) else ("auto", None)
+            em = prebuilt if prebuilt is not None else load_engine_model(source, device, profile)
             pieces = em.token_pieces()
             defaults = SamplerSettings.for_model(em).as_dict()
             stop_ids = frozenset(int(i) for i in em.eos_token_ids)
@@ -160,7 +161,7 @@ class EngineWorker(QObject):
     done = Signal(int, object)  # request id, Done
     error = Signal(int, str)  # request id (0: model load), message
 
-    _load_requested = Signal(str, object)
+    _load_requested = Signal(str, object, object)
     _generate_requested = Signal(object, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -181,13 +182,13 @@ class EngineWorker(QObject):
         self._next_id = 0
         self._thread.start()
 
-    def load(self, source: str) -> None:
-        """Load a model folder, a cached hub id, or `TINY_MODEL` in the worker thread."""
-        self._load_requested.emit(source, None)
+    def load(self, source: str, device: str = "auto", profile: str | None = None) -> None:
+        """Load a model folder, a cached hub id, or `TINY_MODEL` in the worker thread, on `device`."""
+        self._load_requested.emit(source, None, (device, profile))
 
     def use_model(self, em: object, source: str = "") -> None:
         """Hand an already-built `EngineModel` to the worker thread (tests, scripts); the caller lets go of it."""
-        self._load_requested.emit(source or str(getattr(em, "name", "in-memory model")), em)
+        self._load_requested.emit(source or str(getattr(em, "name", "in-memory model")), em, None)
 
     def generate(
         self,

@@ -1,0 +1,111 @@
+"""Canvas view, markdown rendering, draft runs and the worker's frame delivery, without the whole window."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint
+from PySide6.QtGui import QGuiApplication
+
+from app.canvas_view import CanvasView, grid_shape
+from app.export import draft_spans
+from app.markdown_render import highlight_code, render_markdown, split_fences
+from app.message_view import MessageView
+from app.store import Message
+from app.worker import EngineWorker
+from engine import SamplerSettings
+from engine.events import Frame
+
+
+def _frame(step: int, length: int = 256, accepted_upto: int = 10) -> Frame:
+    return Frame(
+        0, step, 8, list(range(length)), [i % 5 for i in range(length)],
+        [i < accepted_upto for i in range(length)], [0.01 * i for i in range(length)], 0.1 * step,
+    )
+
+
+def test_grid_shapes():
+    assert grid_shape(256) == (16, 16)
+    assert grid_shape(64) == (8, 8)
+    cols, rows = grid_shape(100)
+    assert cols * rows >= 100 and grid_shape(1) == (1, 1)
+
+
+def test_canvas_view_coalesces_repaints_and_keeps_newest_frame(qtbot):
+    view = CanvasView()
+    qtbot.addWidget(view)
+    view.set_pieces(["a", "b", " ", "\n", "<eos>"])
+    view.resize(640, 480)
+    view.show()
+    qtbot.waitExposed(view)
+    start = view.paint_count
+    for step in range(1, 101):
+        view.show_frame(_frame(step, accepted_upto=step))
+    qtbot.waitUntil(lambda: view.paint_count > start)
+    qtbot.wait(50)
+    assert view.paint_count - start < 10, "100 frames in a burst are coalesced into a few repaints"
+    assert view.frame.step == 100 and view.frames_received == 100
+    assert "step 100/8" in view.header_text() and "accepted 100/256" in view.header_text()
+
+
+def test_canvas_view_tooltip_names_id_piece_and_entropy(qtbot):
+    view = CanvasView()
+    qtbot.addWidget(view)
+    view.set_pieces(["a", "b", " ", "\n", "<eos>"])
+    view.resize(640, 480)
+    view.show_frame(_frame(1, length=64))
+    tip = view.cell_tooltip(7)
+    assert "position 7" in tip and "id 2" in tip and "' '" in tip and "entropy 0.070" in tip and "accepted" in tip
+    index = view.cell_at(QPoint(12, 40))
+    assert index == 0
+
+
+def test_markdown_renders_code_blocks_with_copy_links(qtbot):
+    text = "Intro **bold**\n\n```python\ndef f(x):\n    return 'hi'  # note\n```\nafter"
+    parts = split_fences(text)
+    assert [p[0] for p in parts] == ["text", "code", "text"] and parts[1][1] == "python"
+    html, codes = render_markdown(text, "code:5")
+    assert codes == ["def f(x):\n    return 'hi'  # note"]
+    assert 'href="code:5:0"' in html and ("font-weight" in html or "<b>" in html)
+    colored = highlight_code("def f(x): return 'a' # c")
+    assert colored.count("<span") >= 4
+
+
+def test_message_view_copy_actions_and_folded_thought(qtbot):
+    view = MessageView()
+    qtbot.addWidget(view)
+    message = Message(3, 1, 1, "assistant", "See:\n```\nprint(1)\n```", "secret plan", 7, {}, {}, "m", "done", 0.0)
+    view.set_messages([message])
+    assert "secret plan" not in view.plain_text() and "Thought" in view.plain_text()
+    view.activate("code:3:0")
+    assert QGuiApplication.clipboard().text() == "print(1)"
+    view.activate("act:copy:3")
+    assert QGuiApplication.clipboard().text() == message.text
+    view.activate("act:thought:3")
+    assert "secret plan" in view.plain_text()
+
+
+def test_draft_spans_dim_noisy_runs_and_stop_at_end_of_turn():
+    frame = Frame(0, 1, 4, [0] * 6, [5, 6, 7, 1, 6, 6], [True, True, False, True, True, True], [0.0] * 6, 0.0)
+    pieces = ["<pad>", "<eos>", "", "", "", "H", "i", "!"]
+    assert draft_spans(frame, pieces, frozenset({1}), frozenset({0, 1})) == [("Hi", True), ("!", False)]
+
+
+def test_worker_never_drops_the_last_frame_of_a_canvas(qtbot, chat_em):
+    worker = EngineWorker()
+    try:
+        with qtbot.waitSignal(worker.model_loaded, timeout=60_000) as loaded:
+            worker.use_model(chat_em, "tiny-test")
+        assert len(loaded.args[0].pieces) == 128 and loaded.args[0].canvas_length == 64
+        delivered: list[Frame] = []
+        canvases: list[list[Frame]] = []
+        worker.frame.connect(lambda _rid, f: delivered.append(f))
+        worker.canvas_done.connect(lambda _rid, _done, frames, _blob: canvases.append(frames))
+        settings = SamplerSettings(max_new_tokens=128, max_denoising_steps=5, seed=3)
+        with qtbot.waitSignal(worker.done, timeout=60_000) as done:
+            rid = worker.generate(1, [{"role": "user", "content": "hi"}], settings)
+        assert done.args[0] == rid and done.args[1].reason == "length"
+        assert [len(c) for c in canvases] == [5, 5]
+        for frames in canvases:
+            last = frames[-1]
+            assert any(f is last for f in delivered), "the last frame of each canvas reached the GUI"
+    finally:
+        worker.shutdown()
