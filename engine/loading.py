@@ -90,6 +90,11 @@ class EngineModel:
         """Token ids `(1, n)` of a conversation in the model's chat template, ending with the model's turn."""
         if self.tokenizer is None:
             raise ModelLoadError("This model has no tokenizer, so it cannot take a chat; load a folder with one.")
+        if getattr(self.tokenizer, "chat_template", None) is None:
+            raise ModelLoadError(
+                f"{self.name} has no chat template in its tokenizer_config.json, so it cannot take a chat; "
+                "re-download the model or use an instruction-tuned (-it) checkpoint."
+            )
         ids = self.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, enable_thinking=enable_thinking, tokenize=True, return_dict=False
         )
@@ -143,24 +148,15 @@ class EngineModel:
 
 # -- loading helpers ----------------------------------------------------------------------------------------------
 def resolve_model_dir(path: str | Path) -> Path:
-    """A local folder as is; otherwise a hub id looked up in the model cache, offline."""
+    """A local folder as is; otherwise a downloaded (and verified) hub id or imported model, offline."""
     candidate = Path(path).expanduser()
     if candidate.is_dir():
         return candidate
     text = str(path)
-    if text.count("/") == 1 and not candidate.exists():
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
+    if text.count("/") == 1 and not text.startswith((".", "/", "~")):
+        from .models import model_path
 
-        from .paths import models_cache_dir
-
-        try:
-            return Path(snapshot_download(text, cache_dir=str(models_cache_dir()), local_files_only=True))
-        except (LocalEntryNotFoundError, OSError, ValueError):
-            raise ModelLoadError(
-                f"{text} is not downloaded yet. Download it first (Models page, or `python -m engine.models pull "
-                f"{text}`)."
-            ) from None
+        return model_path(text)  # raises ModelNotReadyError naming what is missing, partial or corrupt
     raise ModelLoadError(f"Model folder {candidate} does not exist. Choose a folder that holds config.json.")
 
 

@@ -40,7 +40,7 @@ def test_missing_folder(tmp_path):
 
 
 def test_hub_id_not_in_cache_says_download_first():
-    with pytest.raises(ModelLoadError, match="not downloaded yet.*engine.models pull"):
+    with pytest.raises(ModelLoadError, match="not downloaded.*engine.models pull"):
         EngineModel.from_pretrained("google/diffusiongemma-26B-A4B-it")
 
 

@@ -54,11 +54,13 @@ def test_full_pull_is_ready_and_loads(hub_server):
     assert model_path(TINY_REPO) == result.path
     assert str(store.cache_root()).startswith(str(Path(result.path).parents[3]))
 
-    from transformers import AutoTokenizer, DiffusionGemmaForBlockDiffusion
+    from engine import EngineModel, SamplerSettings, generate
 
-    model = DiffusionGemmaForBlockDiffusion.from_pretrained(model_path(TINY_REPO))
-    tokenizer = AutoTokenizer.from_pretrained(model_path(TINY_REPO))
-    assert model.config.model_type == "diffusion_gemma" and tokenizer("hi")["input_ids"]
+    em = EngineModel.from_pretrained(TINY_REPO)  # the hub id resolves to the verified snapshot, offline
+    assert em.path == result.path and em.model.config.model_type == "diffusion_gemma"
+    ids = em.tokenizer("hi", return_tensors="pt")["input_ids"]  # the fixture's tokenizer has no chat template
+    done = list(generate(em, ids, SamplerSettings(max_new_tokens=8, max_denoising_steps=2, seed=0)))[-1]
+    assert done.reason in {"eos", "length"} and len(done.token_ids) <= 8
 
 
 def test_second_pull_fetches_nothing(hub_server):
