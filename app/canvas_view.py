@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QStaticText
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from engine.events import Frame
@@ -21,7 +21,21 @@ HEADER_H = 28
 ACCEPTED = QColor(56, 189, 248)  # sky blue
 NOISE_TEXT = QColor(120, 128, 145)
 SOLID_TEXT = QColor(240, 244, 250)
-CELL_BG = QColor(255, 255, 255, 10)
+LEVELS = 16
+
+
+def _shades(base: QColor, low: float, high: float) -> list[QColor]:
+    """`LEVELS` alpha steps of `base`, from `low` (no confidence) to `high` (certain)."""
+    out = []
+    for level in range(LEVELS):
+        color = QColor(base)
+        color.setAlphaF(low + (high - low) * (level + 0.5) / LEVELS)
+        out.append(color)
+    return out
+
+
+ACCEPTED_SHADES = _shades(ACCEPTED, 0.25, 0.85)
+NOISE_SHADES = _shades(QColor(255, 255, 255), 0.03, 0.15)
 
 
 def display_piece(piece: str) -> str:
@@ -63,6 +77,11 @@ class CanvasView(QWidget):
         self._cell_font = QFont(self.font())
         self._cell_font.setStyleHint(QFont.StyleHint.Monospace)
         self._cell_font.setFamilies(["JetBrains Mono", "DejaVu Sans Mono", "Menlo", "Consolas", "monospace"])
+        self._text_key: tuple = ()
+        self._text_cache: dict[int, QStaticText] = {}
+        self._text_font = QFont(self._cell_font)
+        self._text_metrics = QFontMetrics(self._text_font)
+        self._text_width = 4
 
     # -- data ---------------------------------------------------------------------------------------------------
     def set_pieces(self, pieces: list[str]) -> None:
@@ -152,12 +171,10 @@ class CanvasView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
         self.paint_count += 1
         p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        palette_text = self.palette().color(self.foregroundRole())
         header_font = QFont(self.font())
         header_font.setBold(True)
         p.setFont(header_font)
-        p.setPen(palette_text)
+        p.setPen(self.palette().color(self.foregroundRole()))
         p.drawText(QRectF(10, 4, self.width() - 20, HEADER_H - 6), Qt.AlignmentFlag.AlignVCenter, self.header_text())
         f = self._frame
         if f is None:
@@ -167,28 +184,53 @@ class CanvasView(QWidget):
             p.drawText(body, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._note)
             p.end()
             return
-        length = len(f.draft)
-        sample = self._cell_rect(0, length)
-        font = QFont(self._cell_font)
-        font.setPixelSize(max(7, min(15, int(sample.height() * 0.55))))
-        p.setFont(font)
-        metrics = QFontMetrics(font)
-        for i in range(length):
-            rect = self._cell_rect(i, length).adjusted(1, 1, -1, -1)
-            confidence = math.exp(-max(0.0, f.entropy[i]))
-            if f.accepted[i]:
-                bg = QColor(ACCEPTED)
-                bg.setAlphaF(0.25 + 0.6 * confidence)
-                fg = SOLID_TEXT
-            else:
-                bg = QColor(CELL_BG)
-                bg.setAlphaF(0.03 + 0.12 * confidence)
-                fg = NOISE_TEXT
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(bg)
-            p.drawRoundedRect(rect, 3, 3)
-            p.setPen(fg)
-            text = metrics.elidedText(display_piece(self._piece(f.draft[i])), Qt.TextElideMode.ElideRight,
-                                      int(rect.width()) - 2)
-            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        self._paint_cells(p, f)
         p.end()
+
+    def _paint_cells(self, p: QPainter, f: Frame) -> None:
+        """One filled cell and one cached static text per position: few Qt calls, no antialiasing."""
+        length = len(f.draft)
+        cols, rows = grid_shape(length)
+        w = (self.width() - 16) / cols
+        h = (self.height() - HEADER_H - 12) / rows
+        self._prepare_text_cache(w, h)
+        p.setFont(self._text_font)
+        p.setPen(Qt.PenStyle.NoPen)
+        top = HEADER_H + 4
+        entropy, accepted, draft = f.entropy, f.accepted, f.draft
+        cells: list[tuple[float, float, QStaticText, bool]] = []
+        for i in range(length):
+            r, c = divmod(i, cols)
+            x, y = 8 + c * w, top + r * h
+            level = min(LEVELS - 1, int(math.exp(-max(0.0, entropy[i])) * LEVELS))
+            p.fillRect(QRectF(x + 1, y + 1, w - 2, h - 2), (ACCEPTED_SHADES if accepted[i] else NOISE_SHADES)[level])
+            cells.append((x, y, self._static(draft[i]), accepted[i]))
+        for solid in (True, False):
+            p.setPen(SOLID_TEXT if solid else NOISE_TEXT)
+            for x, y, text, is_accepted in cells:
+                if is_accepted == solid:
+                    size = text.size()
+                    p.drawStaticText(QPointF(x + (w - size.width()) / 2, y + (h - size.height()) / 2), text)
+
+    def _prepare_text_cache(self, w: float, h: float) -> None:
+        key = (int(w), int(h), len(self._pieces), id(self._pieces))
+        if key == self._text_key:
+            return
+        self._text_key = key
+        self._text_cache = {}
+        self._text_font = QFont(self._cell_font)
+        self._text_font.setPixelSize(max(7, min(15, int(h * 0.55))))
+        self._text_metrics = QFontMetrics(self._text_font)
+        self._text_width = max(4, int(w) - 4)
+
+    def _static(self, tid: int) -> QStaticText:
+        text = self._text_cache.get(tid)
+        if text is None:
+            shown = self._text_metrics.elidedText(
+                display_piece(self._piece(tid)), Qt.TextElideMode.ElideRight, self._text_width
+            )
+            text = QStaticText(shown)
+            text.setTextFormat(Qt.TextFormat.PlainText)
+            text.prepare(font=self._text_font)
+            self._text_cache[tid] = text
+        return text

@@ -82,8 +82,9 @@ def write_char_tokenizer(folder: Path) -> None:
     vocab = {tok: i for i, tok in enumerate(_SPECIALS)}
     for ch in _CHARS:
         vocab[ch] = len(vocab)
-    unused = [f"<unused{i}>" for i in range(len(vocab), _TINY_VOCAB)]
-    vocab.update({name: len(vocab) for name in unused})
+    first_unused = len(vocab)
+    unused = [f"<unused{i}>" for i in range(first_unused, _TINY_VOCAB)]
+    vocab.update({name: first_unused + n for n, name in enumerate(unused)})
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
     tok.decoder = decoders.Fuse()
