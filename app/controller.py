@@ -60,6 +60,8 @@ class ChatController(QObject):
         self._search = ""
         self.device = "auto"
         self.profile: str | None = None
+        self.closed = False
+        self.new_seed = lambda: random.randrange(2**31)  # tests replace it to make answers reproducible
         self._wire()
         if settings.problem:
             self.page.show_banner(settings.problem)
@@ -178,7 +180,7 @@ class ChatController(QObject):
         self.store.add_user_message(self.conversation_id, text, replace_from=self.editing_position)
         self.page.composer.clear()
         self.cancel_edit()
-        self._start_answer(random.randrange(2**31))
+        self._start_answer(self.new_seed())
 
     def regenerate(self, *, same_seed: bool) -> None:
         """Replace the last answer: same seed (compare a prompt edit fairly) or a new one."""
@@ -188,7 +190,7 @@ class ChatController(QObject):
         if not messages:
             return
         last = messages[-1]
-        seed = random.randrange(2**31)
+        seed = self.new_seed()
         if last.role == "assistant":
             if same_seed and last.seed is not None:
                 seed = last.seed
@@ -241,7 +243,7 @@ class ChatController(QObject):
     # -- worker events ------------------------------------------------------------------------------------------
     def _frame(self, request_id: int, frame: Frame) -> None:
         live = self.live
-        if live is None or request_id != live.request_id:
+        if self.closed or live is None or request_id != live.request_id:
             return
         live.frames_seen += 1
         self.page.canvas.live_frame(frame)
@@ -251,7 +253,7 @@ class ChatController(QObject):
 
     def _canvas_done(self, request_id: int, done: CanvasDone, frames: list[Frame], blob: bytes) -> None:
         live = self.live
-        if live is None or request_id != live.request_id:
+        if self.closed or live is None or request_id != live.request_id:
             return
         live.committed += done.text
         live.canvases.append(frames)
@@ -266,7 +268,7 @@ class ChatController(QObject):
 
     def _done(self, request_id: int, done: Done) -> None:
         live = self.live
-        if live is None or request_id != live.request_id:
+        if self.closed or live is None or request_id != live.request_id:
             return
         status = "cancelled" if done.reason == "cancelled" else "done"
         text = done.text if done.text or status == "done" else live.committed
@@ -280,6 +282,8 @@ class ChatController(QObject):
         self.answer_finished.emit(live.message_id)
 
     def _error(self, request_id: int, message: str) -> None:
+        if self.closed:
+            return
         live = self.live
         if live is not None and request_id == live.request_id:
             self.store.finish_assistant(live.message_id, text=live.committed, thinking="", stats=None, status="error")
@@ -330,6 +334,8 @@ class ChatController(QObject):
         self._update_buttons()
 
     def _model_loaded(self, info: ModelInfo) -> None:
+        if self.closed:
+            return
         self.model = info
         self.sampler = self.settings.sampler_for(info.defaults)
         if self.settings.problem:
@@ -396,6 +402,16 @@ class ChatController(QObject):
         assert self.conversation_id is not None
         conv = self.store.conversation(self.conversation_id)
         write_atomically(path, conversation_markdown(conv, self.store.messages(self.conversation_id)))
+
+    def shutdown(self) -> None:
+        """The window closes: an unfinished answer keeps its committed canvases; later worker events are ignored."""
+        if self.live is not None:
+            self.worker.cancel()
+            live = self.live
+            self.store.finish_assistant(live.message_id, text=live.committed, thinking="", stats=None,
+                                        status="cancelled")
+            self.live = None
+        self.closed = True
 
     def _update_buttons(self) -> None:
         self.page.set_busy(self.live is not None, model_ready=self.model is not None)

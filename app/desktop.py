@@ -28,6 +28,7 @@ class Desktop:
     store: ChatStore
 
     def close(self) -> None:
+        self.controller.shutdown()
         self.worker.shutdown()
         self.store.close()
 

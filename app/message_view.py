@@ -105,8 +105,8 @@ class MessageView(QTextBrowser):
         else:
             links.append(_link(f"act:replay:{m.id}", "Replay canvas"))
             if is_last_answer and m.id != self._live_id:
-                links.append(_link(f"act:regen-new:{m.id}", "Regenerate (new seed)"))
-                links.append(_link(f"act:regen-same:{m.id}", "Same seed"))
+                links.append(_link(f"act:regen-new:{m.id}", "↻ New seed"))
+                links.append(_link(f"act:regen-same:{m.id}", "↻ Same seed"))
         head = f"<b>{who}</b>" + (f'&nbsp;&nbsp;<span style="color:{DIM}">{" · ".join(meta)}</span>' if meta else "")
         head += "&nbsp;&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(links)
         body = self._body(m)

@@ -81,7 +81,7 @@ class _Runner(QObject):
             pieces = em.token_pieces()
             defaults = SamplerSettings.for_model(em).as_dict()
             stop_ids = frozenset(int(i) for i in em.eos_token_ids)
-            hidden_ids = frozenset(int(i) for i in getattr(em.tokenizer, "all_special_ids", None) or ())
+            hidden_ids = _special_ids(em.tokenizer)
         except EngineError as exc:
             self.error.emit(0, str(exc))
             return
@@ -149,6 +149,14 @@ class _Runner(QObject):
         return self._session.send(
             request.messages, request.settings, cancel=cancel, enable_thinking=request.enable_thinking
         )
+
+
+def _special_ids(tokenizer: Any) -> frozenset[int]:
+    """Ids a decoded answer never shows (special and added-special tokens), hidden from the live draft too."""
+    ids = {int(i) for i in getattr(tokenizer, "all_special_ids", None) or ()}
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    ids.update(int(i) for i, token in added.items() if getattr(token, "special", False))
+    return frozenset(ids)
 
 
 class EngineWorker(QObject):

@@ -16,6 +16,8 @@ def open_desktop(qtbot, em, store_path, *, max_new_tokens: int = 2 * TEST_CANVAS
     desktop.controller.sampler = desktop.controller.sampler.with_(
         max_new_tokens=max_new_tokens, max_denoising_steps=steps
     )
+    seeds = iter(range(1000, 2000))
+    desktop.controller.new_seed = lambda: next(seeds)
     desktop.window.show()
     return desktop
 
