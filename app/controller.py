@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog
 from engine import CanvasDone, Done, Frame, SamplerSettings
 
 from .app_settings import SAMPLER_KEYS, AppSettings, save_settings
-from .export import conversation_markdown, draft_spans, write_atomically
+from .export import conversation_markdown, draft_spans, safe_file_name, stats_text, write_atomically
 from .main_window import MainWindow
 from .model_sources import model_label
 from .settings_dialog import SettingsDialog
@@ -357,18 +357,8 @@ class ChatController(QObject):
         return label + (" · RANDOM WEIGHTS" if self.model.is_random and "random" not in label.lower() else "")
 
     def _show_stats(self, stats: dict | None) -> None:
-        parts = [self.model_title(), self.model.device if self.model else ""]
-        if stats:
-            canvases = max(1, int(stats.get("canvases") or 1))
-            parts += [
-                f"{stats['tokens_per_second']:.1f} tok/s",
-                f"{stats['decoder_forwards'] / canvases:.1f} steps/canvas",
-                f"{stats['tokens_per_forward']:.2f} tokens/forward",
-                f"TTFF {stats['ttft_s'] * 1000:.0f} ms",
-            ]
-        else:
-            parts.append("ready")
-        self.window.stats_label.setText("  ·  ".join(p for p in parts if p))
+        device = self.model.device if self.model else ""
+        self.window.stats_label.setText(stats_text(self.model_title(), device, stats))
 
     def open_settings(self) -> SettingsDialog | None:
         """The sampler settings dialog (non-blocking); saves what differs from the model's defaults."""
@@ -391,9 +381,8 @@ class ChatController(QObject):
     def export_dialog(self) -> None:
         if self.conversation_id is None:
             return
-        title = self.store.conversation(self.conversation_id).title
-        safe = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip() or "chat"
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export conversation", f"{safe}.md", "Markdown (*.md)")
+        name = safe_file_name(self.store.conversation(self.conversation_id).title)
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export conversation", name, "Markdown (*.md)")
         if path:
             self.export_to(path)
 

@@ -1,4 +1,4 @@
-"""Turning stored conversations into Markdown files, and engine frames into the live draft's text runs."""
+"""Text made from stored data: Markdown transcripts, the status line, the live draft's runs."""
 
 from __future__ import annotations
 
@@ -28,6 +28,27 @@ def conversation_markdown(conv: Conversation, messages: list[Message]) -> str:
             lines += ["<details><summary>Thought</summary>", "", m.thinking, "", "</details>", ""]
         lines += [m.text, ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def safe_file_name(title: str, suffix: str = ".md") -> str:
+    """A file name from a conversation title (letters, digits, spaces, - and _ kept)."""
+    return ("".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip() or "chat") + suffix
+
+
+def stats_text(model: str, device: str, stats: dict | None) -> str:
+    """The status bar line: model, device, then tok/s, steps/canvas, tokens/forward and time to first frame."""
+    parts = [model, device]
+    if stats:
+        canvases = max(1, int(stats.get("canvases") or 1))
+        parts += [
+            f"{stats['tokens_per_second']:.1f} tok/s",
+            f"{stats['decoder_forwards'] / canvases:.1f} steps/canvas",
+            f"{stats['tokens_per_forward']:.2f} tokens/forward",
+            f"TTFF {stats['ttft_s'] * 1000:.0f} ms",
+        ]
+    else:
+        parts.append("ready")
+    return "  ·  ".join(p for p in parts if p)
 
 
 def write_atomically(path: str | Path, text: str) -> None:

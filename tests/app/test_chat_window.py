@@ -181,3 +181,23 @@ def test_model_picker_lists_the_tiny_model(desk):
     picker = desk.window.findChild(QComboBox, "modelPicker")
     labels = [picker.itemText(i) for i in range(picker.count())]
     assert any("Tiny random" in label for label in labels)
+
+
+def test_closing_mid_answer_keeps_committed_text(qtbot, chat_em, tmp_path):
+    path = tmp_path / "c.sqlite3"
+    desk = open_desktop(qtbot, chat_em, path, max_new_tokens=6 * TEST_CANVAS, steps=6)
+    committed = []
+    desk.worker.canvas_done.connect(lambda _rid, done, _f, _b: committed.append(done.text) or desk.window.close())
+    desk.window.findChild(Composer, "composer").setPlainText("Close while answering")
+    desk.window.findChild(QPushButton, "sendButton").click()
+    qtbot.waitUntil(lambda: desk.controller.closed, timeout=60_000)
+    qtbot.wait(100)  # late worker events arrive after the store closed and are ignored
+
+    from app.store import ChatStore
+
+    store = ChatStore(path)
+    (conv,) = store.conversations()
+    user, answer = store.messages(conv.id)
+    assert answer.status == "cancelled" and answer.text == committed[0]
+    assert len(store.canvas_frames(answer.id)) == 1
+    store.close()
