@@ -66,6 +66,7 @@ class ChatController(QObject):
         if settings.problem:
             self.page.show_banner(settings.problem)
         self.refresh_conversations()
+        self.render_messages()
         self._update_buttons()
 
     def _wire(self) -> None:

@@ -122,7 +122,9 @@ class MainWindow(QMainWindow):
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
         for action in (self.new_action, self.settings_action, self.export_action):
             toolbar.addAction(action)
-        for action, object_name in ((self.settings_action, "settingsButton"), (self.export_action, "exportButton")):
+        named = ((self.new_action, "newChatToolButton"), (self.settings_action, "settingsButton"),
+                 (self.export_action, "exportButton"))
+        for action, object_name in named:
             widget = toolbar.widgetForAction(action)
             if widget is not None:
                 name(widget, object_name)

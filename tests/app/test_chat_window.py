@@ -201,3 +201,19 @@ def test_closing_mid_answer_keeps_committed_text(qtbot, chat_em, tmp_path):
     assert answer.status == "cancelled" and answer.text == committed[0]
     assert len(store.canvas_frames(answer.id)) == 1
     store.close()
+
+
+def test_every_interactive_widget_is_named_for_screen_readers(desk):
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QLineEdit, QPlainTextEdit, QTextEdit
+
+    kinds = (QAbstractButton, QLineEdit, QPlainTextEdit, QTextEdit, QComboBox, QAbstractSlider, QListWidget)
+    roots = [desk.window.chat, desk.window.findChild(QWidget, "mainToolbar"), desk.window.nav]
+    unnamed = [
+        f"{type(w).__name__} {w.objectName()!r}"
+        for root in roots
+        for w in root.findChildren(QWidget)
+        if isinstance(w, kinds) and w.isVisibleTo(desk.window) and not w.objectName().startswith("qt_")
+        and not isinstance(w.parent(), (QComboBox, QAbstractSlider))
+        and (not w.objectName() or w.objectName() != w.accessibleName())
+    ]
+    assert not unnamed
