@@ -54,6 +54,7 @@ class MessageView(QTextBrowser):
         self._codes: dict[int, list[str]] = {}
         self._texts: dict[int, str] = {}
         self._expanded_thoughts: set[int] = set()
+        self._rendered: dict[tuple[int, str], tuple[str, list[str]]] = {}
         self._messages: list[Message] = []
         self._live_id: int | None = None
         self._live_start = -1
@@ -132,7 +133,12 @@ class MessageView(QTextBrowser):
                 thought = _link(f"act:thought:{m.id}", f"▸ Thought ({words} words) — click to show") + "<br>"
         if m.role == "user":
             return thought + _plain(m.text)
-        rendered, codes = render_markdown(m.text, f"code:{m.id}")
+        key = (m.id, m.text)
+        if key not in self._rendered:
+            if len(self._rendered) > 500:  # a bounded cache: re-rendering a long chat's markdown is the slow part
+                self._rendered.clear()
+            self._rendered[key] = render_markdown(m.text, f"code:{m.id}")
+        rendered, codes = self._rendered[key]
         self._codes[m.id] = codes
         return thought + (rendered or f'<span style="color:{DIM}">(empty answer)</span>')
 

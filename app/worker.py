@@ -137,15 +137,10 @@ class _Runner(QObject):
 
     def _events(self, request: GenerationRequest, cancel: threading.Event) -> Iterator[Any]:
         """The engine's event stream; one `ChatSession` per conversation keeps its KV cache between turns."""
-        import engine
+        from engine import ChatSession
 
-        try:
-            session_cls = engine.ChatSession
-        except ImportError:  # an engine without sessions: encode the whole conversation every turn
-            ids = self._em.chat_ids(request.messages, enable_thinking=request.enable_thinking)
-            return engine.generate(self._em, ids, request.settings, cancel=cancel)
         if self._session is None or self._session_key != request.conversation_id:
-            self._session, self._session_key = session_cls(self._em), request.conversation_id
+            self._session, self._session_key = ChatSession(self._em), request.conversation_id
         return self._session.send(
             request.messages, request.settings, cancel=cancel, enable_thinking=request.enable_thinking
         )
