@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QStaticText
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent, QStaticText
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from engine.events import Frame
@@ -88,6 +88,19 @@ class CanvasView(QWidget):
         """The model's id→piece table (built in the worker thread)."""
         self._pieces = pieces
         self._schedule()
+
+    def warm_up(self, length: int) -> None:
+        """Paint a synthetic frame off screen once, so first-use costs (fonts, Qt enum wrappers, glyph caches)
+        are paid when a model loads instead of in the middle of the first answer."""
+        if length <= 0:
+            return
+        ids = [i % max(1, len(self._pieces)) for i in range(length)]
+        fake = Frame(0, 1, 1, ids, ids, [i % 2 == 0 for i in range(length)], [0.5] * length, 0.0)
+        saved, received = self._frame, self.frames_received
+        self._frame = fake
+        image = QImage(max(1, self.width()), max(1, self.height()), QImage.Format.Format_ARGB32_Premultiplied)
+        self.render(image)
+        self._frame, self.frames_received = saved, received
 
     def set_note(self, text: str) -> None:
         """Text shown in place of a grid (no frame yet, or a message about the replay)."""

@@ -343,6 +343,7 @@ class ChatController(QObject):
             self.page.show_banner(self.settings.problem)
             self.settings.problem = ""
         self.page.canvas.view.set_pieces(info.pieces)
+        self.page.canvas.view.warm_up(info.canvas_length)
         self.window.show_loading(None)
         if info.source and self.settings.model != info.source:
             self.settings.model = info.source
