@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog
 from engine import CanvasDone, Done, Frame, SamplerSettings
 
 from .app_settings import SAMPLER_KEYS, AppSettings, save_settings
-from .export import conversation_markdown, draft_spans, safe_file_name, stats_text, write_atomically
+from .export import conversation_markdown, safe_file_name, stats_text, write_atomically
 from .main_window import MainWindow
 from .model_sources import model_label
 from .settings_dialog import SettingsDialog
@@ -38,6 +38,7 @@ class LiveAnswer:
     frames_seen: int = 0
     tokens: int = 0
     forwards: int = 0
+    in_thought: bool = False
 
 
 class ChatController(QObject):
@@ -248,15 +249,20 @@ class ChatController(QObject):
             return
         live.frames_seen += 1
         self.page.canvas.live_frame(frame)
-        if live.conversation_id == self.conversation_id and self.model is not None:
-            spans = draft_spans(frame, self.model.pieces, self.model.stop_ids, self.model.hidden_ids)
+        if live.conversation_id == self.conversation_id and self.model is not None and self.model.text:
+            spans, _ = self.model.text.spans(frame.draft, frame.accepted, live.in_thought)
             self.page.messages.update_live(live.committed, spans)
 
     def _canvas_done(self, request_id: int, done: CanvasDone, frames: list[Frame], blob: bytes) -> None:
         live = self.live
         if self.closed or live is None or request_id != live.request_id:
             return
-        live.committed += done.text
+        text = self.model.text if self.model is not None else None
+        if text is not None and (live.in_thought or text.has_thought(done.token_ids)):
+            visible, live.in_thought = text.visible_text(done.token_ids, live.in_thought)
+            live.committed += visible
+        else:
+            live.committed += done.text
         live.canvases.append(frames)
         live.tokens += len(done.token_ids)
         live.forwards += len(frames)

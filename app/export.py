@@ -1,12 +1,10 @@
-"""Text made from stored data: Markdown transcripts, the status line, the live draft's runs."""
+"""Text made from stored data: Markdown transcripts, export file names, the status line."""
 
 from __future__ import annotations
 
 import os
 import time
 from pathlib import Path
-
-from engine.events import Frame
 
 from .store import Conversation, Message
 
@@ -57,21 +55,3 @@ def write_atomically(path: str | Path, text: str) -> None:
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def draft_spans(
-    frame: Frame, pieces: list[str], stop_ids: frozenset[int], hidden_ids: frozenset[int]
-) -> list[tuple[str, bool]]:
-    """The frame's draft as (text, settled) runs, cut at the first end-of-turn id, special ids left out."""
-    spans: list[tuple[str, bool]] = []
-    for tid, settled in zip(frame.draft, frame.accepted):
-        if tid in stop_ids:
-            break
-        if tid in hidden_ids:
-            continue
-        piece = pieces[tid] if 0 <= tid < len(pieces) else ""
-        if spans and spans[-1][1] == bool(settled):
-            spans[-1] = (spans[-1][0] + piece, bool(settled))
-        else:
-            spans.append((piece, bool(settled)))
-    return spans

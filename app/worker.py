@@ -21,12 +21,14 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine import CanvasDone, Done, EngineError, Frame, SamplerSettings
 
+from .draft import TokenText
 from .frame_codec import encode_canvas
 from .model_sources import TINY_MODEL, load_engine_model
 
 log = logging.getLogger(__name__)
 
 FRAME_INTERVAL_S = 1 / 60
+THOUGHT_OPEN, THOUGHT_CLOSE = "<|channel>", "<channel|>"  # Gemma 4's thought span markers
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,7 @@ class ModelInfo:
     pieces: list[str] = field(repr=False)
     defaults: dict[str, Any] = field(default_factory=dict)
     is_random: bool = False
-    stop_ids: frozenset[int] = frozenset()
-    hidden_ids: frozenset[int] = frozenset()
+    text: TokenText | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,7 @@ class _Runner(QObject):
             em = prebuilt if prebuilt is not None else load_engine_model(source, device, profile)
             pieces = em.token_pieces()
             defaults = SamplerSettings.for_model(em).as_dict()
-            stop_ids = frozenset(int(i) for i in em.eos_token_ids)
-            hidden_ids = _special_ids(em.tokenizer)
+            text = _token_text(em, pieces)
         except EngineError as exc:
             self.error.emit(0, str(exc))
             return
@@ -92,9 +92,7 @@ class _Runner(QObject):
         self._em, self._session, self._session_key = em, None, None
         name = str(em.name)
         is_random = source == TINY_MODEL or prebuilt is not None and "random" in name.lower()
-        info = ModelInfo(
-            name, source, str(em.device), int(em.canvas_length), pieces, defaults, is_random, stop_ids, hidden_ids
-        )
+        info = ModelInfo(name, source, str(em.device), int(em.canvas_length), pieces, defaults, is_random, text)
         self.loaded.emit(info)
 
     @Slot(object, object)
@@ -146,12 +144,18 @@ class _Runner(QObject):
         )
 
 
-def _special_ids(tokenizer: Any) -> frozenset[int]:
-    """Ids a decoded answer never shows (special and added-special tokens), hidden from the live draft too."""
-    ids = {int(i) for i in getattr(tokenizer, "all_special_ids", None) or ()}
+def _token_text(em: Any, pieces: list[str]) -> TokenText:
+    """The model's end-of-turn ids, the special ids a decoded answer never shows, and its thought markers."""
+    tokenizer = em.tokenizer
+    hidden = {int(i) for i in getattr(tokenizer, "all_special_ids", None) or ()}
     added = getattr(tokenizer, "added_tokens_decoder", None) or {}
-    ids.update(int(i) for i, token in added.items() if getattr(token, "special", False))
-    return frozenset(ids)
+    hidden.update(int(i) for i, token in added.items() if getattr(token, "special", False))
+    marks: list[int | None] = []
+    for token in (THOUGHT_OPEN, THOUGHT_CLOSE):
+        tid = tokenizer.convert_tokens_to_ids(token) if tokenizer is not None else None
+        marks.append(None if tid is None or tid == getattr(tokenizer, "unk_token_id", None) else int(tid))
+    stops = frozenset(int(i) for i in em.eos_token_ids)
+    return TokenText(pieces, stops, frozenset(hidden), marks[0], marks[1])
 
 
 class EngineWorker(QObject):

@@ -6,7 +6,7 @@ from PySide6.QtCore import QPoint
 from PySide6.QtGui import QGuiApplication
 
 from app.canvas_view import CanvasView, grid_shape
-from app.export import draft_spans
+from app.draft import THINKING_MARK, TokenText
 from app.markdown_render import highlight_code, render_markdown, split_fences
 from app.message_view import MessageView
 from app.store import Message
@@ -84,9 +84,20 @@ def test_message_view_copy_actions_and_folded_thought(qtbot):
 
 
 def test_draft_spans_dim_noisy_runs_and_stop_at_end_of_turn():
-    frame = Frame(0, 1, 4, [0] * 6, [5, 6, 7, 1, 6, 6], [True, True, False, True, True, True], [0.0] * 6, 0.0)
-    pieces = ["<pad>", "<eos>", "", "", "", "H", "i", "!"]
-    assert draft_spans(frame, pieces, frozenset({1}), frozenset({0, 1})) == [("Hi", True), ("!", False)]
+    pieces = ["<pad>", "<eos>", "<|channel>", "<channel|>", "", "H", "i", "!", "x"]
+    text = TokenText(pieces, frozenset({1}), frozenset({0, 1, 2, 3}), 2, 3)
+    spans, in_thought = text.spans([0, 5, 6, 7, 1, 6, 6], [True, True, True, False, True, True, True])
+    assert spans == [("Hi", True), ("!", False)] and not in_thought
+
+
+def test_thought_is_folded_in_drafts_and_committed_text():
+    pieces = ["<pad>", "<eos>", "<|channel>", "<channel|>", "", "H", "i", "!", "x"]
+    text = TokenText(pieces, frozenset({1}), frozenset({0, 1, 2, 3}), 2, 3)
+    spans, in_thought = text.spans([2, 8, 8, 8], [True] * 4)
+    assert spans == [(THINKING_MARK, False)] and in_thought
+    visible, in_thought = text.visible_text([8, 8, 3, 5, 6], in_thought=True)
+    assert visible == "Hi" and not in_thought
+    assert "x" not in "".join(t for t, _ in text.spans([8, 3, 7], [True] * 3, in_thought=True)[0])
 
 
 def test_worker_never_drops_the_last_frame_of_a_canvas(qtbot, chat_em):
