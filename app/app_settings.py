@@ -32,6 +32,7 @@ SAMPLER_KEYS = (
 
 
 def settings_path() -> Path:
+    """`<config>/settings.toml`."""
     from engine.paths import config_dir
 
     return config_dir() / "settings.toml"

@@ -88,6 +88,7 @@ class CanvasPanel(QWidget):
             self.position_label.setText("")
 
     def follow_live(self) -> None:
+        """Show the newest frame again and keep following the answer being generated."""
         self._following = True
         self.live_button.setChecked(True)
         if self._frames:

@@ -115,6 +115,7 @@ class CanvasView(QWidget):
 
     @property
     def frame(self) -> Frame | None:
+        """The frame on screen (None before the first one)."""
         return self._frame
 
     def _schedule(self) -> None:
@@ -144,6 +145,7 @@ class CanvasView(QWidget):
         return index if 0 <= c < cols and 0 <= r < rows and index < length else None
 
     def header_text(self) -> str:
+        """The header line: canvas k, step s of S, accepted count, tokens per forward."""
         f = self._frame
         if f is None:
             return "Canvas"

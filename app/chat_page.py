@@ -143,6 +143,7 @@ class ChatPage(QWidget):
         self.banner_close.setVisible(True)
 
     def hide_banner(self) -> None:
+        """Hide the error banner."""
         self.banner.setVisible(False)
         self.banner_close.setVisible(False)
 

@@ -98,9 +98,11 @@ class ChatController(QObject):
 
     # -- conversations ------------------------------------------------------------------------------------------
     def refresh_conversations(self) -> None:
+        """Refill the conversation list (filtered by the search text)."""
         self.page.conversations.set_conversations(self.store.conversations(self._search), self.conversation_id)
 
     def new_conversation(self) -> int:
+        """Create an empty conversation, open it and return its id."""
         conv = self.store.create_conversation()
         self.refresh_conversations()
         self.open_conversation(conv.id)
@@ -124,6 +126,7 @@ class ChatController(QObject):
         self.refresh_conversations()
 
     def render_messages(self) -> None:
+        """Re-render the open conversation (the live answer keeps its draft)."""
         if self.conversation_id is None:
             self.page.messages.set_messages([])
             return
@@ -141,6 +144,7 @@ class ChatController(QObject):
         self.refresh_conversations()
 
     def delete_conversation(self, conversation_id: int) -> None:
+        """Delete a conversation (its running answer is cancelled first)."""
         if self.live is not None and self.live.conversation_id == conversation_id:
             self.worker.cancel()
             self.live = None
@@ -210,6 +214,7 @@ class ChatController(QObject):
         self.page.composer.setFocus()
 
     def cancel_edit(self) -> None:
+        """Leave edit mode; the composer keeps its text."""
         self.editing_position = None
         self.page.edit_label.setVisible(False)
         self.page.cancel_edit.setVisible(False)
@@ -325,6 +330,7 @@ class ChatController(QObject):
 
     # -- models, settings, export -------------------------------------------------------------------------------
     def load_model(self, source: str) -> None:
+        """Load `source` in the worker thread on the chosen device."""
         self.worker.load(source, self.device, self.profile)
 
     def use_gpu(self, index: int, profile: str) -> None:
@@ -359,6 +365,7 @@ class ChatController(QObject):
         self.model_ready.emit(info)
 
     def model_title(self) -> str:
+        """The loaded model's name as the window shows it (random weights said plainly)."""
         if self.model is None:
             return "no model"
         label = model_label(self.model.source) if self.model.source else self.model.name
@@ -387,6 +394,7 @@ class ChatController(QObject):
         save_settings(self.settings)
 
     def export_dialog(self) -> None:
+        """Ask for a file name and export the open conversation as Markdown."""
         if self.conversation_id is None:
             return
         name = safe_file_name(self.store.conversation(self.conversation_id).title)

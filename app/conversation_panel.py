@@ -85,6 +85,7 @@ class ConversationPanel(QWidget):
         self._populating = False
 
     def current_id(self) -> int | None:
+        """The selected conversation's id, or None."""
         item = self.list.currentItem()
         return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
 
@@ -93,6 +94,7 @@ class ConversationPanel(QWidget):
             self.selected.emit(int(item.data(Qt.ItemDataRole.UserRole)))
 
     def rename_current(self) -> None:
+        """Ask for a new title for the selected conversation."""
         item = self.list.currentItem()
         if item is None:
             return
@@ -101,6 +103,7 @@ class ConversationPanel(QWidget):
             self.rename_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)), title.strip())
 
     def delete_current(self) -> None:
+        """Delete the selected conversation after confirmation."""
         item = self.list.currentItem()
         if item is not None and self.confirm_delete(item.text()):
             self.delete_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))

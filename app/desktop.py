@@ -28,6 +28,7 @@ class Desktop:
     store: ChatStore
 
     def close(self) -> None:
+        """Stop the worker thread and close the store (the window's close hook)."""
         self.controller.shutdown()
         self.worker.shutdown()
         self.store.close()

@@ -44,6 +44,7 @@ class TokenText:
         return spans, in_thought
 
     def has_thought(self, ids: list[int]) -> bool:
+        """Whether `ids` open or close a thought span."""
         return self.thought_open is not None and (self.thought_open in ids or self.thought_close in ids)
 
     def visible_text(self, ids: list[int], in_thought: bool = False) -> tuple[str, bool]:

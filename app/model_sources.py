@@ -26,12 +26,14 @@ CHAT_TEMPLATE = (
 
 
 def demo_model_dir() -> Path:
+    """Where the embedded demo model lives (resources/demo-model)."""
     from engine.paths import demo_model_dir as _demo
 
     return _demo()
 
 
 def demo_model_available() -> bool:
+    """Whether the demo model is embedded in this build."""
     return (demo_model_dir() / "config.json").is_file()
 
 

@@ -52,6 +52,7 @@ async def capture(out: Path, model: str | None, prompts: list[str], at: float) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run the capture, print where the picture went."""
     parser = argparse.ArgumentParser(prog="python -m app.screenshot")
     parser.add_argument("out", type=Path)
     parser.add_argument("--model")

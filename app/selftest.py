@@ -40,10 +40,12 @@ class Heartbeat(QObject):
         self._timer.timeout.connect(self._tick)
 
     def start(self) -> None:
+        """Start measuring."""
         self._last = time.perf_counter()
         self._timer.start()
 
     def stop(self) -> None:
+        """Stop measuring (the time since the last tick counts too)."""
         self._tick()
         self._timer.stop()
 

@@ -95,6 +95,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
 
     def reset_to_defaults(self) -> None:
+        """Put the model's generation_config defaults back in every field."""
         for key, edit in self.fields.items():
             if key in self._defaults:
                 edit.setText(str(self._defaults[key]))

@@ -25,6 +25,8 @@ __all__ = ["ChatStore", "Conversation", "Message", "NewerSchemaError"]
 
 @dataclass(frozen=True)
 class Conversation:
+    """One conversation row."""
+
     id: int
     title: str
     system_prompt: str
@@ -35,6 +37,8 @@ class Conversation:
 
 @dataclass(frozen=True)
 class Message:
+    """One message row; an answer carries its seed, settings and stats."""
+
     id: int
     conversation_id: int
     position: int
@@ -98,6 +102,7 @@ class ChatStore:
             c.execute("UPDATE messages SET status = 'interrupted' WHERE status = 'generating'")
 
     def close(self) -> None:
+        """Close the database connection."""
         self._conn.close()
 
     @contextmanager
@@ -113,6 +118,7 @@ class ChatStore:
     # Conversations
 
     def create_conversation(self, title: str = "New chat", system_prompt: str = "") -> Conversation:
+        """A new, empty conversation."""
         now = time.time()
         with self._tx() as c:
             cur = c.execute(
@@ -122,6 +128,7 @@ class ChatStore:
         return self.conversation(int(cur.lastrowid))
 
     def conversation(self, conversation_id: int) -> Conversation:
+        """One conversation; KeyError when it does not exist."""
         row = self._conn.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
         if row is None:
             raise KeyError(conversation_id)
@@ -142,30 +149,36 @@ class ChatStore:
         return [_conversation(r) for r in rows]
 
     def rename_conversation(self, conversation_id: int, title: str) -> None:
+        """Set a conversation's title."""
         with self._tx() as c:
             c.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip() or "Untitled", conversation_id))
 
     def set_system_prompt(self, conversation_id: int, text: str) -> None:
+        """Set a conversation's system prompt."""
         with self._tx() as c:
             c.execute("UPDATE conversations SET system_prompt = ? WHERE id = ?", (text, conversation_id))
 
     def set_thinking(self, conversation_id: int, enabled: bool) -> None:
+        """Remember whether a conversation asks the model to think."""
         with self._tx() as c:
             c.execute("UPDATE conversations SET thinking = ? WHERE id = ?", (int(enabled), conversation_id))
 
     def delete_conversation(self, conversation_id: int) -> None:
+        """Delete a conversation with its messages and frames."""
         with self._tx() as c:
             c.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     # Messages
 
     def messages(self, conversation_id: int) -> list[Message]:
+        """A conversation's messages in order."""
         rows = self._conn.execute(
             "SELECT * FROM messages WHERE conversation_id = ? ORDER BY position", (conversation_id,)
         )
         return [_message(r) for r in rows]
 
     def message(self, message_id: int) -> Message:
+        """One message; KeyError when it does not exist."""
         row = self._conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
         if row is None:
             raise KeyError(message_id)

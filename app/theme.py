@@ -11,10 +11,12 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 
 def icon_path() -> Path:
+    """The application icon (SVG)."""
     return RESOURCES / "icons" / "diffusion-desk.svg"
 
 
 def dark_palette() -> QPalette:
+    """The dark palette every widget inherits."""
     p = QPalette()
     colors = {
         QPalette.ColorRole.Window: "#0f172a",

@@ -74,6 +74,7 @@ class _Runner(QObject):
 
     @Slot(str, object, object)
     def load(self, source: str, prebuilt: object, placement: object) -> None:
+        """Load a model (or take a prebuilt one) and announce it with its id→piece table."""
         label = "tiny random model" if source == TINY_MODEL else source
         self.loading.emit(f"Loading {label}…")
         try:
@@ -97,6 +98,7 @@ class _Runner(QObject):
 
     @Slot(object, object)
     def generate(self, request: GenerationRequest, cancel: threading.Event) -> None:
+        """Iterate one answer's events and forward them (frames coalesced, canvases whole)."""
         if self._em is None:
             self.error.emit(request.request_id, "No model is loaded yet. Pick one in the model list first.")
             return
