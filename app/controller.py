@@ -89,6 +89,7 @@ class ChatController(QObject):
         self.window.new_action.triggered.connect(self.new_conversation)
         self.window.settings_action.triggered.connect(self.open_settings)
         self.window.export_action.triggered.connect(self.export_dialog)
+        self.window.stop_action.triggered.connect(self.stop)
         w.model_loading.connect(self._model_loading)
         w.model_loaded.connect(self._model_loaded)
         w.frame.connect(self._frame)

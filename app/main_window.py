@@ -120,6 +120,9 @@ class MainWindow(QMainWindow):
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.export_action = QAction("Export Markdown…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.stop_action = QAction("Stop", self)
+        self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.addAction(self.stop_action)
         for action in (self.new_action, self.settings_action, self.export_action):
             toolbar.addAction(action)
         named = ((self.new_action, "newChatToolButton"), (self.settings_action, "settingsButton"),
