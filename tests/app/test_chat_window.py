@@ -217,3 +217,18 @@ def test_every_interactive_widget_is_named_for_screen_readers(desk):
         and (not w.objectName() or w.objectName() != w.accessibleName())
     ]
     assert not unnamed
+
+
+def test_shift_enter_adds_a_line_and_enter_sends(qtbot, desk):
+    from PySide6.QtCore import Qt
+
+    composer = desk.window.findChild(Composer, "composer")
+    composer.setFocus()
+    qtbot.keyClicks(composer, "line one")
+    qtbot.keyClick(composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(composer, "line two")
+    assert composer.toPlainText() == "line one\nline two" and desk.controller.live is None
+    with qtbot.waitSignal(desk.controller.answer_finished, timeout=60_000):
+        qtbot.keyClick(composer, Qt.Key.Key_Return)
+    assert composer.toPlainText() == ""
+    assert desk.store.messages(desk.controller.conversation_id)[0].text == "line one\nline two"
