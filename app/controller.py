@@ -121,7 +121,9 @@ class ChatController(QObject):
         answers = [m for m in self.store.messages(conversation_id) if m.role == "assistant"]
         self.selected_answer = None
         live_here = self.live is not None and self.live.conversation_id == conversation_id
-        if answers and not live_here:
+        if live_here:
+            self.page.canvas.follow_live()
+        elif answers:
             self.show_replay(answers[-1].id)
         self.render_messages()
         self.refresh_conversations()

@@ -218,8 +218,10 @@ class EngineWorker(QObject):
         if self._cancel is not None:
             self._cancel.set()
 
-    def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Cancel, stop the thread and wait for it (called when the window closes)."""
+    def shutdown(self, timeout_ms: int = 120_000) -> None:
+        """Cancel, stop the thread and wait for it (called when the window closes). An answer stops within one
+        denoising step; a model load cannot be interrupted, so closing during one waits for it to finish."""
         self.cancel()
         self._thread.quit()
-        self._thread.wait(timeout_ms)
+        if not self._thread.wait(timeout_ms):
+            log.warning("the engine thread did not stop within %d ms", timeout_ms)
