@@ -9,20 +9,20 @@ final text, thought and stats.
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog
 
 from engine import CanvasDone, Done, Frame, SamplerSettings
 
-from .app_settings import SAMPLER_KEYS, AppSettings, save_settings
-from .export import conversation_markdown, safe_file_name, stats_text, write_atomically
+from .app_settings import AppSettings
+from .controller_models import ModelSettingsMixin
 from .main_window import MainWindow
-from .model_sources import model_label
-from .settings_dialog import SettingsDialog
 from .store import ChatStore
 from .worker import EngineWorker, ModelInfo
+
+REPLAYS_IN_MEMORY = 6
 
 
 @dataclass
@@ -41,7 +41,7 @@ class LiveAnswer:
     in_thought: bool = False
 
 
-class ChatController(QObject):
+class ChatController(ModelSettingsMixin, QObject):
     """Owns the chat state; `answer_finished(message_id)` fires when an answer is stored for good."""
 
     answer_finished = Signal(int)
@@ -57,7 +57,7 @@ class ChatController(QObject):
         self.live: LiveAnswer | None = None
         self.editing_position: int | None = None
         self.selected_answer: int | None = None
-        self._replays: dict[int, list[list[Frame]]] = {}
+        self._replays: OrderedDict[int, list[list[Frame]]] = OrderedDict()  # a few answers' frames, newest last
         self._search = ""
         self.device = "auto"
         self.profile: str | None = None
@@ -289,7 +289,7 @@ class ChatController(QObject):
         text = done.text if done.text or status == "done" else live.committed
         stats = {**done.stats.as_dict(), "reason": done.reason}
         self.store.finish_assistant(live.message_id, text=text, thinking=done.thinking, stats=stats, status=status)
-        self._replays[live.message_id] = live.canvases
+        self._remember_replay(live.message_id, live.canvases)
         self.live = None
         self._show_stats(stats)
         self.render_messages()
@@ -302,7 +302,7 @@ class ChatController(QObject):
         live = self.live
         if live is not None and request_id == live.request_id:
             self.store.finish_assistant(live.message_id, text=live.committed, thinking="", stats=None, status="error")
-            self._replays[live.message_id] = live.canvases
+            self._remember_replay(live.message_id, live.canvases)
             self.live = None
             self.render_messages()
             self.answer_finished.emit(live.message_id)
@@ -317,10 +317,17 @@ class ChatController(QObject):
         frames = self._replays.get(message_id)
         if frames is None:
             frames = self.store.canvas_frames(message_id)
-            self._replays[message_id] = frames
+        self._remember_replay(message_id, frames)
         self.selected_answer = message_id
         stats = self.store.message(message_id).stats or {}
         self.page.canvas.set_replay(frames, tokens_per_forward=stats.get("tokens_per_forward"))
+
+    def _remember_replay(self, message_id: int, canvases: list[list[Frame]]) -> None:
+        """Keep the frames of the last few answers in memory (the store holds all of them)."""
+        self._replays[message_id] = canvases
+        self._replays.move_to_end(message_id)
+        while len(self._replays) > REPLAYS_IN_MEMORY:
+            self._replays.popitem(last=False)
 
     def _message_action(self, action: str, message_id: int) -> None:
         if action == "edit":
@@ -330,86 +337,6 @@ class ChatController(QObject):
             self.render_messages()
         elif action in ("regen-new", "regen-same"):
             self.regenerate(same_seed=action == "regen-same")
-
-    # -- models, settings, export -------------------------------------------------------------------------------
-    def load_model(self, source: str) -> None:
-        """Load `source` in the worker thread on the chosen device."""
-        self.worker.load(source, self.device, self.profile)
-
-    def use_gpu(self, index: int, profile: str) -> None:
-        """The GPU page's choice: later loads go to that device with that profile; the current model reloads."""
-        self.device = "cpu" if index < 0 else f"cuda:{index}"
-        self.profile = profile or None
-        if self.model is not None and self.model.source and self.live is None:
-            self.load_model(self.model.source)
-
-    def _model_loading(self, text: str) -> None:
-        self.model = None
-        self.window.show_loading(text)
-        self.window.stats_label.setText(text)
-        self._update_buttons()
-
-    def _model_loaded(self, info: ModelInfo) -> None:
-        if self.closed:
-            return
-        self.model = info
-        self.sampler = self.settings.sampler_for(info.defaults)
-        if self.settings.problem:
-            self.page.show_banner(self.settings.problem)
-            self.settings.problem = ""
-        self.page.canvas.view.set_pieces(info.pieces)
-        self.page.canvas.view.warm_up(info.canvas_length)
-        self.window.show_loading(None)
-        if info.source and self.settings.model != info.source:
-            self.settings.model = info.source
-            save_settings(self.settings)
-        self._show_stats(None)
-        self._update_buttons()
-        self.model_ready.emit(info)
-
-    def model_title(self) -> str:
-        """The loaded model's name as the window shows it (random weights said plainly)."""
-        if self.model is None:
-            return "no model"
-        label = model_label(self.model.source) if self.model.source else self.model.name
-        return label + (" · RANDOM WEIGHTS" if self.model.is_random and "random" not in label.lower() else "")
-
-    def _show_stats(self, stats: dict | None) -> None:
-        device = self.model.device if self.model else ""
-        self.window.stats_label.setText(stats_text(self.model_title(), device, stats))
-
-    def open_settings(self) -> SettingsDialog | None:
-        """The sampler settings dialog (non-blocking); saves what differs from the model's defaults."""
-        if self.model is None or self.sampler is None:
-            self.page.show_banner("Load a model first: sampler defaults come from the model.")
-            return None
-        dialog = SettingsDialog(self.sampler, self.model.defaults, self.window)
-        dialog.accepted.connect(lambda: self._apply_settings(dialog.accepted_settings))
-        dialog.open()
-        return dialog
-
-    def _apply_settings(self, settings: SamplerSettings | None) -> None:
-        if settings is None or self.model is None:
-            return
-        self.sampler = settings
-        chosen = settings.as_dict()
-        self.settings.sampler = {k: chosen[k] for k in SAMPLER_KEYS if chosen[k] != self.model.defaults.get(k)}
-        save_settings(self.settings)
-
-    def export_dialog(self) -> None:
-        """Ask for a file name and export the open conversation as Markdown."""
-        if self.conversation_id is None:
-            return
-        name = safe_file_name(self.store.conversation(self.conversation_id).title)
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export conversation", name, "Markdown (*.md)")
-        if path:
-            self.export_to(path)
-
-    def export_to(self, path: str) -> None:
-        """Write the current conversation as Markdown, atomically."""
-        assert self.conversation_id is not None
-        conv = self.store.conversation(self.conversation_id)
-        write_atomically(path, conversation_markdown(conv, self.store.messages(self.conversation_id)))
 
     def shutdown(self) -> None:
         """The window closes: an unfinished answer keeps its committed canvases; later worker events are ignored."""
