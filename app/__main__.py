@@ -15,6 +15,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--self-test", metavar="DIR", type=Path, help="ask one question, write DIR/report.json")
     parser.add_argument("--model", metavar="PATH", help="model folder (or cached hub id) to load")
     parser.add_argument("--prompt", metavar="TEXT", help="the self-test's question")
+    parser.add_argument(
+        "--install-desktop-entry", action="store_true", help="add a launcher and icon to this user's desktop menu"
+    )
     return parser.parse_args(argv)
 
 
@@ -38,29 +41,43 @@ async def _run_window(model: str | None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from .desktop import create_desktop
+    from .single_instance import SingleInstance, bring_to_front
     from .store import NewerSchemaError
 
+    instance = SingleInstance()
+    if not instance.claim():
+        print("Diffusion Desk is already running: its window was brought to the front.")
+        return 0
     try:
         desktop = create_desktop(model=model)
     except NewerSchemaError as exc:
         QMessageBox.critical(None, "Diffusion Desk", str(exc))
         return 2
+    instance.activated.connect(lambda: bring_to_front(desktop.window))
     desktop.window.show()
     closed = asyncio.Event()
     QApplication.instance().lastWindowClosed.connect(closed.set)
     await closed.wait()
+    instance.release()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `diffusion-desk` gui-script."""
     args = _parse(sys.argv[1:] if argv is None else argv)
+    if args.install_desktop_entry:
+        from .desktop_entry import main as install_desktop_entry
+
+        return install_desktop_entry()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.self_test and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
 
     app = _qt_app([])
+    from .crash import install_crash_handling
+
+    app.crash_reporter = install_crash_handling()  # every unhandled exception → log + dialog; the app keeps running
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:

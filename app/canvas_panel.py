@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from engine.events import Frame
 
@@ -34,6 +34,16 @@ class CanvasPanel(QWidget):
         self.live_button.clicked.connect(self.follow_live)
         self.scrubber.valueChanged.connect(self._scrubbed)
 
+        self.legend = QLabel(
+            '<span style="color:#38bdf8">■</span> accepted &nbsp; <span style="color:#64748b">■</span> still noisy'
+            " &nbsp;·&nbsp; brighter = more confident &nbsp;·&nbsp; ∎ end of answer"
+            " &nbsp;·&nbsp; hover a cell for details",
+            self,
+        )
+        self.legend.setObjectName("canvasLegend")
+        self.legend.setStyleSheet("color: #64748b; padding: 0 10px;")
+        self.legend.setWordWrap(True)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row = QHBoxLayout()
         row.setContentsMargins(8, 0, 8, 4)
         row.addWidget(self.scrubber, 1)
@@ -43,6 +53,7 @@ class CanvasPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.legend)
         layout.addLayout(row)
         self._frames: list[Frame] = []
         self._following = True

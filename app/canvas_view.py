@@ -78,15 +78,20 @@ class CanvasView(QWidget):
         self._cell_font.setStyleHint(QFont.StyleHint.Monospace)
         self._cell_font.setFamilies(["JetBrains Mono", "DejaVu Sans Mono", "Menlo", "Consolas", "monospace"])
         self._text_key: tuple = ()
+        self._symbols: dict[int, str] = {}
         self._text_cache: dict[int, QStaticText] = {}
         self._text_font = QFont(self._cell_font)
         self._text_metrics = QFontMetrics(self._text_font)
         self._text_width = 4
 
     # -- data ---------------------------------------------------------------------------------------------------
-    def set_pieces(self, pieces: list[str]) -> None:
-        """The model's id→piece table (built in the worker thread)."""
+    def set_pieces(self, pieces: list[str], stop_ids: frozenset[int] = frozenset(),
+                   hidden_ids: frozenset[int] = frozenset()) -> None:
+        """The model's id→piece table (built in the worker thread); end-of-turn and other special ids get short
+        symbols in the grid (their full piece stays in the tooltip)."""
         self._pieces = pieces
+        self._symbols = {tid: "◦" for tid in hidden_ids} | {tid: "∎" for tid in stop_ids}
+        self._text_key = ()
         self._schedule()
 
     def warm_up(self, length: int) -> None:
@@ -192,6 +197,7 @@ class CanvasView(QWidget):
         p.setPen(self.palette().color(self.foregroundRole()))
         p.drawText(QRectF(10, 4, self.width() - 20, HEADER_H - 6), Qt.AlignmentFlag.AlignVCenter, self.header_text())
         f = self._frame
+
         if f is None:
             p.setFont(self.font())
             p.setPen(NOISE_TEXT)
@@ -241,9 +247,8 @@ class CanvasView(QWidget):
     def _static(self, tid: int) -> QStaticText:
         text = self._text_cache.get(tid)
         if text is None:
-            shown = self._text_metrics.elidedText(
-                display_piece(self._piece(tid)), Qt.TextElideMode.ElideRight, self._text_width
-            )
+            piece = self._symbols.get(tid) or display_piece(self._piece(tid))
+            shown = self._text_metrics.elidedText(piece, Qt.TextElideMode.ElideRight, self._text_width)
             text = QStaticText(shown)
             text.setTextFormat(Qt.TextFormat.PlainText)
             text.prepare(font=self._text_font)

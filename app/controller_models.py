@@ -47,7 +47,11 @@ class ModelSettingsMixin:
         if self.settings.problem:
             self.page.show_banner(self.settings.problem)
             self.settings.problem = ""
-        self.page.canvas.view.set_pieces(info.pieces)
+        text = info.text
+        if text is not None:
+            self.page.canvas.view.set_pieces(info.pieces, text.stop_ids, text.hidden_ids)
+        else:
+            self.page.canvas.view.set_pieces(info.pieces)
         self.page.canvas.view.warm_up(info.canvas_length)
         self.window.show_loading(None)
         if info.source and self.settings.model != info.source:
