@@ -1,0 +1,237 @@
+"""Crash handling: a rotating log under `<logs>`, and every unhandled exception — GUI thread, Qt slots, the
+engine's QThread, plain Python threads — becomes a non-modal dialog with "Copy details" and the log path.
+
+The app keeps running: the exception is logged and shown, never re-raised. Hard crashes (segfaults) still
+leave a trace: `faulthandler` writes the Python stacks to `<logs>/fatal.log`.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import platform
+import sys
+import threading
+import traceback
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from PySide6.QtCore import QObject, Qt, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+log = logging.getLogger("diffusion_desk")
+
+LOG_FILE = "diffusion-desk.log"
+FATAL_FILE = "fatal.log"
+LOG_MAX_BYTES = 2_000_000
+LOG_BACKUPS = 5
+LOG_FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
+
+_fatal_stream: IO[str] | None = None
+
+
+def log_path() -> Path:
+    """`<logs>/diffusion-desk.log` (rotated: .1 … .5, 2 MB each)."""
+    from engine.paths import logs_dir
+
+    return logs_dir() / LOG_FILE
+
+
+def setup_logging(level: int = logging.INFO) -> Path:
+    """Log to the rotating file and to stderr; route Qt's own warnings into the log. Safe to call twice."""
+    path = log_path()
+    root = logging.getLogger()
+    root.setLevel(level)
+    if not any(getattr(h, "diffusion_desk", False) for h in root.handlers):
+        file_handler = RotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+        file_handler.diffusion_desk = True  # type: ignore[attr-defined]
+        file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(file_handler)
+        if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+                   for h in root.handlers):
+            stream = logging.StreamHandler()
+            stream.setFormatter(logging.Formatter(LOG_FORMAT))
+            root.addHandler(stream)
+    qInstallMessageHandler(_qt_message)
+    return path
+
+
+def enable_fatal_log() -> None:
+    """Hard crashes (segfaults, aborts) dump every thread's Python stack to `<logs>/fatal.log`."""
+    global _fatal_stream
+    if _fatal_stream is None:
+        try:
+            _fatal_stream = open(log_path().with_name(FATAL_FILE), "a", encoding="utf-8")  # noqa: SIM115 - for life
+            faulthandler.enable(_fatal_stream)
+        except OSError:
+            _fatal_stream = None
+
+
+def _qt_message(kind: QtMsgType, _context: object, message: str) -> None:
+    level = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO}.get(kind, logging.WARNING)
+    logging.getLogger("qt").log(level, "%s", message)
+
+
+def crash_details(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None,
+                  thread: str, path: Path | None) -> str:
+    """The text "Copy details" puts on the clipboard: versions, thread, traceback and the log path."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("diffusion-desk")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    lines = [
+        f"Diffusion Desk {version} · Python {platform.python_version()} · {platform.platform()}",
+        f"Thread: {thread}",
+        f"Log: {path}" if path else "Log: (none)",
+        "",
+        "".join(traceback.format_exception(exc_type, exc, tb)).rstrip(),
+    ]
+    return "\n".join(lines)
+
+
+class CrashDialog(QDialog):
+    """◆ crashDialog: what went wrong, where the log is, "Copy details"; closing it returns to the app."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("crashDialog")
+        self.setAccessibleName("crashDialog")
+        self.setWindowTitle("Diffusion Desk — unexpected error")
+        self.setModal(False)
+        self.resize(620, 380)
+        self.count = 0
+        self.summary = QLabel(self)
+        self.summary.setObjectName("crashSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = QPlainTextEdit(self)
+        self.details.setObjectName("crashDetails")
+        self.details.setAccessibleName("crashDetails")
+        self.details.setReadOnly(True)
+        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        buttons = QDialogButtonBox(self)
+        self.copy_button = QPushButton("Copy details", self)
+        self.copy_button.setObjectName("copyDetailsButton")
+        self.copy_button.setAccessibleName("copyDetailsButton")
+        buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
+        close = buttons.addButton("Keep working", QDialogButtonBox.ButtonRole.RejectRole)
+        close.setObjectName("keepWorkingButton")
+        self.copy_button.clicked.connect(self.copy_details)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.details, 1)
+        layout.addWidget(buttons)
+
+    def add(self, headline: str, details: str, path: Path | None) -> None:
+        """Show one more error; repeated errors collect in the same dialog instead of opening new ones."""
+        self.count += 1
+        more = f" ({self.count} errors so far)" if self.count > 1 else ""
+        where = f"Details were written to {path}." if path else "Details could not be written to a log file."
+        self.summary.setText(
+            f"<b>Something went wrong{more}:</b> {_html(headline)}<br><br>Diffusion Desk keeps running and your "
+            f"saved chats are safe. If something looks wrong, restart the app. {_html(where)} "
+            "Use “Copy details” to include this report when you ask for help."
+        )
+        previous = self.details.toPlainText()
+        self.details.setPlainText(f"{previous}\n\n{'-' * 60}\n{details}" if previous else details)
+        self.copy_button.setText("Copy details")
+
+    def copy_details(self) -> None:
+        """Put every collected report on the clipboard."""
+        QApplication.clipboard().setText(self.details.toPlainText())
+        self.copy_button.setText("Copied")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class CrashReporter(QObject):
+    """Installs `sys.excepthook` and `threading.excepthook`; reports reach the GUI thread as a queued signal."""
+
+    reported = Signal(str, str)  # headline, details
+
+    def __init__(self, path: Path | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.path = path
+        self.dialog: CrashDialog | None = None
+        self.reports: list[str] = []
+        self._previous: tuple = ()
+        self.reported.connect(self._show, Qt.ConnectionType.QueuedConnection)
+
+    def install(self) -> CrashReporter:
+        """Take over both hooks (the previous ones come back with `uninstall`)."""
+        self._previous = (sys.excepthook, threading.excepthook)
+        sys.excepthook = self.excepthook
+        threading.excepthook = self.thread_excepthook
+        return self
+
+    def uninstall(self) -> None:
+        """Give the hooks back."""
+        if self._previous:
+            sys.excepthook, threading.excepthook = self._previous
+            self._previous = ()
+
+    def excepthook(self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        """`sys.excepthook`: the GUI thread, and Qt slots in any thread (PySide6 routes them here)."""
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        self.report(exc_type, exc, tb, threading.current_thread().name)
+
+    def thread_excepthook(self, args: threading.ExceptHookArgs) -> None:
+        """`threading.excepthook`: an exception that ended a Python thread."""
+        if args.exc_type is SystemExit or args.exc_value is None:
+            return
+        name = args.thread.name if args.thread is not None else "unknown thread"
+        self.report(args.exc_type, args.exc_value, args.exc_traceback, name)
+
+    def report(self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None,
+               thread: str) -> None:
+        """Log the exception and queue the dialog (callable from any thread)."""
+        try:
+            details = crash_details(exc_type, exc, tb, thread, self.path)
+            log.error("unhandled exception in %s\n%s", thread, details)
+            headline = f"{exc_type.__name__}: {exc}".strip().rstrip(":")
+            self.reports.append(details)
+            self.reported.emit(headline.splitlines()[0][:300], details)
+        except Exception:  # noqa: BLE001 - the hook itself must never raise
+            sys.__excepthook__(exc_type, exc, tb)
+
+    def _show(self, headline: str, details: str) -> None:
+        if QApplication.instance() is None:
+            return
+        if self.dialog is None:
+            parent = QApplication.activeWindow()
+            self.dialog = CrashDialog(parent)
+            self.dialog.finished.connect(self._closed)
+        self.dialog.add(headline, details, self.path)
+        self.dialog.show()
+        self.dialog.raise_()
+
+    def _closed(self, _result: int) -> None:
+        if self.dialog is not None:
+            self.dialog.deleteLater()
+            self.dialog = None
+
+
+def install_crash_handling() -> CrashReporter:
+    """Logging with rotation plus the exception hooks; call once, after the QApplication exists."""
+    path = setup_logging()
+    enable_fatal_log()
+    log.info("Diffusion Desk starting (Python %s, %s)", platform.python_version(), platform.platform())
+    return CrashReporter(path, QApplication.instance()).install()
