@@ -1,0 +1,208 @@
+"""Training loop for the demo model: seeded, checkpointed, resumable; exports resources/demo-model."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .objective import diffusion_loss, make_batch
+from .tokenizer import BOI_ID, BOS_ID, EOI_ID, EOS_ID, IMAGE_ID, PAD_ID, TURN_CLOSE_ID, VOCAB_SIZE, CharCodec
+
+WORK_DIR = Path("train-demo")
+SHORT_MIX = {"a": 0.45, "b": 0.30, "c": 0.25}
+FULL_MIX = {"a": 0.2, "b": 0.2, "c": 0.15, "d": 0.2, "e": 0.25}
+EXPORT_DIR = Path("resources/demo-model")
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one run (stored in the checkpoint so that --resume continues the same recipe)."""
+
+    seed: int = 1234
+    steps: int = 4000
+    batch_size: int = 32
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.05
+    warmup: int = 150
+    weight_decay: float = 0.01
+    sc_prob: float = 0.5
+    pad_weight: float = 0.05
+    full_every: int = 4  # every 4th step: full 256-slot canvas, all skills (d/e-heavy), as at inference;
+    # other steps: skills a-c only, canvas trimmed to the longest answer + margin (~4x fewer decoder tokens)
+    hidden_size: int = 128
+    layers: int = 4
+    experts: int = 4
+    top_k: int = 2
+    ckpt_every: int = 100
+    eval_every: int = 200
+    eval_n: int = 16
+
+
+def model_config(tc: TrainConfig):
+    """The `DiffusionGemmaConfig` of the demo model (tiny vision tower from engine.tiny)."""
+    from transformers import DiffusionGemmaConfig
+
+    from ..tiny import TINY_VISION
+
+    h = tc.hidden_size
+    text = {
+        "vocab_size": VOCAB_SIZE,
+        "hidden_size": h,
+        "intermediate_size": 2 * h,
+        "num_hidden_layers": tc.layers,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": h // 4,
+        "global_head_dim": h // 4,
+        "sliding_window": 512,
+        "layer_types": ["sliding_attention"] * (tc.layers - 1) + ["full_attention"],
+        "num_experts": tc.experts,
+        "top_k_experts": tc.top_k,
+        "moe_intermediate_size": h,
+        "max_position_embeddings": 4096,
+        "pad_token_id": PAD_ID,
+        "eos_token_id": EOS_ID,
+        "bos_token_id": BOS_ID,
+    }
+    return DiffusionGemmaConfig(
+        text_config=text,
+        vision_config=dict(TINY_VISION),
+        canvas_length=256,
+        boi_token_id=BOI_ID,
+        eoi_token_id=EOI_ID,
+        image_token_id=IMAGE_ID,
+    )
+
+
+# Default sampler settings shipped in generation_config.json (chosen from the eval sweep, see TRAINING.md).
+GENERATION_DEFAULTS = {
+    "max_new_tokens": 256,
+    "max_denoising_steps": 24,
+    "sampler_config": {"entropy_bound": 0.1, "_cls_name": "EntropyBoundSamplerConfig"},
+    "t_min": 0.4,
+    "t_max": 0.8,
+    "stability_threshold": 1,
+    "confidence_threshold": 0.005,
+    "bos_token_id": BOS_ID,
+    "pad_token_id": PAD_ID,
+    "eos_token_id": [EOS_ID, TURN_CLOSE_ID],
+}
+
+
+def build_model(tc: TrainConfig):
+    """A freshly initialised demo model (float32)."""
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    torch.manual_seed(tc.seed)
+    model = DiffusionGemmaForBlockDiffusion(model_config(tc))
+    model.set_experts_implementation("eager")  # fastest on CPU for 4 experts (measured)
+    return model
+
+
+def lr_at(step: int, tc: TrainConfig) -> float:
+    """Linear warmup then cosine decay to `min_lr_ratio * lr`."""
+    if step < tc.warmup:
+        return tc.lr * (step + 1) / tc.warmup
+    progress = min(1.0, (step - tc.warmup) / max(1, tc.steps - tc.warmup))
+    return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _save(path: Path, model, opt, step: int, tc: TrainConfig, rng: random.Random, gen: torch.Generator) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "config": asdict(tc),
+         "py_rng": rng.getstate(), "torch_gen": gen.get_state()},
+        tmp,
+    )
+    tmp.replace(path)  # atomic: a kill mid-save never corrupts the last checkpoint
+
+
+def train(tc: TrainConfig, resume: bool, work_dir: Path = WORK_DIR, threads: int = 2) -> None:
+    """Train (or resume) and write checkpoints + a JSON-lines log under `work_dir`."""
+    from .evaluate import quick_eval
+
+    torch.set_num_threads(threads)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = work_dir / "ckpt.pt"
+    codec = CharCodec()
+    rng = random.Random(tc.seed)
+    gen = torch.Generator().manual_seed(tc.seed)
+    model = build_model(tc)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.9, 0.98), weight_decay=tc.weight_decay)
+    step = 0
+    if resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+        rng.setstate(state["py_rng"])
+        gen.set_state(state["torch_gen"])
+        print(f"resumed from step {step}", flush=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"params {n_params / 1e6:.3f} M; steps {tc.steps}; config {asdict(tc)}", flush=True)
+    log = (work_dir / "log.jsonl").open("a")
+    model.train()
+    t_last, best = time.time(), -1.0
+    if resume and (work_dir / "best.pt").exists():
+        best_acc = torch.load(work_dir / "best.pt", weights_only=False)["acc"]
+        best = sum(best_acc.values()) / len(best_acc)
+    while step < tc.steps:
+        if step % tc.full_every == 0:
+            batch = make_batch(rng, codec, tc.batch_size, 256, tc.pad_weight, FULL_MIX)
+        else:
+            batch = make_batch(rng, codec, tc.batch_size, None, tc.pad_weight, SHORT_MIX)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, tc)
+        loss, stats = diffusion_loss(model, batch, gen, tc.sc_prob)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 10 == 0:
+            dt = (time.time() - t_last) / 10
+            t_last = time.time()
+            rec = {"step": step, "lr": round(lr_at(step, tc), 6), "s_per_step": round(dt, 3), **stats}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            print(rec, flush=True)
+        if step % tc.ckpt_every == 0 or step == tc.steps:
+            _save(ckpt_path, model, opt, step, tc, rng, gen)
+        if step % tc.eval_every == 0 or step == tc.steps:
+            model.eval()
+            acc = quick_eval(model, tc.eval_n, seed=10_000 + step)
+            model.train()
+            mean_acc = sum(acc.values()) / len(acc)
+            log.write(json.dumps({"step": step, "quick_eval": acc}) + "\n")
+            log.flush()
+            print({"step": step, "quick_eval": acc}, flush=True)
+            if mean_acc >= best:  # keep the best-so-far weights for export
+                best = mean_acc
+                torch.save({"model": model.state_dict(), "step": step, "config": asdict(tc), "acc": acc},
+                           work_dir / "best.pt")
+            t_last = time.time()
+    log.close()
+
+
+def export(work_dir: Path = WORK_DIR, out_dir: Path = EXPORT_DIR, which: str = "best") -> None:
+    """Write the checkpoint as a plain transformers model directory plus tokenizer files."""
+    from transformers import GenerationConfig  # noqa: F401  (ensures generation classes are importable)
+    from transformers.models.diffusion_gemma.generation_diffusion_gemma import DiffusionGemmaGenerationConfig
+
+    from .tokenizer import save_tokenizer
+
+    state = torch.load(work_dir / f"{which}.pt", weights_only=False)
+    tc = TrainConfig(**state["config"])
+    model = build_model(tc)
+    model.load_state_dict(state["model"])
+    model.generation_config = DiffusionGemmaGenerationConfig(**json.loads(json.dumps(GENERATION_DEFAULTS)))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    save_tokenizer(out_dir)
+    print(f"exported step {state['step']} to {out_dir}", flush=True)
