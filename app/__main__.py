@@ -51,6 +51,7 @@ async def _run_window(model: str | None) -> int:
     try:
         desktop = create_desktop(model=model)
     except NewerSchemaError as exc:
+        instance.release()
         QMessageBox.critical(None, "Diffusion Desk", str(exc))
         return 2
     instance.activated.connect(lambda: bring_to_front(desktop.window))

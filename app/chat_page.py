@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from .canvas_panel import CanvasPanel
+from .composer_drop import local_files, read_dropped
 from .conversation_panel import ConversationPanel
 from .message_view import MessageView
 
@@ -36,6 +37,7 @@ class Composer(QPlainTextEdit):
     """◆ composer: Enter sends, Shift+Enter inserts a new line."""
 
     submitted = Signal()
+    problem = Signal(str)  # a dropped file that was not inserted, and why
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,6 +45,21 @@ class Composer(QPlainTextEdit):
         self.setPlaceholderText("Ask something…  (Enter sends, Shift+Enter for a new line)")
         self.setTabChangesFocus(True)
         self.setFixedHeight(84)
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:  # noqa: N802 - Qt's name
+        return bool(local_files(source)) or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 - Qt's name
+        """Dropped or pasted files insert their UTF-8 text; refused files say why (the composer is unchanged)."""
+        files = local_files(source)
+        if not files:
+            super().insertFromMimeData(source)
+            return
+        text, problems = read_dropped(files)
+        if text:
+            self.insertPlainText(text)
+        if problems:
+            self.problem.emit(" ".join(problems))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
@@ -92,6 +109,7 @@ class ChatPage(QWidget):
         edit_row.addWidget(self.cancel_edit)
 
         self.composer = Composer(self)
+        self.composer.problem.connect(self.show_banner)
         self.send_button = name(QPushButton("Send", self), "sendButton", "Send (Enter)")
         self.send_button.setDefault(True)
         self.stop_button = name(QPushButton("Stop", self), "stopButton", "Stop the answer (committed canvases stay)")

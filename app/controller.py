@@ -19,7 +19,7 @@ from engine import CanvasDone, Done, Frame, SamplerSettings
 from .app_settings import AppSettings
 from .controller_models import ModelSettingsMixin
 from .main_window import MainWindow
-from .store import ChatStore
+from .store import ChatStore, StoreWriteError
 from .worker import EngineWorker, ModelInfo
 
 REPLAYS_IN_MEMORY = 6
@@ -186,7 +186,11 @@ class ChatController(ModelSettingsMixin, QObject):
         if self.conversation_id is None:
             self.new_conversation()
         self._save_system_prompt()
-        self.store.add_user_message(self.conversation_id, text, replace_from=self.editing_position)
+        try:
+            self.store.add_user_message(self.conversation_id, text, replace_from=self.editing_position)
+        except StoreWriteError as exc:  # the text stays in the composer
+            self.page.show_banner(f"{exc} Your message is still in the box below.")
+            return
         self.page.composer.clear()
         self.cancel_edit()
         self._start_answer(self.new_seed())
@@ -238,9 +242,14 @@ class ChatController(ModelSettingsMixin, QObject):
         assert self.conversation_id is not None and self.sampler is not None and self.model is not None
         settings = self.sampler.with_(seed=seed)
         chat = self._chat_messages(self.conversation_id)
-        answer = self.store.start_assistant(
-            self.conversation_id, seed=seed, settings=settings.as_dict(), model=self.model.name
-        )
+        try:
+            answer = self.store.start_assistant(
+                self.conversation_id, seed=seed, settings=settings.as_dict(), model=self.model.name
+            )
+        except StoreWriteError as exc:
+            self.page.show_banner(f"{exc} Use Regenerate once there is space.")
+            self.render_messages()
+            return
         rid = self.worker.generate(self.conversation_id, chat, settings, self.page.thinking.isChecked())
         self.live = LiveAnswer(rid, self.conversation_id, answer.id, seed)
         self.selected_answer = answer.id
@@ -276,7 +285,10 @@ class ChatController(ModelSettingsMixin, QObject):
         live.forwards += len(frames)
         self.page.canvas.view.tokens_per_forward = live.tokens / max(1, live.forwards)
         length = len(frames[0].draft) if frames else 0
-        self.store.save_canvas(live.message_id, live.committed, done.canvas_index, blob, len(frames), length)
+        try:  # the next canvas (or the end) writes the whole text so far again
+            self.store.save_canvas(live.message_id, live.committed, done.canvas_index, blob, len(frames), length)
+        except StoreWriteError as exc:
+            self.page.show_banner(f"{exc} The answer keeps going; it is saved again at the next canvas.")
         self.page.canvas.add_canvas_frames(frames)
         if live.conversation_id == self.conversation_id:
             self.page.messages.update_live(live.committed, [])
@@ -288,11 +300,17 @@ class ChatController(ModelSettingsMixin, QObject):
         status = "cancelled" if done.reason == "cancelled" else "done"
         text = done.text if done.text or status == "done" else live.committed
         stats = {**done.stats.as_dict(), "reason": done.reason}
-        self.store.finish_assistant(live.message_id, text=text, thinking=done.thinking, stats=stats, status=status)
+        saved = True
+        try:
+            self.store.finish_assistant(live.message_id, text=text, thinking=done.thinking, stats=stats, status=status)
+        except StoreWriteError as exc:  # keep the answer on screen rather than the older stored text
+            saved = False
+            self.page.show_banner(f"{exc} The answer is shown but not fully saved; copy it if you need it.")
         self._remember_replay(live.message_id, live.canvases)
         self.live = None
         self._show_stats(stats)
-        self.render_messages()
+        if saved:
+            self.render_messages()
         self._update_buttons()
         self.answer_finished.emit(live.message_id)
 

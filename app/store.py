@@ -20,7 +20,23 @@ from engine.events import Frame
 from .frame_codec import decode_canvas
 from .migrations import NewerSchemaError, check_version, migrate
 
-__all__ = ["ChatStore", "Conversation", "Message", "NewerSchemaError"]
+__all__ = ["ChatStore", "Conversation", "Message", "NewerSchemaError", "StoreWriteError"]
+
+
+class StoreWriteError(RuntimeError):
+    """A write did not happen (disk full, read-only or unreachable file); the transaction was rolled back whole."""
+
+    @classmethod
+    def from_sqlite(cls, exc: sqlite3.OperationalError, path: Path) -> Exception:
+        """A user-facing error for a failed write; other operational errors are returned unchanged."""
+        reason = str(exc).lower()
+        if "full" in reason:
+            return cls(f"Could not save to {path}: the disk is full. Free some space; nothing was lost yet.")
+        if "readonly" in reason or "read-only" in reason:
+            return cls(f"Could not save to {path}: the file or its folder is read-only.")
+        if "disk i/o" in reason or "unable to open" in reason:
+            return cls(f"Could not save to {path}: the disk reported an error ({exc}).")
+        return exc
 
 
 @dataclass(frozen=True)
@@ -107,13 +123,17 @@ class ChatStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")  # a full disk can fail here too (WAL append): then roll back
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise StoreWriteError.from_sqlite(exc, self.path) from exc
 
     # Conversations
 
