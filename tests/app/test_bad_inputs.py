@@ -269,3 +269,22 @@ def test_models_folder_deleted_while_the_app_runs(qtbot, desk, chat_em, tmp_path
     desk.controller.sampler = desk.controller.sampler.with_(max_new_tokens=64, max_denoising_steps=2)
     still_answers(qtbot, desk)
     assert load_settings().problem == ""
+
+
+def test_hub_that_keeps_answering_5xx_says_try_again_and_resumes_later(monkeypatch):
+    from engine.models import find_local, pull
+    from engine.models.errors import DownloadError
+    from tests.fixtures.hub_server import TINY_REPO, make_hub
+
+    hub = make_hub()
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    try:
+        hub.fail("/api/models/", 503, times=1000)
+        with pytest.raises(DownloadError) as info:
+            pull(TINY_REPO, base_delay=0.01)
+        assert "HTTP 503" in str(info.value) and "try again later" in str(info.value)
+        hub._faults.clear()  # the hub is back
+        assert pull(TINY_REPO, base_delay=0.01).path.is_dir() and find_local(TINY_REPO).status == "ready"
+    finally:
+        hub.stop()
