@@ -109,6 +109,7 @@ class SingleInstance(QObject):
 
 def bring_to_front(window: QWidget) -> None:
     """Show, un-minimise, raise and activate `window`."""
+    log.info("another launch asked for the window: bringing it to the front")
     if window.isMinimized():
         window.showNormal()
     window.show()

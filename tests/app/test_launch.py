@@ -120,3 +120,31 @@ def test_help_lists_the_flag(flag):
     from app.__main__ import _parse
 
     assert _parse([flag]).install_desktop_entry
+
+
+def test_second_launch_of_the_app_exits_and_raises_the_first(tmp_path):
+    import time
+
+    home = tmp_path / "home"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DIFFUSION_DESK_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    first = subprocess.Popen([sys.executable, "-m", "app", "--model", "tiny"], cwd=REPO, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        log = home / "logs" / "diffusion-desk.log"
+        deadline = time.monotonic() + 120
+        while not (home / "cache" / "instance.lock").is_file():
+            assert first.poll() is None and time.monotonic() < deadline, "the first instance did not start"
+            time.sleep(0.2)
+        second = subprocess.run([sys.executable, "-m", "app"], cwd=REPO, env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert second.returncode == 0 and "already running" in second.stdout, second.stderr[-2000:]
+        assert first.poll() is None
+        deadline = time.monotonic() + 30
+        while "bringing it to the front" not in log.read_text(encoding="utf-8", errors="replace"):
+            assert time.monotonic() < deadline, "the first instance was not asked to come to the front"
+            time.sleep(0.2)
+    finally:
+        first.kill()
+        first.wait(30)
