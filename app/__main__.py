@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app.crash_reporter = install_crash_handling()  # every unhandled exception → log + dialog; the app keeps running
     loop = qasync.QEventLoop(app)
+    loop.set_exception_handler(app.crash_reporter.asyncio_exception)
     asyncio.set_event_loop(loop)
     with loop:
         if args.self_test:

@@ -200,6 +200,14 @@ class CrashReporter(QObject):
         name = args.thread.name if args.thread is not None else "unknown thread"
         self.report(args.exc_type, args.exc_value, args.exc_traceback, name)
 
+    def asyncio_exception(self, loop: object, context: dict) -> None:
+        """An asyncio loop's exception handler: a coroutine's unhandled exception (qasync runs them on the GUI)."""
+        exc = context.get("exception")
+        if isinstance(exc, BaseException) and not isinstance(exc, KeyboardInterrupt):
+            self.report(type(exc), exc, exc.__traceback__, "asyncio")
+        else:
+            log.error("asyncio: %s", context.get("message", context))
+
     def report(self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None,
                thread: str) -> None:
         """Log the exception and queue the dialog (callable from any thread)."""

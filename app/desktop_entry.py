@@ -121,6 +121,10 @@ def _refresh_caches(root: Path) -> None:
 
 def main() -> int:
     """The command-line action: install, print what was written, exit 0 (1 with a reason on failure)."""
+    if sys.platform in ("win32", "darwin"):
+        print("Desktop entries are for Linux desktops. On Windows and macOS use the app bundle "
+              "(packaging/NOTES.md) and pin it to the Start menu or the Dock.", file=sys.stderr)
+        return 1
     try:
         files = install_desktop_entry()
     except OSError as exc:

@@ -125,3 +125,26 @@ def test_log_file_rotates_under_logs(portable_home, monkeypatch):
         for handler in [h for h in root.handlers if h not in before]:
             root.removeHandler(handler)
             handler.close()
+
+
+def test_exception_in_an_asyncio_task(qtbot, reporter):
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(reporter.asyncio_exception)
+    try:
+        async def download() -> None:
+            raise OSError("connection reset while orchestrating")
+
+        task = loop.create_task(download())
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert task.done()
+        del task  # an exception never retrieved reaches the handler when the task is collected
+        import gc
+
+        gc.collect()
+    finally:
+        loop.close()
+    qtbot.waitUntil(lambda: reporter.dialog is not None, timeout=5000)
+    assert "connection reset while orchestrating" in reporter.dialog.summary.text()
+    assert "Thread: asyncio" in reporter.dialog.details.toPlainText()
