@@ -54,6 +54,12 @@ async def _run_window(model: str | None) -> int:
         instance.release()
         QMessageBox.critical(None, "Diffusion Desk", str(exc))
         return 2
+    except Exception as exc:  # noqa: BLE001 - e.g. a damaged chats database: say so, log it, exit cleanly
+        from .crash import startup_failure_message
+
+        instance.release()
+        QMessageBox.critical(None, "Diffusion Desk", startup_failure_message(exc))
+        return 1
     instance.activated.connect(lambda: bring_to_front(desktop.window))
     desktop.window.show()
     closed = asyncio.Event()

@@ -237,6 +237,22 @@ class CrashReporter(QObject):
             self.dialog = None
 
 
+def startup_failure_message(exc: BaseException) -> str:
+    """What the user reads when the window cannot open at all (the cause is logged with its traceback)."""
+    import sqlite3
+
+    log.error("startup failed", exc_info=(type(exc), exc, exc.__traceback__))
+    where = f" Details are in {log_path()}."
+    if isinstance(exc, sqlite3.DatabaseError):
+        from engine.paths import chats_db_path
+
+        return (f"The chat database {chats_db_path()} could not be opened ({exc}). It was left as it is: move it "
+                f"aside to start with an empty history, or put a backup in its place.{where}")
+    if isinstance(exc, OSError):
+        return f"Diffusion Desk could not use its files: {exc}. Check that the folder exists and is writable.{where}"
+    return f"Diffusion Desk could not start: {type(exc).__name__}: {exc}.{where}"
+
+
 def install_crash_handling() -> CrashReporter:
     """Logging with rotation plus the exception hooks; call once, after the QApplication exists."""
     path = setup_logging()

@@ -288,3 +288,26 @@ def test_hub_that_keeps_answering_5xx_says_try_again_and_resumes_later(monkeypat
         assert pull(TINY_REPO, base_delay=0.01).path.is_dir() and find_local(TINY_REPO).status == "ready"
     finally:
         hub.stop()
+
+
+def test_damaged_chats_database_is_named_at_startup_and_left_alone(qapp, monkeypatch):
+    from engine.paths import chats_db_path
+
+    db = chats_db_path()
+    db.write_bytes(b"this is not an SQLite file at all\x00\xff" * 200)
+    before = db.read_bytes()
+    shown = []
+    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.critical", lambda _parent, _title, text: shown.append(text))
+    from app.__main__ import _run_window
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(_run_window(None)) == 1
+    finally:
+        loop.close()
+    assert shown and str(db) in shown[0] and "could not be opened" in shown[0] and "move it aside" in shown[0]
+    assert db.read_bytes() == before
+    db.unlink()  # moved aside: the next start opens the window on an empty history
+    desktop = create_desktop(autoload=False)
+    assert desktop.store.conversations() == []
+    desktop.window.close()
