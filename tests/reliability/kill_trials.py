@@ -8,9 +8,11 @@ during model load, between answers, mid-canvas or mid-commit. Afterwards:
   text unchanged, an answer's text starting with what was committed (it only grows), every stored canvas's
   frames byte-identical;
 - the app's store opens the file, and an answer cut off mid-generation is marked "interrupted" with its text.
-Later trials keep the earlier trials' history, so every trial re-checks everything before it.
+Later trials keep the earlier trials' history, so every trial re-checks everything before it. A second kind of
+trial kills the real `diffusion-desk --self-test --model tiny` mid-answer (its own fresh database each run).
 
-By hand: `python -m tests.reliability.kill_trials --trials 50` (prints the figures; exit 1 on any failure).
+By hand: `python -m tests.reliability.kill_trials --trials 50 [--self-test-trials 10]` (prints the figures; exit 1
+on any failure).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Trials:
     killed_before_first_answer: int = 0
     messages_checked: int = 0
     canvases_checked: int = 0
+    finished_before_kill: int = 0
 
 
 def snapshot(db: Path) -> dict[int, Row]:
@@ -139,14 +142,17 @@ def child_env(home: Path) -> dict[str, str]:
     return env
 
 
-def one_trial(db: Path, home: Path, rng: random.Random, stats: Trials, *, max_delay_s: float = 2.0) -> list[str]:
-    """Start the child, kill it at a random moment, check the database; returns the problems found."""
-    known = snapshot(db)
-    early = rng.random() < 0.1  # sometimes kill while it is still starting or loading the model
+def one_trial(db: Path, home: Path, rng: random.Random, stats: Trials, *, max_delay_s: float = 2.0,
+              command: list[str] | None = None) -> list[str]:
+    """Start the child (`kill_child`, or `command`), kill it at a random moment, check the database; returns the
+    problems found. A `command` run (the real `--self-test`) may finish before the kill: that is no failure."""
+    known = {} if command else snapshot(db)  # the self-test starts from an empty database of its own
+    early = command is None and rng.random() < 0.1  # sometimes kill while it is still starting or loading
     log = db.with_name("child-stderr.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.kill_child", str(db)],
+            command or [sys.executable, "-m", "tests.reliability.kill_child", str(db)],
             cwd=REPO, env=child_env(home), stdout=subprocess.DEVNULL, stderr=stderr,
         )
     last = known
@@ -156,6 +162,8 @@ def one_trial(db: Path, home: Path, rng: random.Random, stats: Trials, *, max_de
             time.sleep(rng.uniform(0.0, 3.0))
         else:
             while not any(r.status == "generating" for mid, r in last.items() if mid not in known):
+                if command and proc.poll() == 0:
+                    break
                 if proc.poll() is not None or time.monotonic() > deadline:
                     return [f"child never started answering (rc {proc.poll()}): {_tail(log)}"]
                 time.sleep(POLL_S)
@@ -165,13 +173,16 @@ def one_trial(db: Path, home: Path, rng: random.Random, stats: Trials, *, max_de
                 last = snapshot(db)
                 time.sleep(rng.uniform(0.0, 2 * POLL_S))
         last = snapshot(db)
-        proc.send_signal(signal.SIGKILL)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
-    if proc.returncode != -signal.SIGKILL:
+    if command and proc.returncode == 0:
+        stats.finished_before_kill += 1
+    elif proc.returncode != -signal.SIGKILL:
         return [f"child ended by itself (rc {proc.returncode}) before the kill: {_tail(log)}"]
     stats.killed_generating += any(r.status == "generating" for r in last.values())
     stats.killed_before_first_answer += early
@@ -202,11 +213,27 @@ def run_trials(n: int, workdir: Path, seed: int = 0, *, verbose: bool = False) -
     return stats
 
 
+def run_self_test_trials(n: int, workdir: Path, seed: int = 0) -> Trials:
+    """`n` runs of the real `diffusion-desk --self-test` (tiny model) killed mid-answer."""
+    rng = random.Random(seed)
+    out = workdir / "self-test"
+    command = [sys.executable, "-m", "app", "--self-test", str(out), "--model", "tiny", "--prompt",
+               "Tell me a long story about a lighthouse."]
+    stats = Trials()
+    for i in range(n):
+        problems = one_trial(out / "self-test-chats.sqlite3", workdir / "home", rng, stats, max_delay_s=1.0,
+                             command=command)
+        stats.trials += 1
+        stats.failures += [f"self-test trial {i + 1}: {p}" for p in problems]
+    return stats
+
+
 def main(argv: list[str] | None = None) -> int:
     """The hand-run: ≥ 50 trials, the figures printed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--self-test-trials", type=int, default=10, help="kills of the real --self-test as well")
     parser.add_argument("--keep", metavar="DIR", type=Path, help="work in DIR and keep the database")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -215,15 +242,20 @@ def main(argv: list[str] | None = None) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         stats = run_trials(args.trials, workdir, args.seed, verbose=True)
         final = snapshot(workdir / "chats.sqlite3")
+        self_test = run_self_test_trials(args.self_test_trials, workdir, args.seed)
     print(
         f"kill -9 trials: {stats.trials}, failures: {len(stats.failures)}, killed mid-answer: "
         f"{stats.killed_generating}, killed early (start/load): {stats.killed_before_first_answer}, "
         f"messages checked: {stats.messages_checked}, canvases checked: {stats.canvases_checked}, "
         f"messages at the end: {len(final)}, {time.monotonic() - started:.0f} s"
     )
-    for failure in stats.failures:
+    print(
+        f"--self-test kill trials: {self_test.trials}, failures: {len(self_test.failures)}, killed mid-answer: "
+        f"{self_test.killed_generating}, finished before the kill: {self_test.finished_before_kill}"
+    )
+    for failure in stats.failures + self_test.failures:
         print("FAIL", failure)
-    return 1 if stats.failures else 0
+    return 1 if stats.failures or self_test.failures else 0
 
 
 if __name__ == "__main__":

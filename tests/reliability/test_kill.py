@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from app.store import ChatStore
-from tests.reliability.kill_trials import check, run_trials, snapshot
+from tests.reliability.kill_trials import check, run_self_test_trials, run_trials, snapshot
 
 
 def test_ten_kills_during_generation_lose_nothing_committed(tmp_path):
@@ -13,6 +13,11 @@ def test_ten_kills_during_generation_lose_nothing_committed(tmp_path):
     assert stats.trials == 10
     assert stats.failures == []
     assert stats.killed_generating >= 1 and stats.messages_checked > 0
+
+
+def test_the_real_self_test_killed_mid_answer_leaves_a_sound_database(tmp_path):
+    stats = run_self_test_trials(3, tmp_path, seed=3)
+    assert stats.trials == 3 and stats.failures == []
 
 
 def test_the_checker_notices_lost_and_changed_messages(tmp_path):
