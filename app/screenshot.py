@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        loop.run_until_complete(capture(args.out, args.model, args.prompt or ["What is a diffusion model?"], args.at))
+        loop.run_until_complete(capture(args.out, args.model, args.prompt or ["Hello! Who are you?"], args.at))
     print(f"saved {args.out}")
     return 0
 

@@ -21,7 +21,7 @@ from .app_settings import AppSettings
 from .desktop import Desktop, create_desktop
 from .model_sources import default_model_source
 
-DEFAULT_PROMPT = "What is the capital of France?"
+DEFAULT_PROMPT = "Hello! Who are you?"
 HEARTBEAT_MS = 5
 SELF_TEST_MAX_NEW_TOKENS = 512
 
