@@ -154,7 +154,7 @@ class CanvasView(QWidget):
         f = self._frame
         if f is None:
             return "Canvas"
-        tpf = "–" if self.tokens_per_forward is None else f"{self.tokens_per_forward:.2f}"
+        tpf = "–" if self.tokens_per_forward is None else f"{self.tokens_per_forward:.1f}"
         return (
             f"canvas {f.canvas_index + 1} · step {f.step}/{f.max_steps} · accepted {f.accepted_count}/"
             f"{len(f.accepted)} · {tpf} tokens/forward"
@@ -195,7 +195,9 @@ class CanvasView(QWidget):
         header_font.setBold(True)
         p.setFont(header_font)
         p.setPen(self.palette().color(self.foregroundRole()))
-        p.drawText(QRectF(10, 4, self.width() - 20, HEADER_H - 6), Qt.AlignmentFlag.AlignVCenter, self.header_text())
+        width = self.width() - 20
+        header = QFontMetrics(header_font).elidedText(self.header_text(), Qt.TextElideMode.ElideRight, width)
+        p.drawText(QRectF(10, 4, self.width() - 20, HEADER_H - 6), Qt.AlignmentFlag.AlignVCenter, header)
         f = self._frame
 
         if f is None:
