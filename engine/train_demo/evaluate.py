@@ -65,6 +65,8 @@ def quick_eval(model, n: int, seed: int, overrides: dict | None = None, with_ste
         prompts = [codec.chat_prefix([("user", ex.prompt)]) for ex in exs]
         outs, passes = batch_generate(model, prompts, gen_cfg, seed)
         steps += passes
+        if with_steps:
+            acc[f"steps_{skill}"] = sum(passes) / len(passes)
         acc[skill] = sum(is_correct(ex, _reply(codec, o)) for ex, o in zip(exs, outs)) / n
     if with_steps:
         acc["steps"] = sum(steps) / len(steps)
@@ -114,16 +116,19 @@ def full_eval(model_dir: Path, n: int = 200, threads: int = 2, overrides: dict |
     t_gen = time.perf_counter()
     for skill in SKILLS:
         exs = fresh_examples(skill, n, seed=99)
-        ok = 0
+        ok, misses, skill_steps = 0, 0, []
         for i, ex in enumerate(exs):
             reply, steps = _engine_answer(em, [{"role": "user", "content": ex.prompt}], seed=i, settings=settings)
-            all_steps += steps
+            skill_steps += steps
             good = is_correct(ex, reply)
             ok += good
-            if not good and i < n and ok < i + 1 and (i - ok) < 3:
+            if not good and misses < 3:  # a few misses per skill, to see the failure mode
+                misses += 1
                 print(f"  [{skill}] miss: {ex.prompt!r} -> {reply!r} (want {ex.answer!r})", flush=True)
+        all_steps += skill_steps
         results[skill] = ok / n
-        print(f"skill {skill}: {ok}/{n} = {100 * ok / n:.1f} %", flush=True)
+        print(f"skill {skill}: {ok}/{n} = {100 * ok / n:.1f} %  "
+              f"(mean steps per canvas {sum(skill_steps) / max(1, len(skill_steps)):.2f})", flush=True)
     mean_steps = sum(all_steps) / max(1, len(all_steps))
     per_answer = (time.perf_counter() - t_gen) / (n * len(SKILLS))
     print(f"mean denoising steps per canvas: {mean_steps:.2f} over {len(all_steps)} canvases; "

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import torch
 
+from .data import TRAIN_MIX
 from .objective import diffusion_loss, make_batch
 from .tokenizer import BOI_ID, BOS_ID, EOI_ID, EOS_ID, IMAGE_ID, PAD_ID, TURN_CLOSE_ID, VOCAB_SIZE, CharCodec
 
 WORK_DIR = Path("train-demo")
 SHORT_MIX = {"a": 0.45, "b": 0.30, "c": 0.25}
 FULL_MIX = {"a": 0.2, "b": 0.2, "c": 0.15, "d": 0.2, "e": 0.25}
+PHASE3_MIX = {"a": 0.30, "b": 0.22, "c": 0.18, "d": 0.10, "e": 0.20}
 EXPORT_DIR = Path("resources/demo-model")
 
 
@@ -35,6 +37,9 @@ class TrainConfig:
     pad_weight: float = 0.05
     full_every: int = 4  # every 4th step: full 256-slot canvas, all skills (d/e-heavy), as at inference;
     # other steps: skills a-c only, canvas trimmed to the longest answer + margin (~4x fewer decoder tokens)
+    phase2_step: int = 1600  # from here on every step uses the full 256-slot canvas with all skills (TRAIN_MIX):
+    phase2_batch: int = 16  # trimmed canvases taught the skills fast but the model then keyed on canvas length
+    phase3_step: int = 2500  # from here on PHASE3_MIX: more "anything else" prompts (the model confused d and e)
     hidden_size: int = 128
     layers: int = 4
     experts: int = 4
@@ -86,7 +91,7 @@ GENERATION_DEFAULTS = {
     "max_denoising_steps": 24,
     "sampler_config": {"entropy_bound": 0.1, "_cls_name": "EntropyBoundSamplerConfig"},
     "t_min": 0.4,
-    "t_max": 0.8,
+    "t_max": 1.5,  # high early temperature: confident answers still sharpen over ~8-12 steps (sweep in TRAINING.md)
     "stability_threshold": 1,
     "confidence_threshold": 0.005,
     "bos_token_id": BOS_ID,
@@ -153,7 +158,11 @@ def train(tc: TrainConfig, resume: bool, work_dir: Path = WORK_DIR, threads: int
         best_acc = torch.load(work_dir / "best.pt", weights_only=False)["acc"]
         best = sum(best_acc.values()) / len(best_acc)
     while step < tc.steps:
-        if step % tc.full_every == 0:
+        if step >= tc.phase3_step:
+            batch = make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, PHASE3_MIX)
+        elif step >= tc.phase2_step:
+            batch = make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, TRAIN_MIX)
+        elif step % tc.full_every == 0:
             batch = make_batch(rng, codec, tc.batch_size, 256, tc.pad_weight, FULL_MIX)
         else:
             batch = make_batch(rng, codec, tc.batch_size, None, tc.pad_weight, SHORT_MIX)
