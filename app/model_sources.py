@@ -5,25 +5,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 TINY_MODEL = "tiny"
 TINY_LABEL = "Tiny random model (untrained — output is noise)"
 TINY_DIR_NAME = "tiny-random-untrained"
-
-_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<|turn>", "<turn|>", "<|channel>", "<channel|>"]
-_CHARS = ["\n"] + [chr(c) for c in range(32, 127)]
-_TINY_VOCAB = 128
-# Gemma-4-style turns: <|turn>role\n…<turn|>\n, ending with the model's turn.
-CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for m in messages %}"
-    "{% if m['role'] == 'assistant' %}{% set role = 'model' %}{% else %}{% set role = m['role'] %}{% endif %}"
-    "<|turn>{{ role }}\n{{ m['content'] | trim }}<turn|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|turn>model\n{% endif %}"
-)
-
 
 def demo_model_dir() -> Path:
     """Where the embedded demo model lives (resources/demo-model)."""
@@ -58,11 +45,11 @@ def load_engine_model(source: str, device: str = "auto", profile: str | None = N
     from engine import EngineModel
 
     if source == TINY_MODEL:
-        from engine.loading import _load_tokenizer
-        from engine.tiny import tiny_model
+        from engine.tiny import tiny_engine_model
 
-        tokenizer = _load_tokenizer(tiny_tokenizer_dir())
-        return EngineModel.wrap(tiny_model(seed=0, vocab_size=_TINY_VOCAB), tokenizer, name=TINY_DIR_NAME)
+        em = tiny_engine_model(seed=0)
+        em.name = TINY_DIR_NAME
+        return em
     return EngineModel.from_pretrained(source, device=device, profile=profile)
 
 
@@ -78,28 +65,7 @@ def tiny_tokenizer_dir() -> Path:
 
 
 def write_char_tokenizer(folder: Path) -> None:
-    """A character-level tokenizer (ids 0–7 special, then newline and printable ASCII) with a chat template."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    """The demo model's character tokenizer (with its Gemma-4-style chat template), saved into `folder`."""
+    from engine.train_demo.tokenizer import save_tokenizer
 
-    vocab = {tok: i for i, tok in enumerate(_SPECIALS)}
-    for ch in _CHARS:
-        vocab[ch] = len(vocab)
-    first_unused = len(vocab)
-    unused = [f"<unused{i}>" for i in range(first_unused, _TINY_VOCAB)]
-    vocab.update({name: first_unused + n for n, name in enumerate(unused)})
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in _SPECIALS + unused])
-    tok.save(str(folder / "tokenizer.json"))
-    config = {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": "<bos>",
-        "eos_token": "<eos>",
-        "pad_token": "<pad>",
-        "unk_token": "<unk>",
-        "additional_special_tokens": _SPECIALS[4:],
-        "model_max_length": 4096,
-        "chat_template": CHAT_TEMPLATE,
-    }
-    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    save_tokenizer(folder)
