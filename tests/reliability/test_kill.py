@@ -16,8 +16,8 @@ def test_ten_kills_during_generation_lose_nothing_committed(tmp_path):
 
 
 def test_the_real_self_test_killed_mid_answer_leaves_a_sound_database(tmp_path):
-    stats = run_self_test_trials(3, tmp_path, seed=3)
-    assert stats.trials == 3 and stats.failures == []
+    stats = run_self_test_trials(2, tmp_path, seed=3)
+    assert stats.trials == 2 and stats.failures == []
 
 
 def test_the_checker_notices_lost_and_changed_messages(tmp_path):
