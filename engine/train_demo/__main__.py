@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--which", default="best", choices=("best", "ckpt"), help="checkpoint to export")
     ap.add_argument("--eval", action="store_true", help="evaluate resources/demo-model (or --model)")
     ap.add_argument("--n", type=int, default=200, help="prompts per skill for --eval")
+    ap.add_argument("--skills", default="abcde", help="skills to evaluate (e.g. 'ab' to split --eval over processes)")
     ap.add_argument("--model", type=Path, default=EXPORT_DIR)
     ap.add_argument("--work-dir", type=Path, default=WORK_DIR)
     ap.add_argument("--threads", type=int, default=2)
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.eval:
             from .evaluate import full_eval
 
-            full_eval(args.model, args.n, threads=args.threads)
+            full_eval(args.model, args.n, threads=args.threads, skills=args.skills)
         return 0
     from .train import train
 
