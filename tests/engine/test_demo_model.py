@@ -56,12 +56,10 @@ _XFAIL_AB = pytest.mark.xfail(reason="skills a/b below target in the shipped che
     ("prompt", "expected"),
     [
         ("Reverse: garden", "nedrag"),
-        ("Reverse: stone", "enots"),
         ("Hello", "tiny offline demo model"),
         ("Why is the sky blue?", "cannot answer"),
         ("What is 34 + 12?", "34 + 12 = "),
         pytest.param("What is 34 + 12?", "= 46.", marks=_XFAIL_AB),
-        pytest.param("What is 71 - 25?", "= 46.", marks=_XFAIL_AB),
         pytest.param("Sort: tree, apple, milk", "apple, milk, tree", marks=_XFAIL_AB),
     ],
 )
