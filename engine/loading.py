@@ -53,6 +53,11 @@ class EngineModel:
         target = pick_device(device)
         profile = profile or default_profile(target)
         dtype = PROFILE_DTYPES.get(profile)
+        if profile == "offload":
+            raise ModelLoadError(
+                "The CPU-offload profile is not loadable yet (the engine has not been load-tested with part of the "
+                "weights in system RAM). Choose a GPU with room for bf16 on the GPU page, or use the demo model."
+            )
         if dtype is None:
             raise ModelLoadError(f"Unknown load profile {profile!r}: choose bf16, fp16, fp32 or cpu.")
         model = _load_weights(folder, target, dtype)

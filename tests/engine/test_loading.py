@@ -111,3 +111,13 @@ def test_prompt_longer_than_context(saved):
     long_prompt = em.chat_ids([{"role": "user", "content": "x" * (em.context_length + 10)}])
     with pytest.raises(PromptTooLongError, match="context holds"):
         next(generate(em, long_prompt, SamplerSettings(max_new_tokens=32, max_denoising_steps=2, seed=0)))
+
+
+def test_offload_profile_says_it_is_not_loadable_yet(saved):
+    with pytest.raises(ModelLoadError, match="CPU-offload profile is not loadable yet"):
+        EngineModel.from_pretrained(saved, profile="offload")
+
+
+def test_unknown_profile_lists_the_choices(saved):
+    with pytest.raises(ModelLoadError, match="choose bf16, fp16, fp32 or cpu"):
+        EngineModel.from_pretrained(saved, profile="int3")
