@@ -106,7 +106,7 @@ def _reference(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings) ->
     out = em.model.generate(ids, **settings.generate_kwargs())
     _sync(em)
     seconds = time.perf_counter() - start
-    return Timing(seconds, _trim(em, out.sequences[0, ids.shape[1]:].tolist(), settings.max_new_tokens))
+    return Timing(seconds, trim_like_engine(em, out.sequences[0, ids.shape[1]:].tolist(), settings.max_new_tokens))
 
 
 def _engine(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings, *, frames: bool) -> Timing:
@@ -134,7 +134,8 @@ def _multi_turn(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings) -
     }
 
 
-def _trim(em: EngineModel, ids: list[int], budget: int) -> list[int]:
+def trim_like_engine(em: EngineModel, ids: list[int], budget: int) -> list[int]:
+    """Reference output cut the way the engine reports it: up to and including the first EOS, then the budget."""
     eos = set(em.eos_token_ids)
     for i, token in enumerate(ids):
         if token in eos:

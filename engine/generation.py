@@ -74,15 +74,16 @@ def generate(
     seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**31)
     torch.manual_seed(seed)
     canvas_length = em.canvas_length
-    eos = torch.tensor(em.eos_token_ids or [-1], device=device)
+    eos = set(em.eos_token_ids)
     fast = _usable_compiled_path(em, state, input_ids.shape[1], settings.max_new_tokens)
     if state.cache is None:
         state.cache, state.ids = (fast.new_cache() if fast else _new_cache(model)), []
     cached_tokens = len(state.ids)
-    cur_len = prompt_tokens = cached_tokens + input_ids.shape[1]
-    encoder_positions = torch.arange(len(state.ids), cur_len, dtype=torch.int32, device=device).unsqueeze(0)
-    decoder_positions = torch.arange(cur_len, cur_len + canvas_length, dtype=torch.int32, device=device).unsqueeze(0)
-    attention_mask = torch.ones((1, cur_len), dtype=torch.bool, device=device)
+    prompt_tokens = cached_tokens + input_ids.shape[1]
+    encoder_positions = torch.arange(cached_tokens, prompt_tokens, dtype=torch.int32, device=device).unsqueeze(0)
+    decoder_positions = torch.arange(prompt_tokens, prompt_tokens + canvas_length, dtype=torch.int32,
+                                     device=device).unsqueeze(0)
+    attention_mask = torch.ones((1, prompt_tokens), dtype=torch.bool, device=device)
     decoder_attention_mask = torch.nn.functional.pad(attention_mask, (0, canvas_length), value=True)
     sampler = EntropyBoundSampler(
         config=EntropyBoundSamplerConfig(entropy_bound=float(settings.entropy_bound)),
@@ -142,7 +143,7 @@ def generate(
             committed = canvas.draft[0].tolist()
 
             # 1.e. Stop at the first EOS (kept) and at the token budget.
-            eos_at = _first_eos(canvas.draft[0], eos)
+            eos_at = next((i for i, token in enumerate(committed) if token in eos), None)
             if eos_at is not None:
                 committed, reason = committed[: eos_at + 1], "eos"
             committed = committed[: settings.max_new_tokens - len(generated)]
@@ -153,7 +154,6 @@ def generate(
 
             # 1.f. Prepare the next canvas: it is encoded next, and the new canvas sits after it.
             pending = canvas.draft
-            cur_len += canvas_length
             attention_mask = torch.nn.functional.pad(attention_mask, (0, canvas_length), value=True)
             decoder_attention_mask = torch.nn.functional.pad(decoder_attention_mask, (0, canvas_length), value=True)
             encoder_positions = decoder_positions
@@ -324,8 +324,3 @@ def _frame(canvas_index: int, step: int, max_steps: int, data: list[float], elap
         entropy=data[3 * n : 4 * n],
         elapsed_s=elapsed,
     )
-
-
-def _first_eos(draft: torch.Tensor, eos: torch.Tensor) -> int | None:
-    hits = torch.isin(draft, eos).nonzero()
-    return int(hits[0, 0]) if hits.numel() else None

@@ -5,19 +5,14 @@ from __future__ import annotations
 import torch
 
 from engine import EngineModel, SamplerSettings
+from engine.bench import trim_like_engine
 
 
 def reference_ids(em: EngineModel, input_ids: torch.Tensor, settings: SamplerSettings, cache=None) -> list[int]:
     """transformers' `model.generate` after `torch.manual_seed(seed)`: ids up to the first EOS, capped."""
     torch.manual_seed(settings.seed)
     out = em.model.generate(input_ids, cache=cache, **settings.generate_kwargs())
-    ids = out.sequences[0, input_ids.shape[1] :].tolist()
-    eos = set(em.eos_token_ids)
-    for i, token in enumerate(ids):
-        if token in eos:
-            ids = ids[: i + 1]
-            break
-    return ids[: settings.max_new_tokens]
+    return trim_like_engine(em, out.sequences[0, input_ids.shape[1] :].tolist(), settings.max_new_tokens)
 
 
 def prompt(n: int, seed: int = 1, vocab: int = 500) -> torch.Tensor:
