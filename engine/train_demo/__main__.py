@@ -7,6 +7,15 @@ from dataclasses import fields
 from pathlib import Path
 
 
+def _flag(text: str) -> bool:
+    """`--word-tokens true|false` (argparse's bool() would read "false" as True)."""
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run training, export and/or evaluation."""
     from .train import EXPORT_DIR, WORK_DIR, TrainConfig
@@ -22,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-dir", type=Path, default=WORK_DIR)
     ap.add_argument("--threads", type=int, default=2)
     for f in fields(TrainConfig):
-        ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=None)
+        kind = _flag if isinstance(f.default, bool) else type(f.default)
+        ap.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None)
     args = ap.parse_args(argv)
     if args.export or args.eval:
         if args.export:
@@ -42,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         saved = torch.load(args.work_dir / "ckpt.pt", weights_only=False)["config"]
-        tc = TrainConfig(**{**saved, **overrides})  # same recipe, explicit flags (e.g. --steps) win
+        tc = TrainConfig.from_dict({**saved, **overrides})  # same recipe, explicit flags (e.g. --steps) win
     train(tc, resume=args.resume, work_dir=args.work_dir, threads=args.threads)
     return 0
 

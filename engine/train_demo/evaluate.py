@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .data import GENERATORS, SKILLS, Example, is_correct
-from .tokenizer import PAD_ID, CharCodec
+from .tokenizer import PAD_ID, VOCAB_SIZE, CharCodec
 
 
 def _gen_config(overrides: dict | None = None):
@@ -56,7 +56,7 @@ def quick_eval(model, n: int, seed: int, overrides: dict | None = None, with_ste
 
     With `with_steps`, also the mean decoder passes per canvas ("steps") over all prompts.
     """
-    codec = CharCodec()
+    codec = CharCodec(words=model.config.text_config.vocab_size > VOCAB_SIZE)
     gen_cfg = _gen_config(overrides)
     acc: dict[str, float] = {}
     steps: list[float] = []

@@ -1,12 +1,18 @@
-"""Character-level tokenizer for the embedded demo model, built with the `tokenizers` library.
+"""Tokenizers for the embedded demo model, built with the `tokenizers` library.
 
 Ids 0..10 are special (pad, eos, bos, unk, turn/channel markers, image markers); every printable ASCII
 character plus newline gets one id after them. Characters outside that set map to `<unk>`.
+
+The demo model's vocabulary adds one id per word of the built-in word list (`data.WORDS`): a lowercase letter run
+that is exactly a list word is one token, any other text stays character level. Sorting then moves whole tokens
+(a character-level model has to spell every word it sorts), while arithmetic and reversing of other words stay
+character level. Tiny test models keep the pure character vocabulary (`VOCAB_SIZE`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 SPECIALS: list[str] = [
@@ -26,6 +32,18 @@ PAD_ID, EOS_ID, BOS_ID, UNK_ID, TURN_OPEN_ID, TURN_CLOSE_ID, CHANNEL_OPEN_ID, CH
 BOI_ID, EOI_ID, IMAGE_ID = 8, 9, 10
 CHARS: list[str] = ["\n"] + [chr(c) for c in range(32, 127)]
 VOCAB_SIZE = 128  # 11 specials + 96 chars, rounded up; the spare ids are never produced
+WORD_PATTERN = r"[a-z]+|[^a-z]"  # a lowercase letter run is one piece; every other character its own piece
+
+
+def _words() -> list[str]:
+    from .data import WORDS
+
+    return WORDS
+
+
+def demo_vocab_size() -> int:
+    """Characters + list words, rounded up to a multiple of 16 (the spare ids are never produced)."""
+    return (VOCAB_SIZE + len(_words()) + 15) // 16 * 16
 
 # Gemma-4-style turns. The demo never thinks: with enable_thinking true the template opens the model turn with an
 # empty thought span (<|channel>thought\n<channel|>), so the reply that follows is the answer, never a thought.
@@ -44,28 +62,44 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tokenizer():
-    """Return a `tokenizers.Tokenizer` mapping each character to one id (no merges)."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-
+def _vocab(words: bool) -> dict[str, int]:
     vocab = {tok: i for i, tok in enumerate(SPECIALS)}
     for ch in CHARS:
         vocab[ch] = len(vocab)
     for i in range(len(vocab), VOCAB_SIZE):
         vocab[f"<unused{i}>"] = i
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    # Split into single characters; WordLevel then maps each one to its id.
-    tok.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    if words:
+        for w in _words():
+            vocab[w] = len(vocab)
+        for i in range(len(vocab), demo_vocab_size()):
+            vocab[f"<unused{i}>"] = i
+    return vocab
+
+
+def build_tokenizer(words: bool = False):
+    """Return a `tokenizers.Tokenizer`: one id per character, plus one per list word with `words`."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+
+    vocab = _vocab(words)
+    if words:
+        # BPE without merges and ignore_merges: a piece that is in the vocabulary (a list word) is one token,
+        # any other piece falls back to its characters.
+        tok = Tokenizer(models.BPE(vocab=vocab, merges=[], ignore_merges=True, unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Split(pattern=Regex(WORD_PATTERN), behavior="isolated")
+    else:
+        tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+        # Split into single characters; WordLevel then maps each one to its id.
+        tok.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
     tok.decoder = decoders.Fuse()
     tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in SPECIALS])
     return tok
 
 
-def save_tokenizer(out_dir: str | Path) -> None:
+def save_tokenizer(out_dir: str | Path, words: bool = False) -> None:
     """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json into `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    build_tokenizer().save(str(out / "tokenizer.json"))
+    build_tokenizer(words).save(str(out / "tokenizer.json"))
     specials = {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"}
     cfg = {
         "tokenizer_class": "PreTrainedTokenizerFast",
@@ -83,13 +117,22 @@ def save_tokenizer(out_dir: str | Path) -> None:
 class CharCodec:
     """Fast pure-Python encode/decode with the same ids as the saved tokenizer (used in the training loop)."""
 
-    def __init__(self) -> None:
-        self.char_to_id = {ch: len(SPECIALS) + i for i, ch in enumerate(CHARS)}
-        self.id_to_char = {i: ch for ch, i in self.char_to_id.items()}
+    def __init__(self, words: bool = False) -> None:
+        vocab = _vocab(words)
+        self.char_to_id = {ch: vocab[ch] for ch in CHARS}
+        self.word_to_id = {w: vocab[w] for w in _words()} if words else {}
+        self.id_to_char = {i: ch for ch, i in {**self.char_to_id, **self.word_to_id}.items()}
+        self.vocab_size = demo_vocab_size() if words else VOCAB_SIZE
 
     def encode(self, text: str) -> list[int]:
-        """Characters to ids (unknown characters become `<unk>`)."""
-        return [self.char_to_id.get(ch, UNK_ID) for ch in text]
+        """Text to ids: list words (when enabled) as one id, other characters one each (`<unk>` if unknown)."""
+        if not self.word_to_id:
+            return [self.char_to_id.get(ch, UNK_ID) for ch in text]
+        ids: list[int] = []
+        for piece in re.findall(WORD_PATTERN, text, flags=re.DOTALL):
+            wid = self.word_to_id.get(piece)
+            ids += [wid] if wid is not None else [self.char_to_id.get(ch, UNK_ID) for ch in piece]
+        return ids
 
     def decode(self, ids: list[int]) -> str:
         """Ids to text, dropping special ids."""

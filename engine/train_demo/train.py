@@ -6,19 +6,20 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 
-from .data import TRAIN_MIX
+from .data import SKILLS, TRAIN_MIX
 from .objective import diffusion_loss, make_batch
-from .tokenizer import BOI_ID, BOS_ID, EOI_ID, EOS_ID, IMAGE_ID, PAD_ID, TURN_CLOSE_ID, VOCAB_SIZE, CharCodec
+from .tokenizer import BOI_ID, BOS_ID, EOI_ID, EOS_ID, IMAGE_ID, PAD_ID, TURN_CLOSE_ID, CharCodec
 
 WORK_DIR = Path("train-demo")
 SHORT_MIX = {"a": 0.45, "b": 0.30, "c": 0.25}
 FULL_MIX = {"a": 0.2, "b": 0.2, "c": 0.15, "d": 0.2, "e": 0.25}
 PHASE3_MIX = {"a": 0.30, "b": 0.22, "c": 0.18, "d": 0.10, "e": 0.20}
+PHASE4_MIX = {"a": 0.40, "b": 0.30, "c": 0.10, "d": 0.08, "e": 0.12}
 EXPORT_DIR = Path("resources/demo-model")
 
 
@@ -40,6 +41,16 @@ class TrainConfig:
     phase2_step: int = 1600  # from here on every step uses the full 256-slot canvas with all skills (TRAIN_MIX):
     phase2_batch: int = 16  # trimmed canvases taught the skills fast but the model then keyed on canvas length
     phase3_step: int = 2500  # from here on PHASE3_MIX: more "anything else" prompts (the model confused d and e)
+    phase4_step: int = 3500  # from here on PHASE4_MIX: c, d and e are learnt; most of the batch is a and b
+    # recipe "mixed" (an experiment, see TRAINING.md; not the shipped model): no phases, every step draws all skills
+    # from `mix` (percent a,b,c,d,e); the canvas is 256 slots with probability full_prob, else short_canvas slots
+    # holding only `short_skills`; batch_size examples per step.
+    recipe: str = "phased"
+    full_prob: float = 0.3
+    short_canvas: int = 128
+    short_skills: str = "abcde"
+    mix: str = "34,26,20,8,12"
+    word_tokens: bool = False  # list words as single tokens (tokenizer.py); the shipped model is character level
     hidden_size: int = 128
     layers: int = 4
     experts: int = 4
@@ -47,6 +58,12 @@ class TrainConfig:
     ckpt_every: int = 100
     eval_every: int = 200
     eval_n: int = 16
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> TrainConfig:
+        """A config from a checkpoint (keys this version does not know are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in names})
 
 
 def model_config(tc: TrainConfig):
@@ -57,7 +74,7 @@ def model_config(tc: TrainConfig):
 
     h = tc.hidden_size
     text = {
-        "vocab_size": VOCAB_SIZE,
+        "vocab_size": CharCodec(tc.word_tokens).vocab_size,
         "hidden_size": h,
         "intermediate_size": 2 * h,
         "num_hidden_layers": tc.layers,
@@ -118,6 +135,24 @@ def lr_at(step: int, tc: TrainConfig) -> float:
     return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def _next_batch(step: int, tc: TrainConfig, rng: random.Random, codec: CharCodec):
+    """The batch of one step: the shipped phased schedule, or the "mixed" experiment."""
+    if tc.recipe == "mixed":
+        mix = dict(zip(SKILLS, (float(x) for x in tc.mix.split(","))))
+        full = rng.random() < tc.full_prob
+        skills = mix if full else {k: v for k, v in mix.items() if k in tc.short_skills}
+        return make_batch(rng, codec, tc.batch_size, 256 if full else tc.short_canvas, tc.pad_weight, skills)
+    if step >= tc.phase4_step:
+        return make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, PHASE4_MIX)
+    if step >= tc.phase3_step:
+        return make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, PHASE3_MIX)
+    if step >= tc.phase2_step:
+        return make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, TRAIN_MIX)
+    if step % tc.full_every == 0:
+        return make_batch(rng, codec, tc.batch_size, 256, tc.pad_weight, FULL_MIX)
+    return make_batch(rng, codec, tc.batch_size, None, tc.pad_weight, SHORT_MIX)
+
+
 def _save(path: Path, model, opt, step: int, tc: TrainConfig, rng: random.Random, gen: torch.Generator) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -135,7 +170,7 @@ def train(tc: TrainConfig, resume: bool, work_dir: Path = WORK_DIR, threads: int
     torch.set_num_threads(threads)
     work_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = work_dir / "ckpt.pt"
-    codec = CharCodec()
+    codec = CharCodec(tc.word_tokens)
     rng = random.Random(tc.seed)
     gen = torch.Generator().manual_seed(tc.seed)
     model = build_model(tc)
@@ -158,14 +193,7 @@ def train(tc: TrainConfig, resume: bool, work_dir: Path = WORK_DIR, threads: int
         best_acc = torch.load(work_dir / "best.pt", weights_only=False)["acc"]
         best = sum(best_acc.values()) / len(best_acc)
     while step < tc.steps:
-        if step >= tc.phase3_step:
-            batch = make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, PHASE3_MIX)
-        elif step >= tc.phase2_step:
-            batch = make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, TRAIN_MIX)
-        elif step % tc.full_every == 0:
-            batch = make_batch(rng, codec, tc.batch_size, 256, tc.pad_weight, FULL_MIX)
-        else:
-            batch = make_batch(rng, codec, tc.batch_size, None, tc.pad_weight, SHORT_MIX)
+        batch = _next_batch(step, tc, rng, codec)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, tc)
         loss, stats = diffusion_loss(model, batch, gen, tc.sc_prob)
@@ -207,11 +235,11 @@ def export(work_dir: Path = WORK_DIR, out_dir: Path = EXPORT_DIR, which: str = "
     from .tokenizer import save_tokenizer
 
     state = torch.load(work_dir / f"{which}.pt", weights_only=False)
-    tc = TrainConfig(**state["config"])
+    tc = TrainConfig.from_dict(state["config"])
     model = build_model(tc)
     model.load_state_dict(state["model"])
     model.generation_config = DiffusionGemmaGenerationConfig(**json.loads(json.dumps(GENERATION_DEFAULTS)))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
-    save_tokenizer(out_dir)
+    save_tokenizer(out_dir, words=tc.word_tokens)
     print(f"exported step {state['step']} to {out_dir}", flush=True)
