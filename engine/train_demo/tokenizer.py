@@ -3,10 +3,9 @@
 Ids 0..10 are special (pad, eos, bos, unk, turn/channel markers, image markers); every printable ASCII
 character plus newline gets one id after them. Characters outside that set map to `<unk>`.
 
-The demo model's vocabulary adds one id per word of the built-in word list (`data.WORDS`): a lowercase letter run
-that is exactly a list word is one token, any other text stays character level. Sorting then moves whole tokens
-(a character-level model has to spell every word it sorts), while arithmetic and reversing of other words stay
-character level. Tiny test models keep the pure character vocabulary (`VOCAB_SIZE`).
+The shipped demo model and the tiny test models use this character vocabulary (`VOCAB_SIZE`). An opt-in variant
+(`words=True`, the `--word-tokens` experiment in TRAINING.md) adds one id per word of the built-in word list
+(`data.WORDS`): a lowercase letter run that is exactly a list word is one token, any other text stays characters.
 """
 
 from __future__ import annotations
@@ -63,15 +62,13 @@ CHAT_TEMPLATE = (
 
 
 def _vocab(words: bool) -> dict[str, int]:
+    """Specials, characters, then (with `words`) the list words from id VOCAB_SIZE on; spare ids are `<unusedN>`."""
     vocab = {tok: i for i, tok in enumerate(SPECIALS)}
-    for ch in CHARS:
-        vocab[ch] = len(vocab)
-    for i in range(len(vocab), VOCAB_SIZE):
-        vocab[f"<unused{i}>"] = i
-    if words:
-        for w in _words():
-            vocab[w] = len(vocab)
-        for i in range(len(vocab), demo_vocab_size()):
+    pieces = [(CHARS, VOCAB_SIZE)] + ([(_words(), demo_vocab_size())] if words else [])
+    for tokens, size in pieces:
+        for tok in tokens:
+            vocab[tok] = len(vocab)
+        for i in range(len(vocab), size):
             vocab[f"<unused{i}>"] = i
     return vocab
 
@@ -122,14 +119,14 @@ class CharCodec:
         self.char_to_id = {ch: vocab[ch] for ch in CHARS}
         self.word_to_id = {w: vocab[w] for w in _words()} if words else {}
         self.id_to_char = {i: ch for ch, i in {**self.char_to_id, **self.word_to_id}.items()}
-        self.vocab_size = demo_vocab_size() if words else VOCAB_SIZE
+        self.vocab_size = len(vocab)
 
     def encode(self, text: str) -> list[int]:
         """Text to ids: list words (when enabled) as one id, other characters one each (`<unk>` if unknown)."""
         if not self.word_to_id:
             return [self.char_to_id.get(ch, UNK_ID) for ch in text]
         ids: list[int] = []
-        for piece in re.findall(WORD_PATTERN, text, flags=re.DOTALL):
+        for piece in re.findall(WORD_PATTERN, text):
             wid = self.word_to_id.get(piece)
             ids += [wid] if wid is not None else [self.char_to_id.get(ch, UNK_ID) for ch in piece]
         return ids
