@@ -90,6 +90,7 @@ class ChatPage(QWidget):
 
         self.banner = name(QLabel(self), "errorBanner")
         self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # messages quote paths and model text: never markup
         self.banner.setVisible(False)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner_close = name(QToolButton(self), "dismissBanner", "Dismiss")

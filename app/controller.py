@@ -8,6 +8,7 @@ final text, thought and stats.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -19,8 +20,10 @@ from engine import CanvasDone, Done, Frame, SamplerSettings
 from .app_settings import AppSettings
 from .controller_models import ModelSettingsMixin
 from .main_window import MainWindow
-from .store import ChatStore, StoreWriteError
+from .store import ChatStore, Message, StoreWriteError
 from .worker import EngineWorker, ModelInfo
+
+log = logging.getLogger(__name__)
 
 REPLAYS_IN_MEMORY = 6
 
@@ -348,13 +351,29 @@ class ChatController(ModelSettingsMixin, QObject):
             self._replays.popitem(last=False)
 
     def _message_action(self, action: str, message_id: int) -> None:
-        if action == "edit":
-            self.edit_message(message_id)
-        elif action == "replay":
-            self.show_replay(message_id)
+        """A message link: acted on only when it names a known action on a fitting message of the open chat;
+        anything else (a stale or unknown id) is logged and ignored."""
+        try:
+            message = self.store.message(int(message_id))
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignored message action %r on unknown message %r", action, message_id)
+            return
+        if message.conversation_id != self.conversation_id:
+            log.warning("ignored message action %r on message %s of another conversation", action, message_id)
+            return
+        if action == "edit" and message.role == "user":
+            self.edit_message(message.id)
+        elif action == "replay" and message.role == "assistant":
+            self.show_replay(message.id)
             self.render_messages()
-        elif action in ("regen-new", "regen-same"):
+        elif action in ("regen-new", "regen-same") and self._is_last_answer(message):
             self.regenerate(same_seed=action == "regen-same")
+        else:
+            log.warning("ignored message action %r on message %s", action, message_id)
+
+    def _is_last_answer(self, message: Message) -> bool:
+        messages = self.store.messages(message.conversation_id)
+        return message.role == "assistant" and bool(messages) and messages[-1].id == message.id
 
     def shutdown(self) -> None:
         """The window closes: an unfinished answer keeps its committed canvases; later worker events are ignored."""

@@ -1,27 +1,51 @@
 """`MessageView` (◆ messageView): the conversation as rendered markdown bubbles, with a live draft in the answer
 being generated — settled tokens in normal text, still-noisy ones dimmed — updated in place (only the live
-bubble's text is replaced, so long conversations stay cheap to update)."""
+bubble's text is replaced, so long conversations stay cheap to update).
+
+Everything shown is data: user text and drafts are escaped, answers go through `render_markdown` (no raw HTML,
+no images loaded, links re-targeted). The view's own actions (copy, edit, regenerate, …) live in `_targets`
+under random hrefs made for this render, so no text can forge one; a link from an answer only opens after a
+dialog that shows its full address, and only http/https can be opened at all.
+"""
 
 from __future__ import annotations
 
 import html
+import logging
+import secrets
+from dataclasses import dataclass
 
-from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QGuiApplication, QTextCursor
-from PySide6.QtWidgets import QTextBrowser, QWidget
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
+from PySide6.QtWidgets import QMessageBox, QTextBrowser, QWidget
 
-from .markdown_render import render_markdown
+from .markdown_render import CodeTarget, LinkTarget, Rendered, new_href, printable, render_markdown
 from .store import Message
 
-LIVE_MARK = "\u2063\u2063live\u2063\u2063"
+log = logging.getLogger(__name__)
+
+OPENABLE_SCHEMES = ("http", "https")
 USER_BG = "#1e293b"
 MODEL_BG = "#141b2d"
 DIM = "#64748b"
 LINK = "#7dd3fc"
 
 
+@dataclass(frozen=True)
+class ViewAction:
+    """One of the view's own links: `action` on message `message_id`."""
+
+    action: str
+    message_id: int
+
+
 def _link(href: str, label: str) -> str:
-    return f'<a href="{href}" style="color:{LINK};text-decoration:none">{label}</a>'
+    return f'<a href="{html.escape(href)}" style="color:{LINK};text-decoration:none">{label}</a>'
+
+
+def _wrapped(text: str, width: int = 72) -> str:
+    """Long addresses broken into lines for display (the copied address stays whole)."""
+    return "\n".join(text[i : i + width] for i in range(0, len(text), width)) or "(empty)"
 
 
 def _plain(text: str) -> str:
@@ -54,7 +78,11 @@ class MessageView(QTextBrowser):
         self._codes: dict[int, list[str]] = {}
         self._texts: dict[int, str] = {}
         self._expanded_thoughts: set[int] = set()
-        self._rendered: dict[tuple[int, str], tuple[str, list[str]]] = {}
+        self._rendered: dict[tuple[int, str], Rendered] = {}
+        self._targets: dict[str, tuple[int, ViewAction | LinkTarget | CodeTarget]] = {}
+        self._action_hrefs: dict[tuple[str, int], str] = {}
+        self._live_mark = ""
+        self.link_dialog: QMessageBox | None = None
         self._messages: list[Message] = []
         self._live_id: int | None = None
         self._live_start = -1
@@ -69,6 +97,9 @@ class MessageView(QTextBrowser):
         self._live_id = live_id
         self._selected = selected
         self._codes.clear()
+        self._targets.clear()
+        self._action_hrefs.clear()
+        self._live_mark = f"\u2063live-{secrets.token_hex(8)}\u2063"  # no stored text can contain it
         self._texts = {m.id: m.text for m in messages}
         last_answer = next((m.id for m in reversed(messages) if m.role == "assistant"), None)
         bubbles = [self._bubble(m, is_last_answer=m.id == last_answer) for m in messages]
@@ -79,7 +110,7 @@ class MessageView(QTextBrowser):
         self.setHtml("".join(bubbles))
         self._live_start = self._live_end = -1
         if live_id is not None:
-            found = self.document().find(LIVE_MARK)
+            found = self.document().find(self._live_mark)
             if not found.isNull():
                 self._live_start, self._live_end = found.selectionStart(), found.selectionEnd()
                 found.removeSelectedText()
@@ -100,15 +131,16 @@ class MessageView(QTextBrowser):
                 meta.append(f"{tps:.1f} tok/s")
             if m.status not in ("done", "generating"):
                 meta.append(m.status)
-        links = [_link(f"act:copy:{m.id}", "Copy")]
+        links = [self._action("copy", m.id, "Copy")]
         if user:
-            links.append(_link(f"act:edit:{m.id}", "Edit &amp; resend"))
+            links.append(self._action("edit", m.id, "Edit &amp; resend"))
         else:
-            links.append(_link(f"act:replay:{m.id}", "Replay canvas"))
+            links.append(self._action("replay", m.id, "Replay canvas"))
             if is_last_answer and m.id != self._live_id:
-                links.append(_link(f"act:regen-new:{m.id}", "↻ New seed"))
-                links.append(_link(f"act:regen-same:{m.id}", "↻ Same seed"))
-        head = f"<b>{who}</b>" + (f'&nbsp;&nbsp;<span style="color:{DIM}">{" · ".join(meta)}</span>' if meta else "")
+                links.append(self._action("regen-new", m.id, "↻ New seed"))
+                links.append(self._action("regen-same", m.id, "↻ Same seed"))
+        meta_html = html.escape(" · ".join(meta))
+        head = f"<b>{who}</b>" + (f'&nbsp;&nbsp;<span style="color:{DIM}">{meta_html}</span>' if meta else "")
         head += "&nbsp;&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(links)
         body = self._body(m)
         bg = USER_BG if user else MODEL_BG
@@ -118,29 +150,45 @@ class MessageView(QTextBrowser):
             f"<tr><td>{head}<br>{body}</td></tr></table>"
         )
 
+    def _action(self, action: str, message_id: int, label: str) -> str:
+        """A link to one of the view's own actions, under a fresh random href registered for this render."""
+        href = new_href()
+        self._targets[href] = (message_id, ViewAction(action, message_id))
+        self._action_hrefs[(action, message_id)] = href
+        return _link(href, label)
+
+    def action_href(self, action: str, message_id: int) -> str | None:
+        """The href that currently means `action` on `message_id` (keyboard shortcuts and tests), or None."""
+        return self._action_hrefs.get((action, message_id))
+
+    def link_targets(self) -> dict[str, str]:
+        """href → address of every link that came from an answer's text in this render (tests)."""
+        return {href: t.url for href, (_mid, t) in self._targets.items() if isinstance(t, LinkTarget)}
+
     def _body(self, m: Message) -> str:
         if m.id == self._live_id:
-            return LIVE_MARK
+            return self._live_mark
         thought = ""
         if m.thinking:
             words = len(m.thinking.split())
             if m.id in self._expanded_thoughts:
                 thought = (
-                    _link(f"act:thought:{m.id}", f"▾ Thought ({words} words)")
+                    self._action("thought", m.id, f"▾ Thought ({words} words)")
                     + f'<div style="color:{DIM};font-style:italic;margin:4px 0 8px 12px">{_plain(m.thinking)}</div>'
                 )
             else:
-                thought = _link(f"act:thought:{m.id}", f"▸ Thought ({words} words) — click to show") + "<br>"
+                thought = self._action("thought", m.id, f"▸ Thought ({words} words) — click to show") + "<br>"
         if m.role == "user":
             return thought + _plain(m.text)
         key = (m.id, m.text)
         if key not in self._rendered:
             if len(self._rendered) > 500:  # a bounded cache: re-rendering a long chat's markdown is the slow part
                 self._rendered.clear()
-            self._rendered[key] = render_markdown(m.text, f"code:{m.id}")
-        rendered, codes = self._rendered[key]
-        self._codes[m.id] = codes
-        return thought + (rendered or f'<span style="color:{DIM}">(empty answer)</span>')
+            self._rendered[key] = render_markdown(m.text)
+        rendered = self._rendered[key]
+        self._codes[m.id] = rendered.codes
+        self._targets.update({href: (m.id, target) for href, target in rendered.targets.items()})
+        return thought + (rendered.html or f'<span style="color:{DIM}">(empty answer)</span>')
 
     # -- live draft ---------------------------------------------------------------------------------------------
     def update_live(self, committed: str, spans: list[tuple[str, bool]]) -> None:
@@ -172,22 +220,77 @@ class MessageView(QTextBrowser):
         self._anchor(QUrl(href))
 
     def _anchor(self, url: QUrl) -> None:
-        parts = url.toString().split(":")
-        if parts[0] == "code" and len(parts) == 3:
-            codes = self._codes.get(int(parts[1]), [])
-            if int(parts[2]) < len(codes):
-                QGuiApplication.clipboard().setText(codes[int(parts[2])])
+        href = url.toString()
+        found = self._targets.get(href)
+        if found is None:  # not a link this render made: stale, typed by hand or forged — never acted on
+            log.warning("ignored a link the view did not make: %r", printable(href[:200]))
             return
-        if parts[0] != "act" or len(parts) != 3:
-            return
-        action, mid = parts[1], int(parts[2])
-        if action == "copy":
-            QGuiApplication.clipboard().setText(self._texts.get(mid, ""))
-        elif action == "thought":
-            self._expanded_thoughts ^= {mid}
+        message_id, target = found
+        if isinstance(target, CodeTarget):
+            codes = self._codes.get(message_id, [])
+            if target.index < len(codes):
+                QGuiApplication.clipboard().setText(codes[target.index])
+        elif isinstance(target, LinkTarget):
+            self.confirm_link(target)
+        elif target.action == "copy":
+            QGuiApplication.clipboard().setText(self._texts.get(message_id, ""))
+        elif target.action == "thought":
+            self._expanded_thoughts ^= {message_id}
             self.set_messages(self._messages, live_id=self._live_id, selected=self._selected)
         else:
-            self.action_requested.emit(action, mid)
+            self.action_requested.emit(target.action, message_id)
+
+    def confirm_link(self, target: LinkTarget) -> QMessageBox:
+        """Ask before leaving the app: the full address (control characters made visible), and "Open" only for
+        http/https addresses. Returns the (non-blocking) dialog; `link_dialog` holds it while it is open."""
+        shown = printable(target.url)
+        url = QUrl(target.url, QUrl.ParsingMode.StrictMode)
+        openable = (
+            url.isValid() and url.scheme().lower() in OPENABLE_SCHEMES and bool(url.host()) and shown == target.url
+        )
+        box = QMessageBox(self)
+        box.setObjectName("openLinkDialog")
+        box.setAccessibleName("openLinkDialog")
+        box.setWindowTitle("Open a link from the answer?")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setIcon(QMessageBox.Icon.Question if openable else QMessageBox.Icon.Warning)
+        lines = ["The answer links to this address:", "", _wrapped(shown), ""]
+        label = " ".join(target.text.split())
+        if label and label != target.url and ("://" in label or label.lower().startswith("www.")):
+            lines += [f"The link's text says “{printable(label)[:200]}”, but it leads to the address above.", ""]
+        if openable:
+            lines.append("Open it in your web browser only if you trust it.")
+        else:
+            lines.append("Diffusion Desk opens only http and https web addresses, so this one will not be opened.")
+        box.setText("\n".join(lines))
+        open_button = None
+        if openable:
+            open_button = box.addButton("Open in browser", QMessageBox.ButtonRole.AcceptRole)
+            open_button.setObjectName("openLinkButton")
+        copy_button = box.addButton("Copy address", QMessageBox.ButtonRole.ActionRole)
+        copy_button.setObjectName("copyLinkButton")
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        cancel.setObjectName("cancelLinkButton")
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+
+        def clicked(button: object) -> None:
+            if button is open_button and open_button is not None:
+                QDesktopServices.openUrl(url)
+            elif button is copy_button:
+                QGuiApplication.clipboard().setText(target.url)
+
+        box.buttonClicked.connect(clicked)
+        box.finished.connect(lambda _r: setattr(self, "link_dialog", None))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.link_dialog = box
+        box.open()
+        return box
+
+    def loadResource(self, kind: int, name: QUrl) -> object:  # noqa: N802 - Qt's name
+        """Nothing shown here is fetched: no files, images or style sheets from anywhere."""
+        log.warning("refused to load a resource into the message view: %r", printable(name.toString()[:200]))
+        return None
 
     def _at_bottom(self) -> bool:
         bar = self.verticalScrollBar()

@@ -31,3 +31,27 @@ def ask(qtbot, desktop: Desktop, text: str, timeout: int = 60_000) -> int:
     with qtbot.waitSignal(desktop.controller.answer_finished, timeout=timeout) as blocker:
         qtbot.keyClick(composer, Qt.Key.Key_Return)
     return blocker.args[0]
+
+
+def anchors(view) -> list[tuple[str, str]]:
+    """(text, href) of every link in a text view's document, in order — what a click can actually reach."""
+    found: list[tuple[str, str]] = []
+    block = view.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            fmt = fragment.charFormat()
+            if fmt.isAnchor() and fmt.anchorHref():
+                found.append((fragment.text(), fmt.anchorHref()))
+            it += 1
+        block = block.next()
+    return found
+
+
+def click_link(view, href: str) -> None:
+    """Click a link as the view sees it: its `anchorClicked` signal with an href found in its document."""
+    from PySide6.QtCore import QUrl
+
+    assert href in [h for _t, h in anchors(view)], f"{href!r} is not a link in the view"
+    view.anchorClicked.emit(QUrl(href))

@@ -91,7 +91,8 @@ def test_edit_and_resend_replaces_later_turns(qtbot, desk):
     ask(qtbot, desk, "second question")
     conv = desk.controller.conversation_id
     first = desk.store.messages(conv)[0]
-    desk.window.findChild(QTextBrowser, "messageView").activate(f"act:edit:{first.id}")
+    view = desk.window.findChild(QTextBrowser, "messageView")
+    view.activate(view.action_href("edit", first.id))
     composer = desk.window.findChild(Composer, "composer")
     assert composer.toPlainText() == "first question"
     ask(qtbot, desk, "first question, edited")
@@ -103,7 +104,8 @@ def test_regenerate_same_seed_and_new_seed(qtbot, desk):
     first_id = ask(qtbot, desk, "Regenerate this")
     first = desk.store.message(first_id)
     with qtbot.waitSignal(desk.controller.answer_finished, timeout=60_000) as same:
-        desk.window.findChild(QTextBrowser, "messageView").activate(f"act:regen-same:{first_id}")
+        view = desk.window.findChild(QTextBrowser, "messageView")
+        view.activate(view.action_href("regen-same", first_id))
     again = desk.store.message(same.args[0])
     assert again.seed == first.seed and again.text == first.text and again.position == first.position
     with qtbot.waitSignal(desk.controller.answer_finished, timeout=60_000) as new:

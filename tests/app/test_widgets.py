@@ -13,6 +13,7 @@ from app.store import Message
 from app.worker import EngineWorker
 from engine import SamplerSettings
 from engine.events import Frame
+from tests.app.helpers import anchors
 
 
 def _frame(step: int, length: int = 256, accepted_upto: int = 10) -> Frame:
@@ -62,9 +63,11 @@ def test_markdown_renders_code_blocks_with_copy_links(qtbot):
     text = "Intro **bold**\n\n```python\ndef f(x):\n    return 'hi'  # note\n```\nafter"
     parts = split_fences(text)
     assert [p[0] for p in parts] == ["text", "code", "text"] and parts[1][1] == "python"
-    html, codes = render_markdown(text, "code:5")
-    assert codes == ["def f(x):\n    return 'hi'  # note"]
-    assert 'href="code:5:0"' in html and ("font-weight" in html or "<b>" in html)
+    rendered = render_markdown(text)
+    assert rendered.codes == ["def f(x):\n    return 'hi'  # note"]
+    [(href, target)] = rendered.targets.items()
+    assert target.index == 0 and f'href="{href}"' in rendered.html
+    assert "font-weight" in rendered.html or "<b>" in rendered.html
     colored = highlight_code("def f(x): return 'a' # c")
     assert colored.count("<span") >= 4
 
@@ -75,11 +78,12 @@ def test_message_view_copy_actions_and_folded_thought(qtbot):
     message = Message(3, 1, 1, "assistant", "See:\n```\nprint(1)\n```", "secret plan", 7, {}, {}, "m", "done", 0.0)
     view.set_messages([message])
     assert "secret plan" not in view.plain_text() and "Thought" in view.plain_text()
-    view.activate("code:3:0")
+    [code_href] = [href for text, href in anchors(view) if text == "Copy code"]
+    view.activate(code_href)
     assert QGuiApplication.clipboard().text() == "print(1)"
-    view.activate("act:copy:3")
+    view.activate(view.action_href("copy", 3))
     assert QGuiApplication.clipboard().text() == message.text
-    view.activate("act:thought:3")
+    view.activate(view.action_href("thought", 3))
     assert "secret plan" in view.plain_text()
 
 
