@@ -1,4 +1,9 @@
-"""`diffusion-desk` / `python -m app`: open the window, or run the ◆ self-test (`--self-test DIR`)."""
+"""`diffusion-desk` / `python -m app`: open the window, or run the ◆ self-test (`--self-test DIR`).
+
+Every entry point turns an expected failure (an unusable DIFFUSION_DESK_HOME or data folder, a chat database
+that is locked, foreign, newer or damaged) into one clear message — a dialog where a window can exist, one line
+on stderr otherwise — and a non-zero exit, never a bare traceback.
+"""
 
 from __future__ import annotations
 
@@ -37,28 +42,57 @@ def _qt_app(argv: list[str]):
     return app
 
 
-async def _run_window(model: str | None) -> int:
-    from PySide6.QtWidgets import QApplication, QMessageBox
+def startup_error(text: str, *, dialog: bool) -> None:
+    """Say why Diffusion Desk cannot start: one stderr line, and (where a window can exist) a plain-text dialog."""
+    print(f"diffusion-desk: {text}", file=sys.stderr)
+    if dialog:
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QMessageBox
 
+        box = QMessageBox(QMessageBox.Icon.Critical, "Diffusion Desk cannot start", text)
+        box.setObjectName("startupErrorDialog")
+        box.setAccessibleName("startupErrorDialog")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # paths and names are data, never markup
+        box.exec()
+
+
+def check_places() -> str:
+    """"" when DIFFUSION_DESK_HOME and the config, data and cache folders are usable, else the reason."""
+    from engine.paths import AppDirError, cache_dir, config_dir, data_dir
+
+    try:
+        config_dir(), data_dir(), cache_dir()
+    except AppDirError as exc:
+        return str(exc)
+    return ""
+
+
+async def _run_window(model: str | None) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from .crash import startup_failure_message
     from .desktop import create_desktop
     from .single_instance import SingleInstance, bring_to_front
     from .store import NewerSchemaError
 
-    instance = SingleInstance()
-    if not instance.claim():
+    try:
+        instance = SingleInstance()
+        claimed = instance.claim()
+    except Exception as exc:  # noqa: BLE001 - an unusable config or cache folder: say so and exit
+        startup_error(startup_failure_message(exc), dialog=True)
+        return 1
+    if not claimed:
         print("Diffusion Desk is already running: its window was brought to the front.")
         return 0
     try:
         desktop = create_desktop(model=model)
     except NewerSchemaError as exc:
         instance.release()
-        QMessageBox.critical(None, "Diffusion Desk", str(exc))
+        startup_error(str(exc), dialog=True)
         return 2
-    except Exception as exc:  # noqa: BLE001 - e.g. a damaged chats database: say so, log it, exit cleanly
-        from .crash import startup_failure_message
-
+    except Exception as exc:  # noqa: BLE001 - a locked, foreign or damaged chats database: say so, log it, exit
         instance.release()
-        QMessageBox.critical(None, "Diffusion Desk", startup_failure_message(exc))
+        startup_error(startup_failure_message(exc), dialog=True)
         return 1
     instance.activated.connect(lambda: bring_to_front(desktop.window))
     desktop.window.show()
@@ -75,13 +109,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.install_desktop_entry:
         from .desktop_entry import main as install_desktop_entry
 
-        return install_desktop_entry()
+        try:
+            return install_desktop_entry()
+        except Exception as exc:  # noqa: BLE001 - it reports OSError itself; anything else is one line too
+            startup_error(f"could not install the desktop entry: {exc}", dialog=False)
+            return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.self_test and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.self_test:
+        if args.self_test.exists() and not args.self_test.is_dir():
+            startup_error(f"--self-test needs a folder, but {args.self_test} is a file.", dialog=False)
+            return 1
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
 
     app = _qt_app([])
+    problem = check_places()
+    if problem:
+        startup_error(problem, dialog=not args.self_test)
+        return 1
     from .crash import install_crash_handling
 
     app.crash_reporter = install_crash_handling()  # every unhandled exception → log + dialog; the app keeps running

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import random
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
@@ -24,6 +26,7 @@ from .store import ChatStore, Message, StoreWriteError
 from .worker import EngineWorker, ModelInfo
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 REPLAYS_IN_MEMORY = 6
 
@@ -105,12 +108,23 @@ class ChatController(ModelSettingsMixin, QObject):
         """Refill the conversation list (filtered by the search text)."""
         self.page.conversations.set_conversations(self.store.conversations(self._search), self.conversation_id)
 
-    def new_conversation(self) -> int:
-        """Create an empty conversation, open it and return its id."""
-        conv = self.store.create_conversation()
+    def new_conversation(self) -> int | None:
+        """Create an empty conversation, open it and return its id (None, with a banner, when it cannot be saved)."""
+        conv = self._write(self.store.create_conversation)
+        if conv is None:
+            return None
         self.refresh_conversations()
         self.open_conversation(conv.id)
         return conv.id
+
+    def _write(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """A store write the user triggered: on failure (disk full, read-only, locked by another program) a banner
+        says why and None comes back — the window never waits long nor crashes on it."""
+        try:
+            return write(*args, **kwargs)
+        except StoreWriteError as exc:
+            self.page.show_banner(str(exc))
+            return None
 
     def open_conversation(self, conversation_id: int) -> None:
         """Show a conversation; its last answer's frames go to the scrubber (from memory or the store)."""
@@ -146,16 +160,18 @@ class ChatController(ModelSettingsMixin, QObject):
             self.page.messages.update_live(self.live.committed, [])
 
     def _rename(self, conversation_id: int, title: str) -> None:
-        self.store.rename_conversation(conversation_id, title)
+        self._write(self.store.rename_conversation, conversation_id, title)
         self.refresh_conversations()
 
     def delete_conversation(self, conversation_id: int) -> None:
-        """Delete a conversation (its running answer is cancelled first)."""
+        """Delete a conversation (its running answer is cancelled first); a failed delete keeps it, with a banner."""
         if self.live is not None and self.live.conversation_id == conversation_id:
             self.worker.cancel()
             self.live = None
             self._update_buttons()
-        self.store.delete_conversation(conversation_id)
+        if self._write(self.store.delete_conversation, conversation_id) is None:
+            self.refresh_conversations()
+            return
         if self.conversation_id == conversation_id:
             self.conversation_id = None
             remaining = self.store.conversations()
@@ -169,13 +185,17 @@ class ChatController(ModelSettingsMixin, QObject):
         self._search = text
         self.refresh_conversations()
 
-    def _save_system_prompt(self) -> None:
-        if self.conversation_id is not None:
-            self.store.set_system_prompt(self.conversation_id, self.page.system_prompt.text())
+    def _save_system_prompt(self) -> bool:
+        if self.conversation_id is None:
+            return True
+        conv = self.store.conversation(self.conversation_id)
+        text = self.page.system_prompt.text()
+        return conv.system_prompt == text or self._write(self.store.set_system_prompt, self.conversation_id, text) \
+            is not None
 
     def _save_thinking(self, enabled: bool) -> None:
         if self.conversation_id is not None:
-            self.store.set_thinking(self.conversation_id, enabled)
+            self._write(self.store.set_thinking, self.conversation_id, enabled)
 
     # -- sending ------------------------------------------------------------------------------------------------
     def send(self) -> None:
@@ -186,13 +206,17 @@ class ChatController(ModelSettingsMixin, QObject):
         if self.model is None:
             self.page.show_banner("No model is loaded yet — pick one in the model list (top left).")
             return
-        if self.conversation_id is None:
-            self.new_conversation()
-        self._save_system_prompt()
-        try:
+        kept = " Your message is still in the box below."
+        if self.conversation_id is None and self.new_conversation() is None:
+            self.page.show_banner(self.page.banner.text() + kept)
+            return
+        if not self._save_system_prompt():
+            self.page.show_banner(self.page.banner.text() + kept)
+            return
+        try:  # a locked or full database fails fast here: nothing is generated, the text stays in the composer
             self.store.add_user_message(self.conversation_id, text, replace_from=self.editing_position)
-        except StoreWriteError as exc:  # the text stays in the composer
-            self.page.show_banner(f"{exc} Your message is still in the box below.")
+        except StoreWriteError as exc:
+            self.page.show_banner(f"{exc}{kept}")
             return
         self.page.composer.clear()
         self.cancel_edit()
@@ -210,7 +234,8 @@ class ChatController(ModelSettingsMixin, QObject):
         if last.role == "assistant":
             if same_seed and last.seed is not None:
                 seed = last.seed
-            self.store.truncate_from(self.conversation_id, last.position)
+            if self._write(self.store.truncate_from, self.conversation_id, last.position) is None:
+                return
         self._start_answer(seed)
 
     def edit_message(self, message_id: int) -> None:
@@ -322,7 +347,8 @@ class ChatController(ModelSettingsMixin, QObject):
             return
         live = self.live
         if live is not None and request_id == live.request_id:
-            self.store.finish_assistant(live.message_id, text=live.committed, thinking="", stats=None, status="error")
+            self._write(self.store.finish_assistant, live.message_id, text=live.committed, thinking="", stats=None,
+                        status="error")
             self._remember_replay(live.message_id, live.canvases)
             self.live = None
             self.render_messages()
@@ -380,8 +406,11 @@ class ChatController(ModelSettingsMixin, QObject):
         if self.live is not None:
             self.worker.cancel()
             live = self.live
-            self.store.finish_assistant(live.message_id, text=live.committed, thinking="", stats=None,
-                                        status="cancelled")
+            try:
+                self.store.finish_assistant(live.message_id, text=live.committed, thinking="", stats=None,
+                                            status="cancelled")
+            except StoreWriteError as exc:  # closing: the committed canvases are already saved
+                log.warning("could not mark the unfinished answer cancelled: %s", exc)
             self.live = None
         self.closed = True
 

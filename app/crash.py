@@ -48,16 +48,37 @@ def log_path() -> Path:
     return logs_dir() / LOG_FILE
 
 
-def setup_logging(level: int = logging.INFO) -> Path:
-    """Log to the rotating file and to stderr; route Qt's own warnings into the log. Safe to call twice."""
-    path = log_path()
+def safe_log_path() -> Path | None:
+    """`log_path()`, or None when the log folder cannot be used."""
+    from engine.errors import EngineError
+
+    try:
+        return log_path()
+    except (OSError, EngineError):
+        return None
+
+
+def setup_logging(level: int = logging.INFO) -> Path | None:
+    """Log to the rotating file and to stderr; route Qt's own warnings into the log. Safe to call twice.
+    An unusable log folder (read-only, full, a file in the way) leaves stderr only and returns None."""
     root = logging.getLogger()
     root.setLevel(level)
-    if not any(getattr(h, "diffusion_desk", False) for h in root.handlers):
-        file_handler = RotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
-        file_handler.diffusion_desk = True  # type: ignore[attr-defined]
-        file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        root.addHandler(file_handler)
+    existing = next((h for h in root.handlers if getattr(h, "diffusion_desk", False)), None)
+    path: Path | None = Path(existing.baseFilename) if existing is not None else None
+    if existing is None:
+        from engine.errors import EngineError
+
+        try:
+            path = log_path()
+            file_handler = RotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS,
+                                               encoding="utf-8")
+        except (OSError, EngineError) as exc:
+            path, file_handler = None, None
+            print(f"diffusion-desk: no log file ({exc}); logging to this terminal only.", file=sys.stderr)
+        if file_handler is not None:
+            file_handler.diffusion_desk = True  # type: ignore[attr-defined]
+            file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
+            root.addHandler(file_handler)
         if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
                    for h in root.handlers):
             stream = logging.StreamHandler()
@@ -70,9 +91,10 @@ def setup_logging(level: int = logging.INFO) -> Path:
 def enable_fatal_log() -> None:
     """Hard crashes (segfaults, aborts) dump every thread's Python stack to `<logs>/fatal.log`."""
     global _fatal_stream
-    if _fatal_stream is None:
+    path = safe_log_path()
+    if _fatal_stream is None and path is not None:
         try:
-            _fatal_stream = open(log_path().with_name(FATAL_FILE), "a", encoding="utf-8")  # noqa: SIM115 - for life
+            _fatal_stream = open(path.with_name(FATAL_FILE), "a", encoding="utf-8")  # noqa: SIM115 - for life
             faulthandler.enable(_fatal_stream)
         except OSError:
             _fatal_stream = None
@@ -241,12 +263,18 @@ def startup_failure_message(exc: BaseException) -> str:
     """What the user reads when the window cannot open at all (the cause is logged with its traceback)."""
     import sqlite3
 
-    log.error("startup failed", exc_info=(type(exc), exc, exc.__traceback__))
-    where = f" Details are in {log_path()}."
-    if isinstance(exc, sqlite3.DatabaseError):
-        from engine.paths import chats_db_path
+    from engine.errors import EngineError
 
-        return (f"The chat database {chats_db_path()} could not be opened ({exc}). It was left as it is: move it "
+    from .store import ForeignDatabaseError, NewerSchemaError, StoreOpenError
+
+    log.error("startup failed", exc_info=(type(exc), exc, exc.__traceback__))
+    path = safe_log_path()
+    where = f" Details are in {path}." if path is not None else ""
+    if isinstance(exc, (EngineError, StoreOpenError, ForeignDatabaseError, NewerSchemaError)):
+        return f"{exc}{where}"  # expected failures: their message already says what to do
+    if isinstance(exc, sqlite3.DatabaseError):
+        db = getattr(exc, "db_path", None) or "chats.sqlite3"
+        return (f"The chat database {db} could not be opened ({exc}). It was left as it is: move it "
                 f"aside to start with an empty history, or put a backup in its place.{where}")
     if isinstance(exc, OSError):
         return f"Diffusion Desk could not use its files: {exc}. Check that the folder exists and is writable.{where}"

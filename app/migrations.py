@@ -1,4 +1,5 @@
-"""Schema migrations of the chat store: `PRAGMA user_version` names the schema, each step moves it up by one."""
+"""Schema migrations of the chat store: `PRAGMA user_version` names the schema, each step moves it up by one;
+`PRAGMA application_id` marks the file as Diffusion Desk's, so another program's database is never touched."""
 
 from __future__ import annotations
 
@@ -46,10 +47,36 @@ CREATE INDEX conversations_by_update ON conversations(updated_at);
 # MIGRATIONS[i] moves a database from user_version i to i + 1. Append, never edit a released step.
 MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
 SCHEMA_VERSION = len(MIGRATIONS)
+APPLICATION_ID = 0x44446573  # "DDes" in the SQLite header; files from before it existed are recognised by tables
+OUR_TABLES = frozenset({"conversations", "messages", "canvas_frames"})
 
 
 class NewerSchemaError(RuntimeError):
     """The database was written by a newer Diffusion Desk; it is left untouched."""
+
+
+class ForeignDatabaseError(RuntimeError):
+    """The file is an SQLite database of some other program; it is left untouched."""
+
+
+def check_ours(conn: sqlite3.Connection, path: str = "") -> None:
+    """Refuse (read-only checks) a database that is not Diffusion Desk's: another application id, or tables but
+    not ours. An empty database is ours to set up; a newer schema of ours raises `NewerSchemaError`."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {t for t in tables if not t.startswith("sqlite_")}
+    foreign = app_id not in (0, APPLICATION_ID)
+    if not foreign and app_id == 0 and (tables or version) and version <= SCHEMA_VERSION:
+        foreign = version < 1 or not OUR_TABLES <= tables
+    if foreign:
+        names = ", ".join(sorted(tables)[:6]) or "none"
+        raise ForeignDatabaseError(
+            f"{path} is an SQLite database of another program (application id {app_id:#x}, tables: {names}), "
+            "not Diffusion Desk's chat history. It was not changed. Move it elsewhere (or set "
+            "DIFFUSION_DESK_HOME to another folder) and start Diffusion Desk again."
+        )
+    check_version(conn, path)
 
 
 def check_version(conn: sqlite3.Connection, path: str = "") -> int:

@@ -7,6 +7,7 @@ answer is written at canvas boundaries and at the end, never per frame; every wr
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -18,9 +19,25 @@ from typing import Any
 from engine.events import Frame
 
 from .frame_codec import decode_canvas
-from .migrations import NewerSchemaError, check_version, migrate
+from .migrations import APPLICATION_ID, ForeignDatabaseError, NewerSchemaError, check_ours, migrate
 
-__all__ = ["ChatStore", "Conversation", "Message", "NewerSchemaError", "StoreWriteError"]
+__all__ = [
+    "ChatStore", "Conversation", "ForeignDatabaseError", "Message", "NewerSchemaError", "StoreOpenError",
+    "StoreWriteError",
+]
+
+# How long a statement waits for another program's lock. The store runs on the GUI thread, so it must not wait
+# long: a locked database is a quick, clear error (a banner, the text kept) instead of a frozen window.
+BUSY_TIMEOUT_S = 0.2
+
+
+def _in_use(path: Path) -> str:
+    return (f"the chat database {path} is in use by another program (or another Diffusion Desk). "
+            "Close it, then try again")
+
+
+class StoreOpenError(RuntimeError):
+    """The chat database cannot be opened; the message says why and what to do. The file was not changed."""
 
 
 class StoreWriteError(RuntimeError):
@@ -30,6 +47,8 @@ class StoreWriteError(RuntimeError):
     def from_sqlite(cls, exc: sqlite3.OperationalError, path: Path) -> Exception:
         """A user-facing error for a failed write; other operational errors are returned unchanged."""
         reason = str(exc).lower()
+        if "locked" in reason or "busy" in reason:
+            return cls(f"Could not save: {_in_use(path)}.")
         if "full" in reason:
             return cls(f"Could not save to {path}: the disk is full. Free some space; nothing was lost yet.")
         if "readonly" in reason or "read-only" in reason:
@@ -101,21 +120,74 @@ class ChatStore:
 
             path = chats_db_path()
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), isolation_level=None)
+        self._check_path()
+        if self.path.exists():
+            self._inspect()  # read-only: another program's file, or a newer schema, is refused before any write
+        try:
+            self._conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise self._open_error(exc) from exc
         self._conn.row_factory = sqlite3.Row
         try:
-            check_version(self._conn, str(self.path))  # before WAL, which rewrites the file header
+            check_ours(self._conn, str(self.path))  # before WAL, which rewrites the file header
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             migrate(self._conn, str(self.path))
+            if self._conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            # An answer that was still generating when the app stopped keeps its committed canvases.
+            self._conn.execute("UPDATE messages SET status = 'interrupted' WHERE status = 'generating'")
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise self._open_error(exc) from exc
         except BaseException:
             self._conn.close()
             raise
-        # An answer that was still generating when the app stopped keeps its committed canvases.
-        with self._tx() as c:
-            c.execute("UPDATE messages SET status = 'interrupted' WHERE status = 'generating'")
+
+    def _check_path(self) -> None:
+        """The database path must be a file (or nothing yet) in a folder that exists or can be made."""
+        path = self.path
+        if path.is_symlink() and not path.exists():
+            raise StoreOpenError(f"The chat database {path} is a link to {os.readlink(path)}, which does not "
+                                 "exist. Remove the link or restore its target, then start Diffusion Desk again.")
+        if path.is_dir():
+            raise StoreOpenError(f"The chat database {path} is a folder, not a file. Move it aside (Diffusion Desk "
+                                 "then starts with an empty history), then start Diffusion Desk again.")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreOpenError(f"The folder for the chat database, {path.parent}, cannot be created "
+                                 f"({exc.strerror or exc}). Check that it is writable.") from exc
+
+    def _inspect(self) -> None:
+        """Look at an existing file through a read-only connection; raise when it must not be opened for writing."""
+        uri = self.path.absolute().as_uri() + "?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise self._open_error(exc) from exc
+        try:
+            check_ours(conn, str(self.path))
+        except sqlite3.Error as exc:
+            raise self._open_error(exc) from exc
+        finally:
+            conn.close()
+
+    def _open_error(self, exc: sqlite3.Error) -> Exception:
+        """A `StoreOpenError` for what users meet; anything else (a damaged file) is returned unchanged."""
+        reason = str(exc).lower()
+        if "locked" in reason or "busy" in reason:
+            return StoreOpenError(f"Diffusion Desk cannot open its chats: {_in_use(self.path)} (the file was not "
+                                  "changed).")
+        if "readonly" in reason or "read-only" in reason:
+            return StoreOpenError(f"The chat database {self.path} (or its folder) is read-only. Make it writable, "
+                                  "or set DIFFUSION_DESK_HOME to a writable folder.")
+        if "full" in reason:
+            return StoreOpenError(f"The chat database {self.path} cannot be opened: the disk is full. Free some "
+                                  "space and start Diffusion Desk again.")
+        exc.db_path = str(self.path)  # type: ignore[attr-defined] - the startup message names the file
+        return exc
 
     def close(self) -> None:
         """Close the database connection."""

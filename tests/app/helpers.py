@@ -55,3 +55,24 @@ def click_link(view, href: str) -> None:
 
     assert href in [h for _t, h in anchors(view)], f"{href!r} is not a link in the view"
     view.anchorClicked.emit(QUrl(href))
+
+
+def close_startup_dialog_when_shown(shown: list[str], timeout_ms: int = 20_000) -> None:
+    """From a QTimer: wait for the real "cannot start" QMessageBox, record its text in `shown`, close it."""
+    import time
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    deadline = time.monotonic() + timeout_ms / 1000
+
+    def poll() -> None:
+        box = next((w for w in QApplication.topLevelWidgets()
+                    if isinstance(w, QMessageBox) and w.objectName() == "startupErrorDialog" and w.isVisible()), None)
+        if box is not None:
+            shown.append(box.text())
+            box.accept()
+        elif time.monotonic() < deadline:
+            QTimer.singleShot(20, poll)
+
+    QTimer.singleShot(0, poll)

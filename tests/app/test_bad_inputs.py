@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QLabel
 from app.app_settings import load_settings, settings_path
 from app.desktop import create_desktop
 from app.store import StoreWriteError
-from tests.app.helpers import ask, open_desktop
+from tests.app.helpers import ask, close_startup_dialog_when_shown, open_desktop
 
 
 def banner_text(desktop) -> str:
@@ -232,8 +232,8 @@ def test_chats_database_from_a_newer_version_is_refused_at_startup_untouched(qap
     conn.commit()
     conn.close()
     before = db.read_bytes()
-    shown = []
-    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.critical", lambda _parent, _title, text: shown.append(text))
+    shown: list[str] = []
+    close_startup_dialog_when_shown(shown)
     from app.__main__ import _run_window
 
     loop = asyncio.new_event_loop()
@@ -296,8 +296,8 @@ def test_damaged_chats_database_is_named_at_startup_and_left_alone(qapp, monkeyp
     db = chats_db_path()
     db.write_bytes(b"this is not an SQLite file at all\x00\xff" * 200)
     before = db.read_bytes()
-    shown = []
-    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.critical", lambda _parent, _title, text: shown.append(text))
+    shown: list[str] = []
+    close_startup_dialog_when_shown(shown)
     from app.__main__ import _run_window
 
     loop = asyncio.new_event_loop()
