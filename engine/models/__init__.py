@@ -4,8 +4,10 @@
 Nothing here imports torch or Qt; huggingface_hub loads on first use.
 
 The app calls: `load_catalogue()`, `list_local_models()`, `pull(repo_id, cancel=, on_progress=)`,
-`verify_model(id)`, `delete_model(id)`, `import_folder(path, mode="copy"|"link")`, `save_token(token)`,
+`verify_model(id)`, `delete_model(id, force=False)`, `import_folder(path, mode="copy"|"link")`, `save_token(token)`,
 `token_status()`, and `model_path(id)` to turn a ready model into the folder for `EngineModel.from_pretrained`.
+Ids and names from outside go through `parse_model_id` / `local_name` (`ids.py`) first; paths built from them or
+from hub answers are checked with `guard.inside` before anything is written or deleted.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ from .errors import (
     DiskSpaceError,
     DownloadCancelled,
     DownloadError,
+    ForceRequiredError,
+    HubAnswerError,
+    ImportTooLargeError,
     ImportValidationError,
+    InvalidNameError,
     ModelNotFoundError,
     ModelNotReadyError,
     OfflineError,
+    UnsafePathError,
 )
+from .guard import inside
+from .ids import ModelId, local_name, parse_model_id
 from .importing import import_folder, validate_folder
 from .store import LocalModel, delete_model, find_local, list_local_models, local_status, model_path
 from .tokens import TokenStatus, forget_token, keyring_available, load_token, save_token, token_status
@@ -35,14 +44,20 @@ __all__ = [
     "DiskSpaceError",
     "DownloadCancelled",
     "DownloadError",
+    "ForceRequiredError",
+    "HubAnswerError",
+    "ImportTooLargeError",
     "ImportValidationError",
+    "InvalidNameError",
     "LocalModel",
+    "ModelId",
     "ModelNotFoundError",
     "ModelNotReadyError",
     "OfflineError",
     "PullProgress",
     "PullResult",
     "TokenStatus",
+    "UnsafePathError",
     "VerifyReport",
     "check_disk",
     "delete_model",
@@ -50,12 +65,15 @@ __all__ = [
     "find_local",
     "forget_token",
     "import_folder",
+    "inside",
     "keyring_available",
     "list_local_models",
     "load_catalogue",
     "load_token",
+    "local_name",
     "local_status",
     "model_path",
+    "parse_model_id",
     "pull",
     "save_token",
     "token_status",

@@ -1,9 +1,14 @@
 """◆ `python -m engine.models list|pull REPO|remove REPO|verify REPO|import DIR [--json]`.
 
-Exit 0 on success; otherwise a one-line reason on stderr and a non-zero code: 1 other failure, 3 licence/token,
-4 not found, 5 disk space, 6 verification, 7 offline, 130 cancelled. Honours `HF_ENDPOINT`, `HF_TOKEN`,
-`HF_HUB_OFFLINE`, `HF_HOME`/`HF_HUB_CACHE` and `DIFFUSION_DESK_HOME`. Progress goes to stderr.
-`DIFFUSION_DESK_CHUNK_BYTES` sets how many bytes are read between progress reports (default 1 MiB).
+Exit 0 on success; otherwise a one-line reason on stderr and a non-zero code: 1 other failure, 2 invalid model id,
+local name or revision, 3 licence/token, 4 not found, 5 disk space, 6 verification, 7 offline, 130 cancelled.
+Honours `HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE`, `HF_HOME`/`HF_HUB_CACHE` and `DIFFUSION_DESK_HOME`. Progress
+goes to stderr. `DIFFUSION_DESK_CHUNK_BYTES` sets how many bytes are read between progress reports (default 1 MiB);
+`DIFFUSION_DESK_IMPORT_MAX_BYTES` caps what `import` copies (default 200 GB).
+
+Every REPO and `--name` is validated first (`engine.models.ids`): `org/name` for the hub, `local/<name>` for an
+import. `remove` deletes only models `list` shows; another repo in a shared cache needs `--force`, and even then
+nothing outside the model cache or the imported folder is deleted.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from ..errors import EngineError
 from . import errors as model_errors
 from .catalogue import load_catalogue
 from .download import PullProgress, pull
+from .ids import parse_model_id
 from .importing import import_folder
 from .store import delete_model, list_local_models, local_status
 from .units import human_bytes, human_eta
 from .verify import verify_model
 
 EXIT_CODES = (
+    (model_errors.InvalidNameError, 2),
     (model_errors.AuthRequiredError, 3),
     (model_errors.ModelNotFoundError, 4),
     (model_errors.ModelNotReadyError, 4),
@@ -89,7 +96,8 @@ def cmd_list(args: argparse.Namespace) -> dict:
 
 def cmd_pull(args: argparse.Namespace) -> dict:
     chunk = int(os.environ.get("DIFFUSION_DESK_CHUNK_BYTES") or 1024 * 1024)
-    result = pull(args.repo, revision=args.revision, on_progress=TerminalBar(), chunk_size=chunk)
+    result = pull(parse_model_id(args.repo, hub=True), revision=args.revision, on_progress=TerminalBar(),
+                  chunk_size=chunk)
     out = {**asdict(result), "path": str(result.path), "status": "ready"}
     if not args.json:
         print(f"{result.repo_id} is ready: {result.path}")
@@ -97,14 +105,15 @@ def cmd_pull(args: argparse.Namespace) -> dict:
 
 
 def cmd_remove(args: argparse.Namespace) -> dict:
-    freed = delete_model(args.repo)
+    model_id = parse_model_id(args.repo)
+    freed = delete_model(model_id, force=args.force)
     if not args.json:
-        print(f"Removed {args.repo}; freed {human_bytes(freed)}.")
-    return {"id": args.repo, "freed_bytes": freed}
+        print(f"Removed {model_id}; freed {human_bytes(freed)}.")
+    return {"id": str(model_id), "freed_bytes": freed}
 
 
 def cmd_verify(args: argparse.Namespace) -> dict:
-    report = verify_model(args.repo)
+    report = verify_model(parse_model_id(args.repo))
     out = {"id": report.model_id, "path": str(report.folder), "ok": report.ok, "checked": report.checked,
            "problems": report.problems}
     if not report.ok:
@@ -134,11 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("pull", "remove", "verify"):
             p.add_argument("repo", help="hub repo id (org/name) or local/<name>")
         if name == "pull":
-            p.add_argument("--revision", default=None)
+            p.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
+        if name == "remove":
+            p.add_argument("--force", action="store_true",
+                           help="also delete a cache repo that is not a DiffusionGemma model listed here")
         if name == "import":
             p.add_argument("dir")
             p.add_argument("--link", action="store_true", help="link to the folder instead of copying it")
-            p.add_argument("--name", default=None)
+            p.add_argument("--name", default=None, help="local name (one folder name, e.g. my-model)")
     return parser
 
 

@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 from . import store
 from .catalogue import find_entry
-from .errors import ChecksumError, DiskSpaceError, DownloadCancelled, OfflineError
+from .errors import ChecksumError, DiskSpaceError, DownloadCancelled, HubAnswerError, OfflineError
 from .hub import RemoteFile, RemoteRepo, endpoint, fetch_repo, is_offline, translate, with_retries
+from .ids import ModelId, is_commit, is_sane_etag, parse_model_id, revision_name, shown
 from .tokens import load_token
 from .verify import check_file
 
@@ -175,6 +176,7 @@ def _fetch_locked(repo: RemoteRepo, f: RemoteFile, token: str | None, meter: _Me
     blob, partial = store.blob_path(repo.repo_id, f.etag), store.partial_path(repo.repo_id, f.etag)
     url = hf_hub_url(repo.repo_id, f.path, revision=repo.commit, endpoint=endpoint())
     meta = get_hf_file_metadata(url, token=token, endpoint=endpoint(), retry_on_errors=True)
+    _check_metadata(repo, f, meta)
     headers = build_hf_headers(token=token)
     if urlsplit(meta.location).netloc != urlsplit(url).netloc:
         headers.pop("authorization", None)  # signed CDN URLs must not receive the hub token
@@ -190,8 +192,23 @@ def _fetch_locked(repo: RemoteRepo, f: RemoteFile, token: str | None, meter: _Me
     partial.replace(blob)
 
 
+def _check_metadata(repo: RemoteRepo, f: RemoteFile, meta: object) -> None:
+    """The file's ETag and commit header must be sane values (huggingface_hub names blobs after the ETag)."""
+    etag, commit = getattr(meta, "etag", None), getattr(meta, "commit_hash", None)
+    problem = None
+    if etag is not None and not is_sane_etag(etag):
+        problem = f"an invalid ETag {shown(etag)}"
+    elif commit is not None and not is_commit(commit):
+        problem = f"an invalid X-Repo-Commit {shown(commit)}"
+    if problem is not None:
+        raise HubAnswerError(
+            f"The hub at {endpoint()} answered {problem} for {repo.repo_id}/{f.path}; the download stopped before "
+            "writing that file. Check HF_ENDPOINT (a mirror may be broken or hostile) and try again."
+        )
+
+
 def pull(
-    repo_id: str,
+    repo_id: str | ModelId,
     *,
     revision: str | None = None,
     token: str | None = None,
@@ -201,15 +218,21 @@ def pull(
     retries: int = 5,
     base_delay: float = 1.0,
     chunk_size: int = 1024 * 1024,
+    progress_interval: float = 0.1,
 ) -> PullResult:
     """Download (or finish downloading) `repo_id` and verify every file; returns the snapshot folder.
 
-    Raises `AuthRequiredError`, `ModelNotFoundError`, `DiskSpaceError`, `ChecksumError`, `DownloadCancelled`,
-    `OfflineError` or `DownloadError`, each with a one-line message for the user.
+    `progress_interval` is the least time between two download reports (0: one per chunk).
+    Raises `InvalidNameError` (a bad id or revision), `AuthRequiredError`, `ModelNotFoundError`, `DiskSpaceError`,
+    `ChecksumError`, `DownloadCancelled`, `OfflineError`, `HubAnswerError` (an answer that cannot be used safely)
+    or `DownloadError`, each with a one-line message for the user.
     """
+    repo_id = str(parse_model_id(repo_id, hub=True))
     token = token or load_token()
     entry = find_entry(repo_id)
     revision = revision or (entry.revision if entry is not None else None)
+    if revision is not None:
+        revision_name(revision)
     if is_offline():
         status, _ = store.local_status(repo_id)
         if status == store.READY:
@@ -234,7 +257,7 @@ def pull(
     manifest = store.Manifest(repo_id, revision or "main", repo.commit, list(repo.files),
                               verified=dict(old.verified) if old else {})
     store.save_manifest(manifest)
-    meter = _Meter(repo_id, repo.total_size, reused, on_progress, cancel)
+    meter = _Meter(repo_id, repo.total_size, reused, on_progress, cancel, progress_interval)
 
     def note_retry(attempt: int, delay: float, error: BaseException) -> None:
         meter.emit("downloading", force=True, note=f"{translate(error, repo_id)} Retry {attempt} in {delay:.0f} s.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import AuthRequiredError, DownloadError, ModelLoadError
+from ..errors import AuthRequiredError, DownloadError, EngineError, ModelLoadError
 
 __all__ = [
     "AuthRequiredError",
@@ -10,11 +10,28 @@ __all__ = [
     "DiskSpaceError",
     "DownloadCancelled",
     "DownloadError",
+    "ForceRequiredError",
+    "HubAnswerError",
+    "ImportTooLargeError",
     "ImportValidationError",
+    "InvalidNameError",
     "ModelNotFoundError",
     "ModelNotReadyError",
     "OfflineError",
+    "UnsafePathError",
 ]
+
+
+class InvalidNameError(EngineError, ValueError):
+    """A model id, local name or revision from the user is not one this app accepts; the message shows a valid one."""
+
+
+class UnsafePathError(EngineError):
+    """A path built from a name or a hub answer would leave the folder it belongs in; nothing was written or deleted."""
+
+
+class ForceRequiredError(EngineError):
+    """`remove` was asked to delete something this app does not list as a model; it needs `--force`."""
 
 
 class ModelNotFoundError(DownloadError):
@@ -47,3 +64,11 @@ class ModelNotReadyError(ModelLoadError):
 
 class ImportValidationError(ModelLoadError):
     """A folder offered for import is not a complete DiffusionGemma model."""
+
+
+class ImportTooLargeError(ImportValidationError):
+    """A folder offered for import is bigger than the import size cap; nothing was copied."""
+
+
+class HubAnswerError(DownloadError):
+    """The hub (or a mirror at `HF_ENDPOINT`) answered a file name, hash or commit id that cannot be used safely."""

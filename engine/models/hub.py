@@ -8,7 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .errors import AuthRequiredError, DownloadCancelled, DownloadError, ModelNotFoundError, OfflineError
+from .errors import (
+    AuthRequiredError,
+    DownloadCancelled,
+    DownloadError,
+    HubAnswerError,
+    ModelNotFoundError,
+    OfflineError,
+)
+from .ids import file_name_problem, is_commit, is_git_oid, is_sha256, shown
 
 T = TypeVar("T")
 
@@ -35,6 +43,21 @@ class RemoteFile:
     @classmethod
     def from_json(cls, raw: dict) -> RemoteFile:
         return cls(raw["path"], int(raw["size"]), raw.get("sha256"), raw.get("blob_id"))
+
+    def problem(self) -> str | None:
+        """Why this entry cannot name files in the cache (bad name, hash or size), or None when it can."""
+        why = file_name_problem(self.path)
+        if why is not None:
+            return f"an invalid file name {shown(self.path)} ({why})"
+        if self.sha256 is not None and not is_sha256(self.sha256):
+            return f"an invalid sha256 {shown(self.sha256)} for {self.path} (64 hex digits expected)"
+        if self.blob_id is not None and not is_git_oid(self.blob_id):
+            return f"an invalid git blob id {shown(self.blob_id)} for {self.path} (40 hex digits expected)"
+        if not self.etag:
+            return f"no sha256 or git blob id for {self.path}"
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 0:
+            return f"an invalid size {shown(self.size)} for {self.path}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -168,10 +191,42 @@ def fetch_repo(repo_id: str, revision: str | None, token: str | None, **retry: f
     files = tuple(
         RemoteFile(
             path=s.rfilename,
-            size=int(s.lfs.size if s.lfs else (s.size or 0)),
+            size=s.lfs.size if s.lfs else (s.size or 0),
             sha256=s.lfs.sha256 if s.lfs else None,
             blob_id=None if s.lfs else s.blob_id,
         )
         for s in info.siblings or []
     )
-    return RemoteRepo(repo_id, revision or "main", info.sha or "", files)
+    return checked_repo(RemoteRepo(repo_id, revision or "main", info.sha, files))
+
+
+def answer_problem(repo: RemoteRepo) -> str | None:
+    """Why the hub's answer for `repo` cannot be used to name files in the cache, or None when it can."""
+    if not is_commit(repo.commit):
+        return f"an invalid commit id {shown(repo.commit)} (40 hex digits expected)"
+    seen: set[str] = set()
+    for f in repo.files:
+        why = f.problem()
+        if why is not None:
+            return why
+        if f.path in seen:
+            return f"the file name {shown(f.path)} twice"
+        seen.add(f.path)
+    folders = {"/".join(f.path.split("/")[:i]) for f in repo.files for i in range(1, f.path.count("/") + 1)}
+    clash = sorted(folders & seen)
+    return f"{shown(clash[0])} as both a file and a folder" if clash else None
+
+
+def checked_repo(repo: RemoteRepo) -> RemoteRepo:
+    """`repo` once its commit id, file names, hashes and sizes are safe to use in paths; else `HubAnswerError`.
+
+    Checked the way huggingface_hub checks what it downloads (relative names without `..`, absolute, drive or UNC
+    parts; hex hashes and commit ids), before any path is built from them.
+    """
+    problem = answer_problem(repo)
+    if problem is not None:
+        raise HubAnswerError(
+            f"The hub at {endpoint()} answered {problem} for {repo.repo_id}; nothing was written. "
+            "Check HF_ENDPOINT (a mirror may be broken or hostile) and try again."
+        )
+    return repo

@@ -12,6 +12,7 @@ from pathlib import Path
 from . import store
 from .errors import DownloadCancelled, ModelNotReadyError
 from .hub import RemoteFile, fetch_repo, is_offline
+from .ids import parse_model_id
 from .layout import structure_problems
 
 CHUNK = 4 * 1024 * 1024
@@ -117,7 +118,7 @@ def verify_model(
     token: str | None = None,
 ) -> VerifyReport:
     """Hash every file of a local model and record the result; the report names each wrong file."""
-    local = store.find_local(model_id)
+    local = store.find_local(parse_model_id(model_id))
     if local is None:
         raise ModelNotReadyError(f"{model_id} is not downloaded or imported, so there is nothing to verify.")
     folder = local.path
