@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import TextIO
 
-from .errors import EngineError
+from .cli_common import argv_text, color_enabled, live_enabled, run_cli, safe_text
 from .events import CanvasDone, Done, Frame
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -29,16 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--think", action="store_true", help="turn on thinking mode (the thought is shown folded)")
     run.add_argument("--json", action="store_true", help="print one JSON object at the end instead of the live view")
     args = parser.parse_args(argv)
-    try:
-        return _run(args)
-    except EngineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # invalid sampler settings name their field
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_cli(lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -46,6 +37,8 @@ def _run(args: argparse.Namespace) -> int:
     from .session import ChatSession
     from .settings import SamplerSettings
 
+    prompt = argv_text(args.prompt, "--prompt")
+    system = argv_text(args.system, "--system") if args.system else None
     em = load_model_arg(args.model, device=args.device)
     overrides = {"seed": args.seed}
     if args.steps is not None:
@@ -53,11 +46,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.max_new_tokens is not None:
         overrides["max_new_tokens"] = args.max_new_tokens
     settings = SamplerSettings.for_model(em, **overrides)
-    messages = ([{"role": "system", "content": args.system}] if args.system else []) + [
-        {"role": "user", "content": args.prompt}
-    ]
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
     events = ChatSession(em).send(messages, settings, cancel=threading.Event(), enable_thinking=args.think)
-    view = LiveDraft(em.token_pieces(), sys.stdout) if not args.json and sys.stdout.isatty() else None
+    # The live redraw needs a terminal; piped output gets the plain committed text only.
+    live = not args.json and live_enabled(sys.stdout)
+    view = LiveDraft(em.token_pieces(), sys.stdout, color=color_enabled(sys.stdout)) if live else None
     frames = 0
     for event in events:
         if isinstance(event, Frame):
@@ -68,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
             if view:
                 view.commit(event.text)
             elif not args.json:
-                print(event.text, end="", flush=True)
+                print(safe_text(event.text), end="", flush=True)
         elif isinstance(event, Done):
             return _finish(args, em, event, frames)
     return 1
@@ -81,39 +74,47 @@ def _finish(args: argparse.Namespace, em, done: Done, frames: int) -> int:
             "model": em.name, "device": str(em.device), "text": done.text, "thinking": done.thinking,
             "reason": done.reason, "token_ids": done.token_ids, "frames": frames, "stats": s.as_dict(),
         }
-        print(json.dumps(record))
+        print(json.dumps(record))  # ensure_ascii: control characters arrive as \u escapes, never raw
         return 0
     print()
+    dim, reset = (DIM, RESET) if color_enabled(sys.stdout) else ("", "")
     if done.thinking:
-        print(f"{DIM}[thought folded: {len(done.thinking)} characters]{RESET}")
+        print(f"{dim}[thought folded: {len(done.thinking)} characters]{reset}")
+    dim, reset = (DIM, RESET) if color_enabled(sys.stderr) else ("", "")
     print(
-        f"{DIM}{em.name} on {em.device} · {s.tokens} tokens in {s.seconds:.2f} s = {s.tokens_per_second:.1f} tok/s · "
-        f"{s.canvases} canvas(es), {s.decoder_forwards} steps, {s.tokens_per_forward:.2f} tokens/forward · "
-        f"first frame {s.ttft_s * 1000:.0f} ms · seed {s.seed} · {done.reason}{RESET}",
+        f"{dim}{safe_text(em.name, newlines=False)} on {em.device} · {s.tokens} tokens in {s.seconds:.2f} s = "
+        f"{s.tokens_per_second:.1f} tok/s · {s.canvases} canvas(es), {s.decoder_forwards} steps, "
+        f"{s.tokens_per_forward:.2f} tokens/forward · first frame {s.ttft_s * 1000:.0f} ms · seed {s.seed} · "
+        f"{done.reason}{reset}",
         file=sys.stderr,
     )
     return 0
 
 
 class LiveDraft:
-    """Redraws the current canvas's draft in place: accepted tokens bright, still-noisy ones dim."""
+    """Redraws the current canvas's draft in place (a terminal only): accepted tokens bright, noisy ones dim.
 
-    def __init__(self, pieces: list[str], out: TextIO) -> None:
-        self.pieces, self.out, self.lines = pieces, out, 0
+    Tokenizer pieces and committed text come from the model folder and the model: they are shown through
+    `safe_text`, so an escape sequence in a vocabulary entry is printed as `\x1b[…`, never obeyed.
+    """
+
+    def __init__(self, pieces: list[str], out: TextIO, *, color: bool = True) -> None:
+        self.out, self.lines = out, 0
+        self.pieces = [safe_text(p.replace("\n", "⏎").replace("\t", "→")) for p in pieces]
+        self.dim, self.reset = (DIM, RESET) if color else ("", "")
 
     def show(self, frame: Frame) -> None:
         parts = []
         for token, accepted in zip(frame.draft, frame.accepted):
-            piece = self.pieces[token] if token < len(self.pieces) else "?"
-            piece = piece.replace("\n", "⏎")
-            parts.append(piece if accepted else f"{DIM}{piece}{RESET}")
-        header = f"{DIM}canvas {frame.canvas_index + 1} · step {frame.step}/{frame.max_steps} · "
-        header += f"{frame.accepted_count} accepted{RESET}\n"
+            piece = self.pieces[token] if 0 <= token < len(self.pieces) else "?"
+            parts.append(piece if accepted else f"{self.dim}{piece}{self.reset}")
+        header = f"{self.dim}canvas {frame.canvas_index + 1} · step {frame.step}/{frame.max_steps} · "
+        header += f"{frame.accepted_count} accepted{self.reset}\n"
         self._replace(header + "".join(parts).rstrip())
 
     def commit(self, text: str) -> None:
         self._replace("")
-        self.out.write(text)
+        self.out.write(safe_text(text))
         self.out.flush()
 
     def _replace(self, text: str) -> None:

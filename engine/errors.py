@@ -19,6 +19,18 @@ class PromptTooLongError(EngineError):
     """The prompt (plus the answer budget) is longer than the model's context."""
 
 
+class ChatTemplateError(EngineError):
+    """A conversation could not be turned into token ids (a broken chat template or a malformed message)."""
+
+
+class UsageError(EngineError):
+    """A command-line argument or an environment value is not usable; the message names it and what to give."""
+
+
+class CheckpointError(EngineError):
+    """A training checkpoint is missing, unsafe (not the project's own format) or unreadable."""
+
+
 class DownloadError(EngineError):
     """A model download failed; the message says why and whether it can be resumed."""
 

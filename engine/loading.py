@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import struct
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,9 @@ from typing import Any
 import torch
 
 from .errors import ModelLoadError, OutOfMemoryError, PromptTooLongError
+from .model_checks import check_model_dir, check_safetensors, weight_files
+
+__all__ = ["EngineModel", "check_model_dir", "check_safetensors", "pick_device", "resolve_model_dir", "weight_files"]
 
 PROFILE_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "cpu": torch.float32}
 THOUGHT_OPEN = "<|channel>"
@@ -29,6 +31,7 @@ class EngineModel:
     path: Path | None = None
     compiled: Any = field(default=None, repr=False)  # a `CompiledPath` once `enable_compiled()` ran
     _pieces: list[str] | None = field(default=None, repr=False)
+    _encoder: Any = field(default=None, repr=False)  # a `ChatEncoder`, built on the first chat
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -92,7 +95,14 @@ class EngineModel:
 
     # -- text -----------------------------------------------------------------------------------------------------
     def chat_ids(self, messages: list[dict[str, str]], enable_thinking: bool = False) -> torch.LongTensor:
-        """Token ids `(1, n)` of a conversation in the model's chat template, ending with the model's turn."""
+        """Token ids `(1, n)` of a conversation in the model's chat template, ending with the model's turn.
+
+        Message content (user, system and the model's earlier answers alike) is literal text: a `<|turn>` or
+        `<eos>` typed or pasted into it becomes ordinary text pieces, never a control token (see chat_tokens.py).
+        A chat template that fails raises `ChatTemplateError`.
+        """
+        from .chat_tokens import ChatEncoder
+
         if self.tokenizer is None:
             raise ModelLoadError("This model has no tokenizer, so it cannot take a chat; load a folder with one.")
         if getattr(self.tokenizer, "chat_template", None) is None:
@@ -100,15 +110,10 @@ class EngineModel:
                 f"{self.name} has no chat template in its tokenizer_config.json, so it cannot take a chat; "
                 "re-download the model or use an instruction-tuned (-it) checkpoint."
             )
-        ids = self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, enable_thinking=enable_thinking, tokenize=True, return_dict=False
-        )
-        if hasattr(ids, "input_ids"):
-            ids = ids["input_ids"]
-        tensor = torch.as_tensor(ids, dtype=torch.long)
-        if tensor.dim() == 1:
-            tensor = tensor.unsqueeze(0)
-        return tensor.to(self.device)
+        if self._encoder is None or self._encoder.tokenizer is not self.tokenizer:
+            self._encoder = ChatEncoder(self.tokenizer, vocab_size=self.vocab_size)
+        ids = self._encoder.ids(messages, enable_thinking=enable_thinking)
+        return torch.tensor([ids], dtype=torch.long).to(self.device)
 
     def check_prompt_fits(self, prompt_tokens: int, max_new_tokens: int) -> None:
         """Raise `PromptTooLongError` when the prompt plus whole canvases for the answer exceed the context."""
@@ -154,82 +159,53 @@ class EngineModel:
 # -- loading helpers ----------------------------------------------------------------------------------------------
 def resolve_model_dir(path: str | Path) -> Path:
     """A local folder as is; otherwise a downloaded (and verified) hub id or imported model, offline."""
-    candidate = Path(path).expanduser()
-    if candidate.is_dir():
-        return candidate
     text = str(path)
+    if "\x00" in text or re.search("[\ud800-\udfff]", text):
+        raise ModelLoadError("The model path is not valid text (a NUL or undecodable byte); choose the folder again.")
+    try:
+        candidate = Path(path).expanduser()
+    except RuntimeError:
+        user = text[1:].split("/", 1)[0]
+        raise ModelLoadError(f"Model folder {text!r}: there is no user {user!r} whose home '~' could mean.") from None
+    try:
+        if candidate.is_dir():
+            return candidate
+        exists = candidate.exists()
+    except OSError as exc:  # a name too long, a folder that cannot be searched …
+        raise ModelLoadError(f"Model folder {text[:200]!r} cannot be opened ({exc.strerror or exc}).") from None
+    if exists:
+        raise ModelLoadError(f"{candidate} is a file, not a model folder. Choose the folder that holds config.json.")
     if text.count("/") == 1 and not text.startswith((".", "/", "~")):
         from .models import model_path
 
-        return model_path(text)  # raises ModelNotReadyError naming what is missing, partial or corrupt
+        try:
+            return model_path(text)  # raises ModelNotReadyError naming what is missing, partial or corrupt
+        except RuntimeError as exc:  # a home folder in DIFFUSION_DESK_HOME / HF_HOME that cannot be expanded
+            raise ModelLoadError(f"The models folder cannot be found ({exc}); check DIFFUSION_DESK_HOME.") from None
     raise ModelLoadError(f"Model folder {candidate} does not exist. Choose a folder that holds config.json.")
 
 
-def check_model_dir(folder: Path) -> None:
-    """Fail early, with the file named, on a folder that cannot hold a DiffusionGemma model."""
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise ModelLoadError(f"{folder} has no config.json; it is not a model folder.")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"{config_path} is not valid JSON ({exc}); re-download or re-import the model.") from None
-    model_type = config.get("model_type") if isinstance(config, dict) else None
-    if model_type != "diffusion_gemma":
-        raise ModelLoadError(
-            f"{folder.name} is a {model_type or 'unknown'!s} model, not DiffusionGemma (model_type 'diffusion_gemma'); "
-            "Diffusion Desk runs DiffusionGemma block-diffusion models only."
-        )
-    for shard in weight_files(folder):
-        check_safetensors(shard)
-    if not any((folder / name).is_file() for name in ("tokenizer.json", "tokenizer.model")):
-        raise ModelLoadError(f"{folder} has no tokenizer (tokenizer.json); re-download or re-import the model.")
-
-
-def weight_files(folder: Path) -> list[Path]:
-    """The safetensors shards the folder's index names (or the single file); missing ones raise."""
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            names = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelLoadError(f"{index} is unreadable ({exc}); re-download the model.") from None
-        missing = [n for n in names if not (folder / n).is_file()]
-        if missing:
-            raise ModelLoadError(f"Weights file {missing[0]} is missing from {folder}; re-download the model.")
-        return [folder / n for n in names]
-    single = folder / "model.safetensors"
-    if single.is_file():
-        return [single]
-    raise ModelLoadError(f"{folder} has no weights (model.safetensors); re-download or re-import the model.")
-
-
-def check_safetensors(path: Path) -> None:
-    """Header parses and the file is as long as the header says: catches truncated and corrupt downloads."""
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            (header_len,) = struct.unpack("<Q", handle.read(8))
-            if header_len <= 0 or header_len > min(size, 100_000_000):
-                raise ValueError("bad header length")
-            header = json.loads(handle.read(header_len))
-        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    except (OSError, ValueError, KeyError, TypeError, struct.error):
-        raise ModelLoadError(f"Weights file {path.name} is corrupt; re-download the model.") from None
-    if 8 + header_len + end > size:
-        raise ModelLoadError(
-            f"Weights file {path.name} is truncated ({size:,} of {8 + header_len + end:,} bytes); "
-            "the download did not finish — resume or re-download it."
-        )
+DEVICE = re.compile(r"(auto|cpu|cuda|mps)(:(\d{1,3}))?")
 
 
 def pick_device(device: str) -> torch.device:
-    if device == "auto":
+    """`auto`, `cpu`, `cuda`, `cuda:N` (or `mps` where PyTorch has it) as a usable `torch.device`."""
+    match = DEVICE.fullmatch(str(device).strip().lower())
+    if match is None or (match.group(1) in ("auto", "cpu") and match.group(2)):
+        raise ModelLoadError(f"Unknown device {str(device)[:40]!r}: choose auto, cpu, cuda or cuda:N.")
+    kind, index = match.group(1), match.group(3)
+    if kind == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    target = torch.device(device)
-    if target.type == "cuda" and not torch.cuda.is_available():
+    if kind == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError("CUDA was requested but is not usable here (no NVIDIA driver or a CPU-only PyTorch).")
-    return target
+    if kind == "cuda" and index is not None and int(index) >= torch.cuda.device_count():
+        raise ModelLoadError(
+            f"There is no GPU cuda:{index}; this machine has {torch.cuda.device_count()} (cuda:0 to "
+            f"cuda:{torch.cuda.device_count() - 1}). Use python -m engine.hardware to list them."
+        )
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelLoadError("The Apple GPU (mps) was requested but is not usable here; choose cpu or auto.")
+    return torch.device(f"{kind}:{index}" if index is not None else kind)
 
 
 def default_profile(device: torch.device) -> str:
@@ -249,13 +225,24 @@ def _load_weights(folder: Path, device: torch.device, dtype: torch.dtype) -> Any
     try:
         # One explicit device: device_map="auto" can leave tied encoder/decoder weights on meta (transformers #46566).
         placement = {"device_map": {"": str(device)}} if device.type != "cpu" else {}
-        model = DiffusionGemmaForBlockDiffusion.from_pretrained(str(folder), dtype=dtype, **placement)
+        model, info = DiffusionGemmaForBlockDiffusion.from_pretrained(
+            str(folder), dtype=dtype, output_loading_info=True, **placement
+        )
     except torch.cuda.OutOfMemoryError:
         raise _oom_error(folder, device) from None
-    except (OSError, ValueError, RuntimeError) as exc:
+    except MemoryError:
+        raise _oom_error(folder, device) from None
+    except Exception as exc:  # noqa: BLE001 — safetensors, torch and transformers raise many kinds for bad files
         if "out of memory" in str(exc).lower():
             raise _oom_error(folder, device) from None
-        raise ModelLoadError(f"Could not load the weights in {folder.name}: {str(exc).splitlines()[0]}") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelLoadError(f"Could not load the weights in {folder.name}: {first[:300]}") from None
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:  # transformers would fill them with random numbers and answer noise
+        raise ModelLoadError(
+            f"{len(missing)} weight tensor(s) are missing from {folder.name} (e.g. {missing[0][:80]}): the weights are "
+            "incomplete or for another model; re-download or re-import it."
+        )
     if any(p.device.type == "meta" for p in model.parameters()):
         raise ModelLoadError(f"Some weights of {folder.name} did not load (left on the meta device); re-download it.")
     return model.eval()
@@ -276,8 +263,11 @@ def _load_tokenizer(folder: Path) -> Any:
 
     try:
         return AutoTokenizer.from_pretrained(str(folder))
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"The tokenizer in {folder.name} could not be loaded ({exc}); re-download it.") from None
+    except Exception as exc:  # noqa: BLE001 — the tokenizers library raises a bare Exception for a bad tokenizer.json
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelLoadError(
+            f"The tokenizer in {folder.name} could not be loaded ({first[:200]}); re-download it."
+        ) from None
 
 
 def _fill_generation_ids(model: Any) -> None:
