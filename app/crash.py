@@ -41,6 +41,20 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 _fatal_stream: IO[str] | None = None
 
 
+class LogFileHandler(RotatingFileHandler):
+    """The rotating log file; when it cannot be written (disk full, folder gone) it says so once on stderr
+    instead of printing a traceback for every record — the terminal handler keeps logging."""
+
+    warned = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        if not self.warned:
+            self.warned = True
+            error = sys.exc_info()[1]
+            print(f"diffusion-desk: cannot write the log file {self.baseFilename} ({error}); "
+                  "logging to this terminal only.", file=sys.stderr)
+
+
 def log_path() -> Path:
     """`<logs>/diffusion-desk.log` (rotated: .1 … .5, 2 MB each)."""
     from engine.paths import logs_dir
@@ -70,8 +84,7 @@ def setup_logging(level: int = logging.INFO) -> Path | None:
 
         try:
             path = log_path()
-            file_handler = RotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS,
-                                               encoding="utf-8")
+            file_handler = LogFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
         except (OSError, EngineError) as exc:
             path, file_handler = None, None
             print(f"diffusion-desk: no log file ({exc}); logging to this terminal only.", file=sys.stderr)
