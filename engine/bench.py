@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .cli_common import argv_text, quiet_libraries, run_cli, safe_text
+from .errors import UsageError
 from .generation import generate
 from .loading import EngineModel
 from .session import ChatSession
@@ -43,10 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    return run_cli(lambda: _bench(args))
+
+
+def _bench(args: argparse.Namespace) -> int:
+    for name, value, low in (("--steps", args.steps, 1), ("--new-tokens", args.new_tokens, 1), ("--runs", args.runs, 1),
+                             ("--prompt-tokens", args.prompt_tokens, 1), ("--threads", args.threads, 1)):
+        if value is not None and value < low:
+            raise UsageError(f"{name} must be at least {low} (got {value}).")
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    em = _load(args.model, args.device)
+    em = _load(argv_text(args.model, "--model"), argv_text(args.device, "--device"))
     prompt_tokens = args.prompt_tokens or (512 if em.device.type == "cuda" else 128)
     # A confidence threshold no canvas reaches keeps the step count fixed, so both sides do the same work.
     settings = SamplerSettings.for_model(
@@ -146,6 +156,7 @@ def trim_like_engine(em: EngineModel, ids: list[int], budget: int) -> list[int]:
 def _load(spec: str, device: str) -> EngineModel:
     if spec == RELEASE_RANDOM:
         return release_random_model(device)
+    quiet_libraries()
     if spec == "tiny":
         from .tiny import tiny_engine_model
 
@@ -159,11 +170,12 @@ def release_random_model(device: str = "auto") -> EngineModel:
     """The release's 26B-A4B shape with random bf16 weights, built directly on the GPU (≈ 52 GB)."""
     from transformers import DiffusionGemmaForBlockDiffusion
 
+    from .loading import pick_device
     from .tiny import RELEASE_TEXT, tiny_config
 
-    target = torch.device("cuda" if device == "auto" else device)
+    target = pick_device(device)
     if target.type != "cuda":
-        raise SystemExit(f"{RELEASE_RANDOM} needs a CUDA GPU with ≈ 60 GB free (bf16); this machine has none.")
+        raise UsageError(f"{RELEASE_RANDOM} needs a CUDA GPU with ≈ 60 GB free (bf16); this machine has none.")
     config = tiny_config(**{k: v for k, v in RELEASE_TEXT.items()}, layer_types=None)
     torch.manual_seed(0)
     with torch.device(target):
@@ -188,7 +200,8 @@ def _print(result: dict, *, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result))
         return
-    print(f"model {result['model']} on {result['device']} · {result['steps']} steps/canvas · "
+    print(f"model {safe_text(result['model'], newlines=False)} on {safe_text(result['device'], newlines=False)} · "
+          f"{result['steps']} steps/canvas · "
           f"prompt {result['prompt_tokens']} · {result['tokens']} new tokens · median of {result['runs']}")
     print(f"  engine     {result['engine_tok_s']:10.1f} tok/s  (frames off {result['engine_frames_off_tok_s']:.1f})")
     print(f"  reference  {result['reference_tok_s']:10.1f} tok/s  (transformers generate)")

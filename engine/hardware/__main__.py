@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from ..cli_common import argv_text, print_error, run_cli, safe_text
 from .discovery import HardwareReport, discover, gpu_from_spec
 from .gpus import close_matches, find_gpus
 from .summary import report_json, report_text
@@ -24,15 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--gpu", metavar="NAME", help="evaluate a card from the shipped table instead of this machine")
     args = parser.parse_args(argv)
+    return run_cli(lambda: _report(args))
+
+
+def _report(args: argparse.Namespace) -> int:
     if args.gpu is not None:
-        report = _named(args.gpu)
+        report = _named(argv_text(args.gpu, "--gpu"))
         if report is None:
             hint = ", ".join(close_matches(args.gpu)) or "none"
-            print(f"error: unknown or ambiguous GPU {args.gpu!r}; close matches: {hint}", file=sys.stderr)
+            print_error(f"unknown or ambiguous GPU {args.gpu!r}; close matches: {hint}")
             return 1
     else:
         report = discover()
-    print(json.dumps(report_json(report), indent=1) if args.json else report_text(report))
+    # GPU names come from the driver (or a fake-GPU setting): shown through safe_text, JSON escapes them itself.
+    print(json.dumps(report_json(report), indent=1) if args.json else safe_text(report_text(report)))
     return 0
 
 

@@ -1,10 +1,13 @@
-"""CLI: `python -m engine.train_demo [--steps N] [--resume] [--export] [--eval [--n 200]]`."""
+"""CLI: `python -m engine.train_demo [--steps N] [--resume [CKPT]] [--export] [--eval [--n 200]]`."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import fields
 from pathlib import Path
+
+from ..cli_common import run_cli, user_path
+from ..errors import UsageError
 
 
 def _flag(text: str) -> bool:
@@ -21,39 +24,50 @@ def main(argv: list[str] | None = None) -> int:
     from .train import EXPORT_DIR, WORK_DIR, TrainConfig
 
     ap = argparse.ArgumentParser(prog="python -m engine.train_demo", description=__doc__)
-    ap.add_argument("--resume", action="store_true", help="continue from train-demo/ckpt.pt")
+    ap.add_argument("--resume", nargs="?", const="", default=None, metavar="CKPT",
+                    help="continue from CKPT (default: ckpt.pt in --work-dir); read as tensors only, never code")
     ap.add_argument("--export", action="store_true", help="write resources/demo-model from a checkpoint")
     ap.add_argument("--which", default="best", choices=("best", "ckpt"), help="checkpoint to export")
     ap.add_argument("--eval", action="store_true", help="evaluate resources/demo-model (or --model)")
     ap.add_argument("--n", type=int, default=200, help="prompts per skill for --eval")
     ap.add_argument("--skills", default="abcde", help="skills to evaluate (e.g. 'ab' to split --eval over processes)")
-    ap.add_argument("--model", type=Path, default=EXPORT_DIR)
-    ap.add_argument("--work-dir", type=Path, default=WORK_DIR)
+    ap.add_argument("--model", default=str(EXPORT_DIR))
+    ap.add_argument("--work-dir", default=str(WORK_DIR), help=f"checkpoints and logs (default {WORK_DIR})")
     ap.add_argument("--threads", type=int, default=2)
     for f in fields(TrainConfig):
         kind = _flag if isinstance(f.default, bool) else type(f.default)
         ap.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None)
     args = ap.parse_args(argv)
+    return run_cli(lambda: _main(args))
+
+
+def _main(args: argparse.Namespace) -> int:
+    from .train import TrainConfig
+
+    if not 1 <= args.threads <= 1024:
+        raise UsageError(f"--threads must be from 1 to 1024 (got {args.threads}).")
+    work_dir, model_dir = user_path(args.work_dir, "--work-dir"), user_path(args.model, "--model")
     if args.export or args.eval:
         if args.export:
             from .train import export
 
-            export(args.work_dir, args.model, args.which)
+            export(work_dir, model_dir, args.which)
         if args.eval:
             from .evaluate import full_eval
 
-            full_eval(args.model, args.n, threads=args.threads, skills=args.skills)
+            full_eval(model_dir, args.n, threads=args.threads, skills=args.skills)
         return 0
+    from .checkpoint import load_checkpoint
     from .train import train
 
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
     tc = TrainConfig(**overrides)
-    if args.resume and (args.work_dir / "ckpt.pt").exists():
-        import torch
-
-        saved = torch.load(args.work_dir / "ckpt.pt", weights_only=False)["config"]
+    resume: bool | Path = False
+    if args.resume is not None:
+        resume = user_path(args.resume, "--resume") if args.resume else work_dir / "ckpt.pt"
+        saved = load_checkpoint(resume)["config"]  # checked here so a bad file fails before any training set-up
         tc = TrainConfig.from_dict({**saved, **overrides})  # same recipe, explicit flags (e.g. --steps) win
-    train(tc, resume=args.resume, work_dir=args.work_dir, threads=args.threads)
+    train(tc, resume=resume, work_dir=work_dir, threads=args.threads)
     return 0
 
 

@@ -11,16 +11,21 @@ from pathlib import Path
 
 import torch
 
+from ..errors import CheckpointError
+from ..paths import demo_model_dir
+from .checkpoint import load_checkpoint
 from .data import SKILLS, TRAIN_MIX
 from .objective import diffusion_loss, make_batch
 from .tokenizer import BOI_ID, BOS_ID, EOI_ID, EOS_ID, IMAGE_ID, PAD_ID, TURN_CLOSE_ID, CharCodec
 
-WORK_DIR = Path("train-demo")
+# Anchored at the checkout, never the current folder: a `train-demo/ckpt.pt` planted where the command happens to run
+# is not picked up by --resume.
+WORK_DIR = Path(__file__).resolve().parents[2] / "train-demo"
 SHORT_MIX = {"a": 0.45, "b": 0.30, "c": 0.25}
 FULL_MIX = {"a": 0.2, "b": 0.2, "c": 0.15, "d": 0.2, "e": 0.25}
 PHASE3_MIX = {"a": 0.30, "b": 0.22, "c": 0.18, "d": 0.10, "e": 0.20}
 PHASE4_MIX = {"a": 0.40, "b": 0.30, "c": 0.10, "d": 0.08, "e": 0.12}
-EXPORT_DIR = Path("resources/demo-model")
+EXPORT_DIR = demo_model_dir()
 
 
 @dataclass
@@ -62,8 +67,14 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, saved: dict) -> TrainConfig:
         """A config from a checkpoint (keys this version does not know are ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in saved.items() if k in names})
+        defaults = {f.name: f.default for f in fields(cls)}
+        values = {k: v for k, v in saved.items() if k in defaults}
+        for name, value in values.items():
+            want = type(defaults[name])
+            ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
+            if not ok and not (want is float and isinstance(value, int) and not isinstance(value, bool)):
+                raise ValueError(f"the checkpoint's config sets {name} to {value!r}, not a {want.__name__}")
+        return cls(**values)
 
 
 def model_config(tc: TrainConfig):
@@ -163,8 +174,12 @@ def _save(path: Path, model, opt, step: int, tc: TrainConfig, rng: random.Random
     tmp.replace(path)  # atomic: a kill mid-save never corrupts the last checkpoint
 
 
-def train(tc: TrainConfig, resume: bool, work_dir: Path = WORK_DIR, threads: int = 2) -> None:
-    """Train (or resume) and write checkpoints + a JSON-lines log under `work_dir`."""
+def train(tc: TrainConfig, resume: bool | Path, work_dir: Path = WORK_DIR, threads: int = 2) -> None:
+    """Train (or resume) and write checkpoints + a JSON-lines log under `work_dir`.
+
+    `resume` is False, True (continue from `work_dir/ckpt.pt` when it exists) or the checkpoint file to continue
+    from; checkpoints are read as tensors and plain data only (`checkpoint.load_checkpoint`).
+    """
     from .evaluate import quick_eval
 
     torch.set_num_threads(threads)
@@ -176,13 +191,9 @@ def train(tc: TrainConfig, resume: bool, work_dir: Path = WORK_DIR, threads: int
     model = build_model(tc)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.9, 0.98), weight_decay=tc.weight_decay)
     step = 0
-    if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
-        rng.setstate(state["py_rng"])
-        gen.set_state(state["torch_gen"])
+    resume_path = resume if isinstance(resume, Path) else (ckpt_path if resume and ckpt_path.exists() else None)
+    if resume_path is not None:
+        step = _restore(load_checkpoint(resume_path), model, opt, rng, gen, resume_path)
         print(f"resumed from step {step}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"params {n_params / 1e6:.3f} M; steps {tc.steps}; config {asdict(tc)}", flush=True)
@@ -190,8 +201,8 @@ def train(tc: TrainConfig, resume: bool, work_dir: Path = WORK_DIR, threads: int
     model.train()
     t_last, best = time.time(), -1.0
     if resume and (work_dir / "best.pt").exists():
-        best_acc = torch.load(work_dir / "best.pt", weights_only=False)["acc"]
-        best = sum(best_acc.values()) / len(best_acc)
+        best_acc = load_checkpoint(work_dir / "best.pt", "best")["acc"]
+        best = sum(best_acc.values()) / max(1, len(best_acc))
     while step < tc.steps:
         batch = _next_batch(step, tc, rng, codec)
         for g in opt.param_groups:
@@ -227,6 +238,19 @@ def train(tc: TrainConfig, resume: bool, work_dir: Path = WORK_DIR, threads: int
     log.close()
 
 
+def _restore(state: dict, model, opt, rng: random.Random, gen: torch.Generator, path: Path) -> int:
+    """Load a checked checkpoint into the training objects; a mismatch is a `CheckpointError`, not a traceback."""
+    try:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        rng.setstate(state["py_rng"])
+        gen.set_state(state["torch_gen"])
+    except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path} does not fit this training run ({first[:200]}).") from None
+    return int(state["step"])
+
+
 def export(work_dir: Path = WORK_DIR, out_dir: Path = EXPORT_DIR, which: str = "best") -> None:
     """Write the checkpoint as a plain transformers model directory plus tokenizer files."""
     from transformers import GenerationConfig  # noqa: F401  (ensures generation classes are importable)
@@ -234,10 +258,13 @@ def export(work_dir: Path = WORK_DIR, out_dir: Path = EXPORT_DIR, which: str = "
 
     from .tokenizer import save_tokenizer
 
-    state = torch.load(work_dir / f"{which}.pt", weights_only=False)
+    state = load_checkpoint(work_dir / f"{which}.pt", which)
     tc = TrainConfig.from_dict(state["config"])
     model = build_model(tc)
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{which}.pt does not fit the demo model ({str(exc).splitlines()[0]}).") from None
     model.generation_config = DiffusionGemmaGenerationConfig(**json.loads(json.dumps(GENERATION_DEFAULTS)))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)

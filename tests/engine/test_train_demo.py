@@ -96,8 +96,8 @@ def test_training_is_seeded_and_resumes_exactly(tmp_path) -> None:
     train(_tiny(6), resume=False, work_dir=tmp_path / "straight", threads=1)
     train(_tiny(3), resume=False, work_dir=tmp_path / "split", threads=1)
     train(_tiny(6), resume=True, work_dir=tmp_path / "split", threads=1)
-    straight = torch.load(tmp_path / "straight" / "ckpt.pt", weights_only=False)
-    split = torch.load(tmp_path / "split" / "ckpt.pt", weights_only=False)
+    straight = torch.load(tmp_path / "straight" / "ckpt.pt", weights_only=True)
+    split = torch.load(tmp_path / "split" / "ckpt.pt", weights_only=True)
     assert straight["step"] == split["step"] == 6
     for name, value in straight["model"].items():
         assert torch.equal(value, split["model"][name]), name
