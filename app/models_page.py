@@ -33,12 +33,14 @@ from engine.models import (
     AuthRequiredError,
     CatalogueEntry,
     DownloadCancelled,
+    InvalidNameError,
     LocalModel,
     PullProgress,
     delete_model,
     import_folder,
     list_local_models,
     load_catalogue,
+    parse_model_id,
     pull,
     save_token,
     verify_model,
@@ -112,6 +114,7 @@ class ModelRow(QFrame):
         self.badge.hide()
         top.addWidget(self.badge)
         self.status = _name(QLabel(), "modelStatus", f"Status of {model_id}")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # problems may quote file names from the hub
         top.addWidget(self.status)
         layout.addLayout(top)
         self.detail = QLabel(detail)
@@ -122,6 +125,7 @@ class ModelRow(QFrame):
         self.progress.hide()
         layout.addWidget(self.progress)
         self.rate = _name(QLabel(), "modelRate", f"Speed and time left for {model_id}")
+        self.rate.setTextFormat(Qt.TextFormat.PlainText)
         self.rate.hide()
         layout.addWidget(self.rate)
         buttons = QHBoxLayout()
@@ -160,7 +164,7 @@ class ModelRow(QFrame):
         self.download_button.setText("Resume" if status == "partial" else "Download")
         can_fetch = status in ("not downloaded", "partial", "corrupt")
         self.download_button.setVisible(not embedded and not busy and can_fetch)
-        self.download_button.setEnabled(not busy and not unsupported and self.model_id.count("/") == 1)
+        self.download_button.setEnabled(not busy and not unsupported and not self.model_id.startswith("local/"))
         self.cancel_button.setVisible(busy and self.busy == "pull")
         self.verify_button.setVisible(on_disk)
         self.verify_button.setEnabled(not busy)
@@ -231,6 +235,7 @@ class ModelManagerPage(QWidget):
         head.addWidget(import_button)
         outer.addLayout(head)
         self.message = _name(QLabel(), "modelsMessage", "Models page messages")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # messages quote what was typed
         self.message.setWordWrap(True)
         outer.addWidget(self.message)
         self.token_box = self._build_token_box()
@@ -329,10 +334,11 @@ class ModelManagerPage(QWidget):
                 row.show_badge(badge.colour, badge.text, badge.detail)
 
     def pull(self, repo_id: str) -> None:
-        """Download (or resume) `repo_id`; progress shows in its row."""
-        if repo_id.count("/") != 1 or " " in repo_id:
-            self.show_message("Type a hub repository as org/name.")
-            return
+        """Download (or resume) `repo_id` (validated as a hub id first); progress shows in its row."""
+        try:
+            repo_id = str(parse_model_id(repo_id, hub=True))
+        except InvalidNameError as error:
+            return self.show_message(str(error))
         row = self._row_for(repo_id)
         if row.busy:
             return

@@ -130,10 +130,11 @@ class ModelId:
 
 def parse_model_id(text: str | ModelId, *, hub: bool = False) -> ModelId:
     """A validated `ModelId`; with `hub=True` a `local/` id is refused (only hub repos can be pulled)."""
-    model_id = ModelId.parse(text)
-    if hub and model_id.is_local:
-        raise InvalidNameError(f"{model_id} names an imported model; only hub repos can be pulled. {HUB_ID_HELP}")
-    return model_id
+    if hub and str(text).startswith(LOCAL + "/"):
+        raise InvalidNameError(
+            f"{shown(str(text))} names an imported model, not a model id of the hub; only hub repos can be pulled. "
+            + HUB_ID_HELP)
+    return ModelId.parse(text)
 
 
 def local_name(text: str, *, quoted: str | None = None) -> str:
