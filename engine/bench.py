@@ -13,15 +13,16 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from .cli_common import argv_text, quiet_libraries, run_cli, safe_text
 from .errors import UsageError
-from .generation import generate
-from .loading import EngineModel
-from .session import ChatSession
 from .settings import SamplerSettings
+
+if TYPE_CHECKING:  # torch loads inside the functions, after run_cli has checked OMP_NUM_THREADS & co.
+    import torch
+
+    from .loading import EngineModel
 
 RELEASE_RANDOM = "diffusiongemma-26b-a4b-random"
 
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    import torch
+
     for name, value, low in (("--steps", args.steps, 1), ("--new-tokens", args.new_tokens, 1), ("--runs", args.runs, 1),
                              ("--prompt-tokens", args.prompt_tokens, 1), ("--threads", args.threads, 1)):
         if value is not None and value < low:
@@ -110,6 +113,8 @@ def run_bench(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings, *, 
 
 
 def _reference(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings) -> Timing:
+    import torch
+
     _sync(em)
     start = time.perf_counter()
     torch.manual_seed(settings.seed)
@@ -120,6 +125,8 @@ def _reference(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings) ->
 
 
 def _engine(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings, *, frames: bool) -> Timing:
+    from .generation import generate
+
     _sync(em)
     start = time.perf_counter()
     done = list(generate(em, ids, settings, capture_frames=frames))[-1]
@@ -129,6 +136,8 @@ def _engine(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings, *, fr
 
 def _multi_turn(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings) -> dict:
     """Time to first frame of a follow-up turn: with the session's cache vs. encoding the whole history again."""
+    from .session import ChatSession
+
     session = ChatSession(em)
     first = list(session.send_ids(ids[0].tolist(), settings))[-1]
     follow_up = ids[0].tolist() + first.token_ids + ids[0, :16].tolist()
@@ -163,14 +172,17 @@ def _load(spec: str, device: str) -> EngineModel:
         em = tiny_engine_model()
         em.model.generation_config.eos_token_id = None  # random weights: no EOS, so every run makes every token
         return em
+    from .loading import EngineModel
+
     return EngineModel.from_pretrained(spec, device=device)
 
 
 def release_random_model(device: str = "auto") -> EngineModel:
     """The release's 26B-A4B shape with random bf16 weights, built directly on the GPU (≈ 52 GB)."""
+    import torch
     from transformers import DiffusionGemmaForBlockDiffusion
 
-    from .loading import pick_device
+    from .loading import EngineModel, pick_device
     from .tiny import RELEASE_TEXT, tiny_config
 
     target = pick_device(device)
@@ -186,11 +198,15 @@ def release_random_model(device: str = "auto") -> EngineModel:
 
 
 def _sync(em: EngineModel) -> None:
+    import torch
+
     if em.device.type == "cuda":
         torch.cuda.synchronize(em.device)
 
 
 def _device_name(em: EngineModel) -> str:
+    import torch
+
     if em.device.type == "cuda":
         return torch.cuda.get_device_name(em.device)
     return f"cpu ({torch.get_num_threads()} threads)"

@@ -114,8 +114,10 @@ def _resolved_config(folder: Path, config: dict[str, Any]) -> Any:
     try:
         return DiffusionGemmaConfig.from_dict(dict(config))
     except Exception as exc:  # noqa: BLE001 — transformers raises many kinds for a bad field; all mean the same
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"{folder.name}/config.json is not a usable DiffusionGemma config ({first}).") from None
+        detail = " ".join(line.strip() for line in str(exc).splitlines()[:3] if line.strip()) or type(exc).__name__
+        raise ModelLoadError(
+            f"{folder.name}/config.json is not a usable DiffusionGemma config ({detail[:300]}); re-download the model."
+        ) from None
 
 
 def estimate_parameters(config: Any) -> int:
@@ -203,7 +205,9 @@ def check_safetensors(path: Path) -> int:
     except OSError as exc:
         raise ModelLoadError(f"Weights file {path} could not be read ({exc.strerror or exc}).") from None
     except (ValueError, UnicodeDecodeError):
-        raise ModelLoadError(f"Weights file {path.name} is corrupt (its header is not JSON); re-download it.") from None
+        raise ModelLoadError(
+            f"Weights file {path.name} is corrupt (its header is not valid JSON); re-download it."
+        ) from None
     end, numel = _check_header(path, header)
     if 8 + header_len + end > size:
         raise ModelLoadError(

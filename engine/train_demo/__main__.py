@@ -21,7 +21,7 @@ def _flag(text: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run training, export and/or evaluation."""
-    from .train import EXPORT_DIR, WORK_DIR, TrainConfig
+    from .config import EXPORT_DIR, WORK_DIR, TrainConfig
 
     ap = argparse.ArgumentParser(prog="python -m engine.train_demo", description=__doc__)
     ap.add_argument("--resume", nargs="?", const="", default=None, metavar="CKPT",
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from .train import TrainConfig
+    from .config import TrainConfig
 
     if not 1 <= args.threads <= 1024:
         raise UsageError(f"--threads must be from 1 to 1024 (got {args.threads}).")

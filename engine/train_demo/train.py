@@ -6,75 +6,22 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from ..errors import CheckpointError
-from ..paths import demo_model_dir
 from .checkpoint import load_checkpoint
+from .config import EXPORT_DIR, WORK_DIR, TrainConfig
 from .data import SKILLS, TRAIN_MIX
 from .objective import diffusion_loss, make_batch
 from .tokenizer import BOI_ID, BOS_ID, EOI_ID, EOS_ID, IMAGE_ID, PAD_ID, TURN_CLOSE_ID, CharCodec
 
-# Anchored at the checkout, never the current folder: a `train-demo/ckpt.pt` planted where the command happens to run
-# is not picked up by --resume.
-WORK_DIR = Path(__file__).resolve().parents[2] / "train-demo"
 SHORT_MIX = {"a": 0.45, "b": 0.30, "c": 0.25}
 FULL_MIX = {"a": 0.2, "b": 0.2, "c": 0.15, "d": 0.2, "e": 0.25}
 PHASE3_MIX = {"a": 0.30, "b": 0.22, "c": 0.18, "d": 0.10, "e": 0.20}
 PHASE4_MIX = {"a": 0.40, "b": 0.30, "c": 0.10, "d": 0.08, "e": 0.12}
-EXPORT_DIR = demo_model_dir()
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters of one run (stored in the checkpoint so that --resume continues the same recipe)."""
-
-    seed: int = 1234
-    steps: int = 5700  # the shipped checkpoint (TRAINING.md: --steps changed while it ran, so its LR differed)
-    batch_size: int = 32
-    lr: float = 3e-3
-    min_lr_ratio: float = 0.05
-    warmup: int = 150
-    weight_decay: float = 0.01
-    sc_prob: float = 0.5
-    pad_weight: float = 0.05
-    full_every: int = 4  # every 4th step: full 256-slot canvas, all skills (d/e-heavy), as at inference;
-    # other steps: skills a-c only, canvas trimmed to the longest answer + margin (~4x fewer decoder tokens)
-    phase2_step: int = 1600  # from here on every step uses the full 256-slot canvas with all skills (TRAIN_MIX):
-    phase2_batch: int = 16  # trimmed canvases taught the skills fast but the model then keyed on canvas length
-    phase3_step: int = 2500  # from here on PHASE3_MIX: more "anything else" prompts (the model confused d and e)
-    phase4_step: int = 3500  # from here on PHASE4_MIX: c, d and e are learnt; most of the batch is a and b
-    # recipe "mixed" (an experiment, see TRAINING.md; not the shipped model): no phases, every step draws all skills
-    # from `mix` (percent a,b,c,d,e); the canvas is 256 slots with probability full_prob, else short_canvas slots
-    # holding only `short_skills`; batch_size examples per step.
-    recipe: str = "phased"
-    full_prob: float = 0.3
-    short_canvas: int = 128
-    short_skills: str = "abcde"
-    mix: str = "34,26,20,8,12"
-    word_tokens: bool = False  # list words as single tokens (tokenizer.py); the shipped model is character level
-    hidden_size: int = 128
-    layers: int = 4
-    experts: int = 4
-    top_k: int = 2
-    ckpt_every: int = 100
-    eval_every: int = 200
-    eval_n: int = 16
-
-    @classmethod
-    def from_dict(cls, saved: dict) -> TrainConfig:
-        """A config from a checkpoint (keys this version does not know are ignored)."""
-        defaults = {f.name: f.default for f in fields(cls)}
-        values = {k: v for k, v in saved.items() if k in defaults}
-        for name, value in values.items():
-            want = type(defaults[name])
-            ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
-            if not ok and not (want is float and isinstance(value, int) and not isinstance(value, bool)):
-                raise ValueError(f"the checkpoint's config sets {name} to {value!r}, not a {want.__name__}")
-        return cls(**values)
 
 
 def model_config(tc: TrainConfig):
