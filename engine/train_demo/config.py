@@ -58,5 +58,5 @@ class TrainConfig:
             want = type(defaults[name])
             ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
             if not ok and not (want is float and isinstance(value, int) and not isinstance(value, bool)):
-                raise ValueError(f"the checkpoint's config sets {name} to {value!r}, not a {want.__name__}")
+                raise ValueError(f"the checkpoint's config sets {name} to {value!r}, not of type {want.__name__}")
         return cls(**values)

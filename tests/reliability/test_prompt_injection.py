@@ -197,3 +197,14 @@ def test_a_chat_template_that_raises_is_an_engine_error(gemma):
             broken.chat_ids([{"role": "user", "content": "hi"}])
     finally:
         gemma.tokenizer.chat_template = saved
+
+
+def test_marker_search_prefers_the_longest_marker_and_scales_to_many_specials():
+    import re
+
+    from engine.chat_tokens import trie_pattern
+
+    words = ["<", "<e", "<eos>", "<|turn>", *[f"<unused{i}>" for i in range(6000)]]
+    pattern = re.compile(trie_pattern(words))
+    assert pattern.findall("a<eos>b<e<|turn><unused12><unused1x") == ["<eos>", "<e", "<|turn>", "<unused12>", "<"]
+    assert pattern.search("plain text without markers " * 40_000) is None  # 1 MB, one pass over a prefix tree
