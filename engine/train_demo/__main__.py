@@ -46,6 +46,8 @@ def _main(args: argparse.Namespace) -> int:
 
     if not 1 <= args.threads <= 1024:
         raise UsageError(f"--threads must be from 1 to 1024 (got {args.threads}).")
+    if args.n < 1 or not args.skills or set(args.skills) - set("abcde"):
+        raise UsageError("--n must be at least 1 and --skills a non-empty choice of the letters a, b, c, d, e.")
     work_dir, model_dir = user_path(args.work_dir, "--work-dir"), user_path(args.model, "--model")
     if args.export or args.eval:
         if args.export:

@@ -23,12 +23,13 @@ KINDS = {
 }
 
 
-def checked_path(path: Path) -> Path:
+def checked_path(path: Path, kind: str = "ckpt") -> Path:
     """An existing regular file (not a folder, FIFO or device that would hang or mislead the loader)."""
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise CheckpointError(f"There is no checkpoint at {path}; run without --resume to start training.") from None
+        hint = "run without --resume to start training" if kind == "ckpt" else "train first, or give --work-dir"
+        raise CheckpointError(f"There is no checkpoint at {path}; {hint}.") from None
     except (OSError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"The checkpoint path {path} cannot be used ({exc}).") from None
     if not stat.S_ISREG(info.st_mode):
@@ -40,7 +41,7 @@ def checked_path(path: Path) -> Path:
 
 def load_checkpoint(path: Path, kind: str = "ckpt") -> dict[str, Any]:
     """Read a checkpoint of `kind` ("ckpt" to resume, "best" for export) as tensors and plain values only."""
-    path = checked_path(Path(path))
+    path = checked_path(Path(path), kind)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -278,5 +278,18 @@ def test_cli_env_thread_list_is_accepted(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_train_demo_bad_threads_is_one_line(tmp_path):
-    one_error_line(cli("--threads", "0", home=tmp_path, module="engine.train_demo"), "--threads must be from 1")
+@pytest.mark.parametrize("args, pattern", [
+    (["--threads", "0"], "--threads must be from 1"),
+    (["--eval", "--n", "0"], "--n must be at least 1"),
+    (["--eval", "--skills", "xyz"], "letters a, b, c, d, e"),
+    (["--export", "--work-dir", "~nosuchuser_xyz/run"], "no user 'nosuchuser_xyz'"),
+])
+def test_train_demo_bad_arguments_are_one_line(tmp_path, args, pattern):
+    one_error_line(cli(*args, home=tmp_path, module="engine.train_demo"), pattern)
+
+
+def test_train_demo_export_without_a_checkpoint_is_one_line(tmp_path):
+    result = cli("--export", "--work-dir", str(tmp_path / "empty"), "--model", str(tmp_path / "out"), home=tmp_path,
+                 module="engine.train_demo")
+    one_error_line(result, r"no checkpoint at .*best\.pt; train first, or give --work-dir")
+    assert not (tmp_path / "out").exists()
