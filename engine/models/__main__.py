@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import asdict
 
+from ..cli_common import check_environment, live_enabled, one_line, safe_text
 from ..errors import EngineError
 from . import errors as model_errors
 from .catalogue import load_catalogue
@@ -47,21 +48,21 @@ class TerminalBar:
 
     def __init__(self, stream=sys.stderr) -> None:
         self.stream = stream
-        self.tty = stream.isatty()
+        self.tty = live_enabled(stream)
         self.last_line = 0.0
 
     def __call__(self, p: PullProgress) -> None:
         if p.phase == "checking":
-            print(f"{p.repo_id}: {p.note}", file=self.stream, flush=True)
+            print(safe_text(f"{p.repo_id}: {p.note}"), file=self.stream, flush=True)
             return
         frac = p.done / p.total if p.total else 1.0
         bar = "#" * int(frac * 30)
         verb = {"verifying": "verify", "done": "done"}.get(p.phase, "pull")
         line = (f"{verb} [{bar:<30}] {frac * 100:5.1f}% {human_bytes(p.done)}/{human_bytes(p.total)} "
-                f"{human_bytes(p.speed_bps)}/s ETA {human_eta(p.eta_s)} {p.filename[-36:]}"
+                f"{human_bytes(p.speed_bps)}/s ETA {human_eta(p.eta_s)} {safe_text(p.filename[-36:], newlines=False)}"
                 + (f" {100 * p.file_done / p.file_total:.0f}%" if p.file_total and p.phase == "downloading" else ""))
         if p.note:
-            print(("\n" if self.tty else "") + p.note, file=self.stream, flush=True)
+            print(("\n" if self.tty else "") + safe_text(p.note), file=self.stream, flush=True)
         if self.tty:
             print("\r" + line.ljust(110), end="\n" if p.phase == "done" else "", file=self.stream, flush=True)
         elif p.phase == "done" or time.monotonic() - self.last_line >= 1.0:
@@ -85,10 +86,10 @@ def cmd_list(args: argparse.Namespace) -> dict:
     if not args.json:
         print("Catalogue:")
         for row in catalogue:
-            print(f"  {row['id']:<50} {row['support']:<18} {row['local_status']}")
+            print(safe_text(f"  {row['id']:<50} {row['support']:<18} {row['local_status']}", newlines=False))
         print("On disk:")
         for m in local:
-            print(f"  {m.id:<50} {m.status:<12} {human_bytes(m.size_bytes):>9}  {m.path}")
+            print(safe_text(f"  {m.id:<50} {m.status:<12} {human_bytes(m.size_bytes):>9}  {m.path}", newlines=False))
         if not local:
             print("  (none)")
     return result
@@ -100,7 +101,7 @@ def cmd_pull(args: argparse.Namespace) -> dict:
                   chunk_size=chunk)
     out = {**asdict(result), "path": str(result.path), "status": "ready"}
     if not args.json:
-        print(f"{result.repo_id} is ready: {result.path}")
+        print(safe_text(f"{result.repo_id} is ready: {result.path}"))
     return out
 
 
@@ -128,7 +129,7 @@ def cmd_verify(args: argparse.Namespace) -> dict:
 def cmd_import(args: argparse.Namespace) -> dict:
     model = import_folder(args.dir, mode="link" if args.link else "copy", name=args.name)
     if not args.json:
-        print(f"Imported {model.id} ({'linked' if args.link else 'copied'}): {model.path}")
+        print(safe_text(f"Imported {model.id} ({'linked' if args.link else 'copied'}): {model.path}"))
     return {"id": model.id, "path": str(model.path), "status": model.status, "size_bytes": model.size_bytes}
 
 
@@ -159,13 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     command = {"list": cmd_list, "pull": cmd_pull, "remove": cmd_remove, "verify": cmd_verify,
                "import": cmd_import}[args.command]
     try:
+        check_environment()
         out = command(args)
     except KeyboardInterrupt:
         print("error: cancelled; run the same command again to resume.", file=sys.stderr)
         return 130
     except EngineError as error:
-        message = " ".join(str(error).split())
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return next((code for kind, code in EXIT_CODES if isinstance(error, kind)), 1)
     if args.json:
         print(json.dumps(out))

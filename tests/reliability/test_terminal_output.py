@@ -188,3 +188,24 @@ def test_one_line_and_colour_rules(monkeypatch):
     assert not color_enabled(Tty())
     monkeypatch.delenv("NO_COLOR")
     assert not color_enabled(open(os.devnull, "w"))  # noqa: SIM115
+
+
+def test_models_cli_escapes_folder_names_in_what_it_prints(tmp_path):
+    """`python -m engine.models` names a hostile source folder escaped, in its errors and in what it imported."""
+    from tests.fixtures.hub_server import tiny_repo_files, write_repo
+
+    env = {**os.environ, "DIFFUSION_DESK_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    models = [sys.executable, "-m", "engine.models"]
+    files = tiny_repo_files()
+    broken = write_repo({k: v for k, v in files.items() if k != "config.json"}, tmp_path / f"broken{OSC_TITLE}")
+    refused = subprocess.run([*models, "import", str(broken)], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "\\x1b]0;pwned\\x07" in refused.stderr
+    source = write_repo(files, tmp_path / f"good{OSC_TITLE}")
+    linked = subprocess.run([*models, "import", str(source), "--link", "--name", "mine"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert linked.returncode == 0, linked.stderr
+    listed = subprocess.run([*models, "list"], env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "local/mine" in listed.stdout
+    for result in (refused, linked, listed):
+        assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
