@@ -47,10 +47,11 @@ def view_of(desk) -> QTextBrowser:  # noqa: F811
     return desk.window.findChild(QTextBrowser, "messageView")
 
 
-def answer_with(qtbot, desk, text: str) -> Message:  # noqa: F811
+def answer_with(qtbot, desk, text: str, *, question: str = "Write me something with links",  # noqa: F811
+                thinking: str = "") -> Message:
     """A real answer whose stored text is then `text` — what the model "wrote" — shown in the window."""
-    answer_id = ask(qtbot, desk, "Write me something with links")
-    desk.store.finish_assistant(answer_id, text=text, thinking="", stats=None, status="done")
+    answer_id = ask(qtbot, desk, question)
+    desk.store.finish_assistant(answer_id, text=text, thinking=thinking, stats=None, status="done")
     desk.controller.render_messages()
     return desk.store.message(answer_id)
 
@@ -124,15 +125,20 @@ def test_an_answer_quoting_a_real_action_href_cannot_use_it(qtbot, desk, opened)
 
 
 def test_raw_html_images_styles_and_entities_are_shown_as_text(qtbot, desk, opened):  # noqa: F811
+    question = '<a href="act:regen-new:1">me</a> <img src=file:///etc/passwd> *not md*'
     text = (
         "Hello <b>bold</b> <i>it</i>\n\n<style>body { color: red }</style>\n\n"
         '<img src="file:///etc/passwd"> ![secret](file:///etc/hostname)\n\n'
         '<a href="javascript:alert(1)">js</a> &lt;u&gt;entity&lt;/u&gt; &amp;\n\n'
         "<table><tr><td>cell</td></tr></table>"
     )
-    answer_with(qtbot, desk, text)
+    answer_with(qtbot, desk, text, question=question, thinking="<b>plan</b> [x](act:copy:1)")
     view = view_of(desk)
+    [fold] = [href for label, href in anchors(view) if label.startswith("▸ Thought")]
+    click_link(view, fold)
     shown = view.plain_text()
+    assert question in shown and "<b>plan</b> [x](act:copy:1)" in shown  # the user's text and the thought too
+    assert not {"me", "x"} & {label for label, _ in anchors(view)}
     for literal in ("<b>bold</b>", "<style>body { color: red }</style>", '<img src="file:///etc/passwd">',
                     '<a href="javascript:alert(1)">js</a>', "<u>entity</u> &", "<table><tr><td>cell</td></tr>"):
         assert literal in shown
@@ -149,18 +155,6 @@ def test_raw_html_images_styles_and_entities_are_shown_as_text(qtbot, desk, open
         block = block.next()
     assert view.loadResource(0, QUrl("file:///etc/passwd")) is None
     assert not any("javascript" in href for _label, href in anchors(view)) and opened.urls == []
-
-
-def test_user_text_and_thoughts_are_escaped_too(qtbot, desk):  # noqa: F811
-    answer_id = ask(qtbot, desk, '<a href="act:regen-new:1">me</a> <img src=file:///etc/passwd> *not md*')
-    desk.store.finish_assistant(answer_id, text="ok", thinking="<b>plan</b>", stats=None, status="done")
-    desk.controller.render_messages()
-    view = view_of(desk)
-    [fold] = [href for label, href in anchors(view) if label.startswith("▸ Thought")]
-    click_link(view, fold)
-    shown = view.plain_text()
-    assert '<a href="act:regen-new:1">me</a> <img src=file:///etc/passwd> *not md*' in shown and "<b>plan</b>" in shown
-    assert "me" not in [label for label, _ in anchors(view)]
 
 
 def test_https_link_opens_only_after_the_dialog_shows_the_full_address(qtbot, desk, opened):  # noqa: F811
@@ -208,16 +202,22 @@ def test_non_web_or_disguised_addresses_are_never_offered_for_opening(qtbot, des
 
 
 def test_forged_link_inside_a_code_block_is_text_and_copy_code_copies_it(qtbot, desk, opened):  # noqa: F811
-    code = '<a href="act:regen-new:1">x</a> [y](act:copy:1) <script>alert(1)</script>'
-    answer = answer_with(qtbot, desk, f"Code:\n```html\n{code}\n```\nthen `<b>inline</b>`")
+    first = desk.store.message(ask(qtbot, desk, "first"))
+    code = f'<a href="act:regen-new:{first.id}">x</a> [y](act:copy:1) <script>alert(1)</script>'
+    text = f"Code:\n```html\n{code}\n```\n[Copy code](act:regen-new:{first.id}) then `<b>inline</b>`"
+    answer = answer_with(qtbot, desk, text)
     view = view_of(desk)
-    assert [label for label, _ in anchors(view) if label not in ("Copy", "Edit & resend", "Replay canvas",
-                                                                  "↻ New seed", "↻ Same seed")] == ["Copy code"]
+    own = ("Copy", "Edit & resend", "Replay canvas", "↻ New seed", "↻ Same seed")
+    assert [label for label, _ in anchors(view) if label not in own] == ["Copy code", "Copy code"]
     assert code in view.plain_text() and "<b>inline</b>" in view.plain_text()
-    [copy] = links_named(view, "Copy code")
-    click_link(view, copy)
+    real, lookalike = links_named(view, "Copy code")  # the block's own link, then the answer's imitation
+    click_link(view, real)
     assert QApplication.clipboard().text() == code
-    assert desk.store.messages(desk.controller.conversation_id)[-1].id == answer.id
+    click_link(view, lookalike)
+    _text, buttons = answer_dialog(qtbot, view, None)
+    qtbot.wait(200)
+    assert "openLinkButton" not in buttons and desk.controller.live is None
+    assert desk.store.messages(desk.controller.conversation_id)[-1].text == answer.text == text
 
 
 def test_malformed_and_unknown_link_ids_are_ignored_and_logged(qtbot, desk, caplog):  # noqa: F811
@@ -246,7 +246,8 @@ def test_earlier_answer_holding_the_live_marker_keeps_its_text_and_the_draft_is_
     view.set_messages([old, live], live_id=2)
     view.update_live('<a href="act:regen-new:1">draft</a>', [("<img src=file:///x>", False), ("<b>ok</b>", True)])
     shown = view.plain_text()
-    assert "before" in shown and "after" in shown and shown.index("before") < shown.index("draft")
+    assert f"before {marker} after" in shown or "before after" in shown.replace(marker, "")
+    assert shown.index("after") < shown.index("draft")  # the draft is in the live bubble, below the old answer
     assert view.live_text() == '<a href="act:regen-new:1">draft</a><img src=file:///x><b>ok</b>'
     assert "draft" not in [label for label, _ in anchors(view)]
 

@@ -104,6 +104,12 @@ class StartupDialog:
             self.names.append(box.objectName())
             self.formats.append(box.textFormat())
             box.done(0)
+        window = next((w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow" and w.isVisible()),
+                      None)
+        if window is not None:  # the app started after all: close it so the test fails instead of hanging
+            self.names.append("mainWindow opened")
+            window.close()
+            return
         if box is None and time.monotonic() < self._deadline:
             QTimer.singleShot(20, self._poll)
 
