@@ -13,7 +13,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -26,7 +26,6 @@ from .store import ChatStore, Message, StoreWriteError
 from .worker import EngineWorker, ModelInfo
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 REPLAYS_IN_MEMORY = 6
 
@@ -110,21 +109,24 @@ class ChatController(ModelSettingsMixin, QObject):
 
     def new_conversation(self) -> int | None:
         """Create an empty conversation, open it and return its id (None, with a banner, when it cannot be saved)."""
-        conv = self._write(self.store.create_conversation)
-        if conv is None:
+        try:
+            conv = self.store.create_conversation()
+        except StoreWriteError as exc:
+            self.page.show_banner(str(exc))
             return None
         self.refresh_conversations()
         self.open_conversation(conv.id)
         return conv.id
 
-    def _write(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    def _write(self, write: Callable[..., object], *args: Any, **kwargs: Any) -> bool:
         """A store write the user triggered: on failure (disk full, read-only, locked by another program) a banner
-        says why and None comes back — the window never waits long nor crashes on it."""
+        says why and False comes back — the window never waits long nor crashes on it."""
         try:
-            return write(*args, **kwargs)
+            write(*args, **kwargs)
         except StoreWriteError as exc:
             self.page.show_banner(str(exc))
-            return None
+            return False
+        return True
 
     def open_conversation(self, conversation_id: int) -> None:
         """Show a conversation; its last answer's frames go to the scrubber (from memory or the store)."""
@@ -169,7 +171,7 @@ class ChatController(ModelSettingsMixin, QObject):
             self.worker.cancel()
             self.live = None
             self._update_buttons()
-        if self._write(self.store.delete_conversation, conversation_id) is None:
+        if not self._write(self.store.delete_conversation, conversation_id):
             self.refresh_conversations()
             return
         if self.conversation_id == conversation_id:
@@ -190,8 +192,7 @@ class ChatController(ModelSettingsMixin, QObject):
             return True
         conv = self.store.conversation(self.conversation_id)
         text = self.page.system_prompt.text()
-        return conv.system_prompt == text or self._write(self.store.set_system_prompt, self.conversation_id, text) \
-            is not None
+        return conv.system_prompt == text or self._write(self.store.set_system_prompt, self.conversation_id, text)
 
     def _save_thinking(self, enabled: bool) -> None:
         if self.conversation_id is not None:
@@ -234,7 +235,7 @@ class ChatController(ModelSettingsMixin, QObject):
         if last.role == "assistant":
             if same_seed and last.seed is not None:
                 seed = last.seed
-            if self._write(self.store.truncate_from, self.conversation_id, last.position) is None:
+            if not self._write(self.store.truncate_from, self.conversation_id, last.position):
                 return
         self._start_answer(seed)
 
@@ -275,7 +276,7 @@ class ChatController(ModelSettingsMixin, QObject):
                 self.conversation_id, seed=seed, settings=settings.as_dict(), model=self.model.name
             )
         except StoreWriteError as exc:
-            self.page.show_banner(f"{exc} Use Regenerate once there is space.")
+            self.page.show_banner(f"{exc} Your question is saved: use Regenerate to answer it.")
             self.render_messages()
             return
         rid = self.worker.generate(self.conversation_id, chat, settings, self.page.thinking.isChecked())
