@@ -280,11 +280,12 @@ def startup_failure_message(exc: BaseException) -> str:
 
     from .store import ForeignDatabaseError, NewerSchemaError, StoreOpenError
 
+    if isinstance(exc, (EngineError, StoreOpenError, ForeignDatabaseError, NewerSchemaError)):
+        log.error("startup failed: %s", exc)  # expected: the message says what to do, a traceback adds nothing
+        return str(exc)
     log.error("startup failed", exc_info=(type(exc), exc, exc.__traceback__))
     path = safe_log_path()
     where = f" Details are in {path}." if path is not None else ""
-    if isinstance(exc, (EngineError, StoreOpenError, ForeignDatabaseError, NewerSchemaError)):
-        return f"{exc}{where}"  # expected failures: their message already says what to do
     if isinstance(exc, sqlite3.DatabaseError):
         db = getattr(exc, "db_path", None) or "chats.sqlite3"
         return (f"The chat database {db} could not be opened ({exc}). It was left as it is: move it "
