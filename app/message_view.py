@@ -161,10 +161,6 @@ class MessageView(QTextBrowser):
         """The href that currently means `action` on `message_id` (keyboard shortcuts and tests), or None."""
         return self._action_hrefs.get((action, message_id))
 
-    def link_targets(self) -> dict[str, str]:
-        """href → address of every link that came from an answer's text in this render (tests)."""
-        return {href: t.url for href, (_mid, t) in self._targets.items() if isinstance(t, LinkTarget)}
-
     def _body(self, m: Message) -> str:
         if m.id == self._live_id:
             return self._live_mark
