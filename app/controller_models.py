@@ -56,7 +56,7 @@ class ModelSettingsMixin:
         self.window.show_loading(None)
         if info.source and self.settings.model != info.source:
             self.settings.model = info.source
-            save_settings(self.settings)
+            self._save_settings()
         self._show_stats(None)
         self._update_buttons()
         self.model_ready.emit(info)
@@ -88,7 +88,13 @@ class ModelSettingsMixin:
         self.sampler = settings
         chosen = settings.as_dict()
         self.settings.sampler = {k: chosen[k] for k in SAMPLER_KEYS if chosen[k] != self.model.defaults.get(k)}
-        save_settings(self.settings)
+        self._save_settings()
+
+    def _save_settings(self) -> None:
+        """Write the settings file; when it cannot be written (read-only, disk full) the banner says why."""
+        problem = save_settings(self.settings)
+        if problem:
+            self.page.show_banner(f"{problem} The change applies until Diffusion Desk closes.")
 
     def export_dialog(self) -> None:
         """Ask for a file name and export the open conversation as Markdown."""

@@ -369,3 +369,19 @@ def test_settings_file_that_is_a_folder_never_crashes_loading_or_saving(qtbot, t
     problem = save_settings(AppSettings(model="/m"))
     assert "not saved" in problem and settings_path().is_dir()
     assert not settings_path().with_suffix(".toml.tmp").exists()
+
+
+def test_a_setting_that_cannot_be_saved_is_said_on_the_banner(qtbot, tmp_path):
+    """Loading a model remembers it in settings; when the settings file cannot be written the banner says so."""
+    from engine.paths import demo_model_dir
+
+    settings_path().mkdir(parents=True)  # in the way of the file
+    desktop = create_desktop(store_path=tmp_path / "c.sqlite3", autoload=False)
+    try:
+        with qtbot.waitSignal(desktop.controller.model_ready, timeout=60_000):
+            desktop.controller.load_model(str(demo_model_dir()))
+        banner = desktop.window.findChild(QLabel, "errorBanner")
+        assert "Settings were not saved" in banner.text() and "until Diffusion Desk closes" in banner.text()
+        assert settings_path().is_dir()
+    finally:
+        desktop.window.close()
