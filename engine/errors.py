@@ -37,3 +37,21 @@ class DownloadError(EngineError):
 
 class AuthRequiredError(DownloadError):
     """The hub refused the request: a licence must be accepted or a token given."""
+
+
+class ProfileError(ModelLoadError):
+    """A load profile cannot be used here (unknown, not loadable by this engine, or missing a package or a GPU)."""
+
+
+class ProfileMemoryError(OutOfMemoryError):
+    """A load profile needs more memory than the device has free; the message names a profile that would fit.
+
+    Attributes (for the app's dialog): `profile`, `device_name`, `needed_gb`, `free_gb`, `suggestion` (a profile
+    name or None).
+    """
+
+    def __init__(self, message: str, *, profile: str = "", device_name: str = "", needed_gb: float = 0.0,
+                 free_gb: float = 0.0, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.profile, self.device_name, self.suggestion = profile, device_name, suggestion
+        self.needed_gb, self.free_gb = needed_gb, free_gb

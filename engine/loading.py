@@ -9,12 +9,27 @@ from typing import Any
 
 import torch
 
-from .errors import ModelLoadError, OutOfMemoryError, PromptTooLongError
+from .errors import ModelLoadError, OutOfMemoryError, ProfileMemoryError, PromptTooLongError
 from .model_checks import check_model_dir, check_safetensors, weight_files
+from .profiles_load import (
+    PROFILE_DTYPES,
+    PROFILES,
+    LoadProgress,
+    ProgressCallback,
+    check_profile,
+    free_bytes,
+    memory_error,
+    preflight,
+    report,
+)
+from .quantize import quiet_torchao_import
 
-__all__ = ["EngineModel", "check_model_dir", "check_safetensors", "pick_device", "resolve_model_dir", "weight_files"]
+quiet_torchao_import()
 
-PROFILE_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "cpu": torch.float32}
+__all__ = [
+    "PROFILES", "PROFILE_DTYPES", "EngineModel", "LoadProgress", "check_model_dir", "check_safetensors", "pick_device",
+    "resolve_model_dir", "weight_files",
+]
 THOUGHT_OPEN = "<|channel>"
 THOUGHT_CLOSE = "<channel|>"
 
@@ -32,6 +47,7 @@ class EngineModel:
     compiled: Any = field(default=None, repr=False)  # a `CompiledPath` once `enable_compiled()` ran
     _pieces: list[str] | None = field(default=None, repr=False)
     _encoder: Any = field(default=None, repr=False)  # a `ChatEncoder`, built on the first chat
+    _offload_dir: Any = field(default=None, repr=False)  # a TemporaryDirectory holding disk-offloaded layers
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -45,28 +61,43 @@ class EngineModel:
         return cls(model=model, tokenizer=tokenizer, device=device, profile=profile, name=label)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, device: str = "auto", profile: str | None = None) -> EngineModel:
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        *,
+        device: str = "auto",
+        profile: str | None = None,
+        on_progress: ProgressCallback | None = None,
+        resident_layers: int | None = None,
+    ) -> EngineModel:
         """Load a local model folder, or a hub id already in the cache, onto one device.
 
-        `device` is "auto" (CUDA if usable, else CPU), "cpu", "cuda" or "cuda:N". `profile` is "bf16", "fp16",
-        "fp32" or "cpu"; None picks bf16 on CUDA with compute capability ≥ 8.0, fp16 on older CUDA, fp32 on CPU.
+        `device` is "auto" (CUDA if usable, else CPU), "cpu", "cuda" or "cuda:N". `profile` is one of `PROFILES`:
+        "bf16"; "fp8" / "int8" (the bf16 checkpoint quantized while it loads: weight-only, ≈ half the bytes);
+        "offload" (bf16, the first layers on the device and the rest in system RAM — or on disk beside the CPU —
+        streamed in at every step: slow); "cpu" (float32); "fp16" / "fp32"; "int4" is refused with the reason.
+        None picks bf16 on CUDA with compute capability ≥ 8.0, fp16 on older CUDA, fp32 on CPU. `on_progress`
+        receives `LoadProgress` items (files checked, bytes to read, tensors quantized). `resident_layers` sets
+        how many layers `offload` keeps on the device (default: as many as fit; half of them beside the CPU).
+        A profile that cannot fit raises `ProfileMemoryError` naming the card, GB needed vs free and a profile
+        that would fit.
         """
         folder = resolve_model_dir(path)
-        check_model_dir(folder)
+        _check_files(folder, on_progress)
         target = pick_device(device)
         profile = profile or default_profile(target)
-        dtype = PROFILE_DTYPES.get(profile)
-        if profile == "offload":
-            raise ModelLoadError(
-                "The CPU-offload profile is not loadable yet (the engine has not been load-tested with part of the "
-                "weights in system RAM). Choose a GPU with room for bf16 on the GPU page, or use the demo model."
-            )
-        if dtype is None:
-            raise ModelLoadError(f"Unknown load profile {profile!r}: choose bf16, fp16, fp32 or cpu.")
-        model = _load_weights(folder, target, dtype)
+        check_profile(profile, target)
+        from .profiles_weights import load_profile_weights
+
+        config = _read_config(folder)
+        preflight(config, profile, target)
+        model, offload_dir = load_profile_weights(folder, target, profile, config, on_progress, resident_layers)
+        report(on_progress, "tokenizer", 0, 1, "steps", "loading the tokenizer")
         tokenizer = _load_tokenizer(folder)
         em = cls(model=model, tokenizer=tokenizer, device=target, profile=profile, name=folder.name, path=folder)
+        em._offload_dir = offload_dir
         _fill_generation_ids(model)
+        report(on_progress, "done", 1, 1, "steps", f"{folder.name} loaded ({profile})")
         return em
 
     def enable_compiled(self, *, max_cache_len: int = 8192, mode: str | None = None) -> None:
@@ -219,43 +250,39 @@ def _dtype_profile(dtype: torch.dtype) -> str:
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
 
 
-def _load_weights(folder: Path, device: torch.device, dtype: torch.dtype) -> Any:
-    from transformers import DiffusionGemmaForBlockDiffusion
+def _check_files(folder: Path, on_progress: ProgressCallback | None) -> None:
+    """`check_model_dir`, reporting each weights file as it is checked (names and sizes: a progress bar starts)."""
+    if on_progress is not None and (folder / "config.json").is_file():
+        try:
+            files = weight_files(folder)
+        except ModelLoadError:
+            files = []
+        total = sum(f.stat().st_size for f in files)
+        done = 0
+        for i, shard in enumerate(files, 1):
+            done += shard.stat().st_size
+            report(on_progress, "check", i, len(files), "files",
+                   f"checking {shard.name} ({i}/{len(files)}, {done / 1e9:.2f} of {total / 1e9:.2f} GB)")
+    check_model_dir(folder)
+
+
+def _read_config(folder: Path) -> Any:
+    from transformers import DiffusionGemmaConfig
 
     try:
-        # One explicit device: device_map="auto" can leave tied encoder/decoder weights on meta (transformers #46566).
-        placement = {"device_map": {"": str(device)}} if device.type != "cpu" else {}
-        model, info = DiffusionGemmaForBlockDiffusion.from_pretrained(
-            str(folder), dtype=dtype, output_loading_info=True, **placement
-        )
-    except torch.cuda.OutOfMemoryError:
-        raise _oom_error(folder, device) from None
-    except MemoryError:
-        raise _oom_error(folder, device) from None
-    except Exception as exc:  # noqa: BLE001 — safetensors, torch and transformers raise many kinds for bad files
-        if "out of memory" in str(exc).lower():
-            raise _oom_error(folder, device) from None
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelLoadError(f"Could not load the weights in {folder.name}: {first[:300]}") from None
-    missing = sorted(info.get("missing_keys") or [])
-    if missing:  # transformers would fill them with random numbers and answer noise
-        raise ModelLoadError(
-            f"{len(missing)} weight tensor(s) are missing from {folder.name} (e.g. {missing[0][:80]}): the weights are "
-            "incomplete or for another model; re-download or re-import it."
-        )
-    if any(p.device.type == "meta" for p in model.parameters()):
-        raise ModelLoadError(f"Some weights of {folder.name} did not load (left on the meta device); re-download it.")
-    return model.eval()
+        return DiffusionGemmaConfig.from_pretrained(str(folder))
+    except Exception as exc:  # noqa: BLE001 — check_model_dir accepted it; anything left is still a load failure
+        raise ModelLoadError(f"{folder.name}/config.json could not be read ({str(exc)[:200]}).") from None
 
 
-def _oom_error(folder: Path, device: torch.device) -> OutOfMemoryError:
-    needed = sum(p.stat().st_size for p in folder.glob("*.safetensors")) / 1e9
-    free = torch.cuda.mem_get_info(device)[0] / 1e9 if device.type == "cuda" else 0.0
-    torch.cuda.empty_cache()
-    return OutOfMemoryError(
-        f"{folder.name} needs about {needed:.1f} GB on {device} but only {free:.1f} GB is free. Choose a smaller "
-        "profile (a quantized checkpoint or CPU offload) on the GPU page, or close other programs using the GPU."
-    )
+def _oom_error(folder: Path, device: torch.device, profile: str = "bf16") -> OutOfMemoryError:
+    """An out-of-memory during the load, as a `ProfileMemoryError` naming the card, need vs free and a fallback."""
+    try:
+        return memory_error(_read_config(folder), profile, device)
+    except ModelLoadError:
+        free = (free_bytes(device) or 0) / 1e9
+        return ProfileMemoryError(f"{folder.name} did not fit on {device} with the {profile} profile ({free:.1f} GB "
+                                  "free). Choose a smaller profile on the GPU page.", profile=profile, free_gb=free)
 
 
 def _load_tokenizer(folder: Path) -> Any:

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from engine import EngineModel, ModelLoadError, PromptTooLongError, SamplerSettings
+from engine.errors import ProfileError, ProfileMemoryError
 from engine.tiny import save_tiny_model
 
 
@@ -113,11 +114,56 @@ def test_prompt_longer_than_context(saved):
         next(generate(em, long_prompt, SamplerSettings(max_new_tokens=32, max_denoising_steps=2, seed=0)))
 
 
-def test_offload_profile_says_it_is_not_loadable_yet(saved):
-    with pytest.raises(ModelLoadError, match="CPU-offload profile is not loadable yet"):
-        EngineModel.from_pretrained(saved, profile="offload")
-
-
 def test_unknown_profile_lists_the_choices(saved):
-    with pytest.raises(ModelLoadError, match="choose bf16, fp16, fp32 or cpu"):
+    with pytest.raises(ModelLoadError, match="choose one of bf16, fp8, int8, int4, offload, cpu"):
         EngineModel.from_pretrained(saved, profile="int3")
+
+
+def test_int4_is_refused_with_what_was_found(saved):
+    with pytest.raises(ProfileError, match="int4 is not loadable.*3-D experts.*24 GB card use 'offload'"):
+        EngineModel.from_pretrained(saved, profile="int4")
+
+
+def test_fp16_on_the_cpu_is_refused_with_a_choice(saved):
+    with pytest.raises(ProfileError, match="choose cpu"):
+        EngineModel.from_pretrained(saved, device="cpu", profile="fp16")
+
+
+def test_a_profile_that_does_not_fit_names_profile_card_memory_and_a_profile_that_fits(saved, monkeypatch):
+    from engine import profiles_load
+    from engine.quantize import estimate_bytes
+
+    config = EngineModel.from_pretrained(saved).model.config
+    bf16 = estimate_bytes(config, "bf16").total_bytes
+    int8 = estimate_bytes(config, "int8").total_bytes
+    monkeypatch.setattr(profiles_load, "free_bytes", lambda device: (bf16 + int8) // 2)
+    with pytest.raises(ProfileMemoryError) as caught:
+        EngineModel.from_pretrained(saved, device="cpu", profile="bf16")
+    error = caught.value
+    assert error.profile == "bf16" and error.device_name == "the CPU" and error.suggestion == "fp8"
+    assert error.needed_gb > error.free_gb
+    message = str(error)
+    assert "bf16 profile needs about" in message and "on the CPU" in message and "Choose the fp8 profile" in message
+    monkeypatch.setattr(profiles_load, "free_bytes", lambda device: 10)
+    with pytest.raises(ProfileMemoryError, match="No profile fits here"):
+        EngineModel.from_pretrained(saved, device="cpu", profile="int8")
+
+
+def test_load_reports_progress_files_bytes_and_quantized_tensors(saved):
+    events = []
+    em = EngineModel.from_pretrained(saved, device="cpu", profile="int8", on_progress=events.append)
+    stages = [e.stage for e in events]
+    assert stages[0] == "check" and stages[-1] == "done" and "tokenizer" in stages
+    weights = [e for e in events if e.stage == "weights"]
+    assert weights[0].unit == "bytes" and weights[0].total == (saved / "model.safetensors").stat().st_size
+    assert weights[-1].fraction == 1.0
+    quantized = [e for e in events if e.stage == "quantize"]
+    assert [e.done for e in quantized] == list(range(1, len(quantized) + 1)) and quantized[-1].fraction == 1.0
+    assert "layer 2/2" in quantized[-1].message and em.profile == "int8"
+
+
+def test_a_progress_callback_that_raises_does_not_stop_the_load(saved):
+    def broken(event):
+        raise RuntimeError("display gone")
+
+    assert EngineModel.from_pretrained(saved, on_progress=broken).profile == "cpu"
