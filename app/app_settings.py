@@ -27,6 +27,7 @@ except ModuleNotFoundError:  # Python 3.10: the file is flat enough for `_read_f
 log = logging.getLogger(__name__)
 
 MAX_MODEL_CHARS = 4096
+MAX_CPU_THREADS = 1024
 SAMPLER_KEYS = (
     "max_new_tokens",
     "max_denoising_steps",
@@ -51,6 +52,7 @@ class AppSettings:
 
     sampler: dict[str, Any] = field(default_factory=dict)
     model: str = ""
+    cpu_threads: int = 0  # 0: automatic (physical cores − 1)
     problem: str = ""
     read_only: bool = False  # the self-test never changes the user's settings
 
@@ -96,10 +98,14 @@ def load_settings(path: Path | None = None) -> AppSettings:
     if not isinstance(model, str) or "\x00" in model or len(model) > MAX_MODEL_CHARS:
         dropped.append("model")
         model = ""
+    threads = app.get("cpu_threads", 0)
+    if not isinstance(threads, int) or isinstance(threads, bool) or not 0 <= threads <= MAX_CPU_THREADS:
+        dropped.append("cpu_threads")
+        threads = 0
     if dropped:
         problem = (f"Some lines of {path} could not be read and were ignored ({', '.join(dropped)}); "
                    f"the other settings were kept. {problem}").strip()
-    return AppSettings(sampler=sampler, model=model, problem=problem)
+    return AppSettings(sampler=sampler, model=model, cpu_threads=threads, problem=problem)
 
 
 def _read_line_by_line(text: str) -> tuple[dict[str, Any], list[str]]:
@@ -174,6 +180,8 @@ def save_settings(settings: AppSettings, path: Path | None = None) -> str:
         return f"Settings were not saved: {exc}"
     lines = ["# Diffusion Desk settings (written by the app; safe to edit while it is closed)", "", "[app]"]
     lines.append(f"model = {_toml_value(settings.model)}")
+    if settings.cpu_threads:
+        lines.append(f"cpu_threads = {int(settings.cpu_threads)}")
     lines += ["", "[sampler]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in settings.sampler.items() if k in SAMPLER_KEYS]
     tmp = path.with_suffix(".toml.tmp")

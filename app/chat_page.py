@@ -121,6 +121,7 @@ class ChatPage(QWidget):
         menu = QMenu(self.regenerate_button)
         self.regenerate_new = menu.addAction("New seed")
         self.regenerate_same = menu.addAction("Same seed (compare a prompt edit fairly)")
+        self.regenerate_same.setToolTip("Answer again with the same random seed: only your edit changes the answer")
         self.regenerate_button.setMenu(menu)
         self.regenerate_button.setDefaultAction(self.regenerate_new)
         self.regenerate_new.setText("Regenerate")
@@ -166,8 +167,9 @@ class ChatPage(QWidget):
         self.banner.setVisible(False)
         self.banner_close.setVisible(False)
 
-    def set_busy(self, busy: bool, *, model_ready: bool) -> None:
-        """Send is possible when a model is loaded and no answer is running; Stop only while one is."""
+    def set_busy(self, busy: bool, *, model_ready: bool, can_regenerate: bool = True) -> None:
+        """Send is possible when a model is loaded and no answer is running; Stop only while one is; Regenerate
+        when there is also something in the chat to answer again."""
         self.send_button.setEnabled(model_ready and not busy)
         self.stop_button.setEnabled(busy)
-        self.regenerate_button.setEnabled(model_ready and not busy)
+        self.regenerate_button.setEnabled(model_ready and not busy and can_regenerate)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,13 +20,12 @@ from engine import CanvasDone, Done, Frame, SamplerSettings
 
 from .app_settings import AppSettings
 from .controller_models import ModelSettingsMixin
+from .controller_views import ConversationViewMixin
 from .main_window import MainWindow
-from .store import ChatStore, Message, StoreWriteError
+from .store import ChatStore, StoreWriteError
 from .worker import EngineWorker, ModelInfo
 
 log = logging.getLogger(__name__)
-
-REPLAYS_IN_MEMORY = 6
 
 
 @dataclass
@@ -44,13 +42,15 @@ class LiveAnswer:
     tokens: int = 0
     forwards: int = 0
     in_thought: bool = False
+    last_frame: Frame | None = None
 
 
-class ChatController(ModelSettingsMixin, QObject):
+class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
     """Owns the chat state; `answer_finished(message_id)` fires when an answer is stored for good."""
 
     answer_finished = Signal(int)
     model_ready = Signal(object)
+    export_finished = Signal(str, str)  # path, problem ("" when written)
 
     def __init__(self, window: MainWindow, store: ChatStore, worker: EngineWorker, settings: AppSettings) -> None:
         super().__init__(window)
@@ -62,7 +62,7 @@ class ChatController(ModelSettingsMixin, QObject):
         self.live: LiveAnswer | None = None
         self.editing_position: int | None = None
         self.selected_answer: int | None = None
-        self._replays: OrderedDict[int, list[list[Frame]]] = OrderedDict()  # a few answers' frames, newest last
+        self._init_views()
         self._search = ""
         self.device = "auto"
         self.profile: str | None = None
@@ -95,6 +95,8 @@ class ChatController(ModelSettingsMixin, QObject):
         self.window.settings_action.triggered.connect(self.open_settings)
         self.window.export_action.triggered.connect(self.export_dialog)
         self.window.stop_action.triggered.connect(self.stop)
+        self.export_finished.connect(self._export_finished)
+        w.set_cpu_threads(self.settings.cpu_threads or None)
         w.model_loading.connect(self._model_loading)
         w.model_loaded.connect(self._model_loaded)
         w.frame.connect(self._frame)
@@ -129,7 +131,10 @@ class ChatController(ModelSettingsMixin, QObject):
         return True
 
     def open_conversation(self, conversation_id: int) -> None:
-        """Show a conversation; its last answer's frames go to the scrubber (from memory or the store)."""
+        """Show a conversation with its own canvas, banner and status line (nothing of the previous one stays)."""
+        if conversation_id != self.conversation_id:
+            self._stash_banner()
+            self._restore_banner(conversation_id)
         self.conversation_id = conversation_id
         self.cancel_edit()
         conv = self.store.conversation(conversation_id)
@@ -139,13 +144,10 @@ class ChatController(ModelSettingsMixin, QObject):
         self.page.thinking.blockSignals(False)
         answers = [m for m in self.store.messages(conversation_id) if m.role == "assistant"]
         self.selected_answer = None
-        live_here = self.live is not None and self.live.conversation_id == conversation_id
-        if live_here:
-            self.page.canvas.follow_live()
-        elif answers:
-            self.show_replay(answers[-1].id)
+        self._show_views_for(conversation_id, answers)
         self.render_messages()
         self.refresh_conversations()
+        self._update_buttons()
 
     def render_messages(self) -> None:
         """Re-render the open conversation (the live answer keeps its draft)."""
@@ -174,14 +176,19 @@ class ChatController(ModelSettingsMixin, QObject):
         if not self._write(self.store.delete_conversation, conversation_id):
             self.refresh_conversations()
             return
+        self._banners.pop(conversation_id, None)
         if self.conversation_id == conversation_id:
             self.conversation_id = None
+            self.page.hide_banner()
             remaining = self.store.conversations()
             if remaining:
                 self.open_conversation(remaining[0].id)
             else:
                 self.render_messages()
+                self.page.canvas.set_replay([], note="No chats left. Start a new one with “+ New chat”.")
+                self._show_stats(None)
         self.refresh_conversations()
+        self._update_buttons()
 
     def _search_changed(self, text: str) -> None:
         self._search = text
@@ -294,8 +301,11 @@ class ChatController(ModelSettingsMixin, QObject):
         if self.closed or live is None or request_id != live.request_id:
             return
         live.frames_seen += 1
+        live.last_frame = frame
+        if not self._is_open(live.conversation_id):
+            return  # another chat is on screen: its canvas stays; this answer's frames are shown on return
         self.page.canvas.live_frame(frame)
-        if live.conversation_id == self.conversation_id and self.model is not None and self.model.text:
+        if self.model is not None and self.model.text:
             spans, _ = self.model.text.spans(frame.draft, frame.accepted, live.in_thought)
             self.page.messages.update_live(live.committed, spans)
 
@@ -312,14 +322,17 @@ class ChatController(ModelSettingsMixin, QObject):
         live.canvases.append(frames)
         live.tokens += len(done.token_ids)
         live.forwards += len(frames)
-        self.page.canvas.view.tokens_per_forward = live.tokens / max(1, live.forwards)
+        here = self._is_open(live.conversation_id)
+        if here:
+            self.page.canvas.view.tokens_per_forward = live.tokens / max(1, live.forwards)
         length = len(frames[0].draft) if frames else 0
         try:  # the next canvas (or the end) writes the whole text so far again
             self.store.save_canvas(live.message_id, live.committed, done.canvas_index, blob, len(frames), length)
         except StoreWriteError as exc:
-            self.page.show_banner(f"{exc} The answer keeps going; it is saved again at the next canvas.")
-        self.page.canvas.add_canvas_frames(frames)
-        if live.conversation_id == self.conversation_id:
+            self.banner_for(live.conversation_id,
+                            f"{exc} The answer keeps going; it is saved again at the next canvas.")
+        if here:
+            self.page.canvas.add_canvas_frames(frames)
             self.page.messages.update_live(live.committed, [])
 
     def _done(self, request_id: int, done: Done) -> None:
@@ -334,10 +347,12 @@ class ChatController(ModelSettingsMixin, QObject):
             self.store.finish_assistant(live.message_id, text=text, thinking=done.thinking, stats=stats, status=status)
         except StoreWriteError as exc:  # keep the answer on screen rather than the older stored text
             saved = False
-            self.page.show_banner(f"{exc} The answer is shown but not fully saved; copy it if you need it.")
+            self.banner_for(live.conversation_id,
+                            f"{exc} The answer is shown but not fully saved; copy it if you need it.")
         self._remember_replay(live.message_id, live.canvases)
         self.live = None
-        self._show_stats(stats)
+        if self._is_open(live.conversation_id):
+            self._show_stats(stats)
         if saved:
             self.render_messages()
         self._update_buttons()
@@ -348,59 +363,14 @@ class ChatController(ModelSettingsMixin, QObject):
             return
         live = self.live
         if live is not None and request_id == live.request_id:
-            self._write(self.store.finish_assistant, live.message_id, text=live.committed, thinking="", stats=None,
-                        status="error")
-            self._remember_replay(live.message_id, live.canvases)
             self.live = None
-            self.render_messages()
+            self._answer_failed(live, message)
             self.answer_finished.emit(live.message_id)
-        elif request_id == 0:
-            self.window.show_loading(None)
-        self.page.show_banner(message)
-        self._update_buttons()
-
-    # -- replay -------------------------------------------------------------------------------------------------
-    def show_replay(self, message_id: int) -> None:
-        """Load an answer's frames into the scrubber (memory first, then the store)."""
-        frames = self._replays.get(message_id)
-        if frames is None:
-            frames = self.store.canvas_frames(message_id)
-        self._remember_replay(message_id, frames)
-        self.selected_answer = message_id
-        stats = self.store.message(message_id).stats or {}
-        self.page.canvas.set_replay(frames, tokens_per_forward=stats.get("tokens_per_forward"))
-
-    def _remember_replay(self, message_id: int, canvases: list[list[Frame]]) -> None:
-        """Keep the frames of the last few answers in memory (the store holds all of them)."""
-        self._replays[message_id] = canvases
-        self._replays.move_to_end(message_id)
-        while len(self._replays) > REPLAYS_IN_MEMORY:
-            self._replays.popitem(last=False)
-
-    def _message_action(self, action: str, message_id: int) -> None:
-        """A message link: acted on only when it names a known action on a fitting message of the open chat;
-        anything else (a stale or unknown id) is logged and ignored."""
-        try:
-            message = self.store.message(int(message_id))
-        except (KeyError, TypeError, ValueError):
-            log.warning("ignored message action %r on unknown message %r", action, message_id)
-            return
-        if message.conversation_id != self.conversation_id:
-            log.warning("ignored message action %r on message %s of another conversation", action, message_id)
-            return
-        if action == "edit" and message.role == "user":
-            self.edit_message(message.id)
-        elif action == "replay" and message.role == "assistant":
-            self.show_replay(message.id)
-            self.render_messages()
-        elif action in ("regen-new", "regen-same") and self._is_last_answer(message):
-            self.regenerate(same_seed=action == "regen-same")
         else:
-            log.warning("ignored message action %r on message %s", action, message_id)
-
-    def _is_last_answer(self, message: Message) -> bool:
-        messages = self.store.messages(message.conversation_id)
-        return message.role == "assistant" and bool(messages) and messages[-1].id == message.id
+            if request_id == 0:
+                self.window.show_loading(None)
+            self.page.show_banner(message)
+        self._update_buttons()
 
     def shutdown(self) -> None:
         """The window closes: an unfinished answer keeps its committed canvases; later worker events are ignored."""
@@ -416,4 +386,6 @@ class ChatController(ModelSettingsMixin, QObject):
         self.closed = True
 
     def _update_buttons(self) -> None:
-        self.page.set_busy(self.live is not None, model_ready=self.model is not None)
+        """Send/Stop follow the answer; Regenerate needs something in the open chat to answer again."""
+        has_turns = self.conversation_id is not None and bool(self.store.messages(self.conversation_id))
+        self.page.set_busy(self.live is not None, model_ready=self.model is not None, can_regenerate=has_turns)

@@ -3,14 +3,15 @@ line, the settings dialog, Markdown export. A mixin, so the chat flow in control
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
-
-from PySide6.QtWidgets import QFileDialog
 
 from engine import SamplerSettings
 
 from .app_settings import SAMPLER_KEYS, save_settings
-from .export import conversation_markdown, safe_file_name, stats_text, write_atomically
+from .cpu_status import cpu_note
+from .export import conversation_markdown, safe_file_name, stats_text, stats_tooltip, write_atomically
+from .file_dialogs import save_dialog
 from .model_sources import model_label
 from .settings_dialog import SettingsDialog
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 class ModelSettingsMixin:
     """Needs the controller's `window`, `page`, `store`, `worker`, `settings`, `model`, `sampler`, `live`,
-    `conversation_id`, `device`, `profile`, `closed`, `model_ready` and `_update_buttons`."""
+    `conversation_id`, `device`, `profile`, `closed`, `model_ready`, `export_finished` and `_update_buttons`."""
 
     def load_model(self, source: str) -> None:
         """Load `source` in the worker thread on the chosen device."""
@@ -69,22 +70,28 @@ class ModelSettingsMixin:
         return label + (" · RANDOM WEIGHTS" if self.model.is_random and "random" not in label.lower() else "")
 
     def _show_stats(self, stats: dict | None) -> None:
+        """The status line for one answer's stats (None: the model is ready), plus a word when the CPU is the limit."""
         device = self.model.device if self.model else ""
-        self.window.stats_label.setText(stats_text(self.model_title(), device, stats))
+        note = cpu_note(device, self.worker.cpu_threads()) if stats else ""
+        self.window.stats_label.setText(stats_text(self.model_title(), device, stats, note))
+        self.window.stats_label.setToolTip(stats_tooltip(stats))
 
     def open_settings(self) -> SettingsDialog | None:
         """The sampler settings dialog (non-blocking); saves what differs from the model's defaults."""
         if self.model is None or self.sampler is None:
             self.page.show_banner("Load a model first: sampler defaults come from the model.")
             return None
-        dialog = SettingsDialog(self.sampler, self.model.defaults, self.window)
-        dialog.accepted.connect(lambda: self._apply_settings(dialog.accepted_settings))
+        dialog = SettingsDialog(self.sampler, self.model.defaults, self.window, cpu_threads=self.settings.cpu_threads)
+        dialog.accepted.connect(lambda: self._apply_settings(dialog.accepted_settings, dialog.accepted_cpu_threads))
         dialog.open()
         return dialog
 
-    def _apply_settings(self, settings: SamplerSettings | None) -> None:
+    def _apply_settings(self, settings: SamplerSettings | None, cpu_threads: int | None = None) -> None:
         if settings is None or self.model is None:
             return
+        if cpu_threads is not None and cpu_threads != self.settings.cpu_threads:
+            self.settings.cpu_threads = cpu_threads
+            self.worker.set_cpu_threads(cpu_threads or None)
         self.sampler = settings
         chosen = settings.as_dict()
         self.settings.sampler = {k: chosen[k] for k in SAMPLER_KEYS if chosen[k] != self.model.defaults.get(k)}
@@ -96,17 +103,38 @@ class ModelSettingsMixin:
         if problem:
             self.page.show_banner(f"{problem} The change applies until Diffusion Desk closes.")
 
-    def export_dialog(self) -> None:
-        """Ask for a file name and export the open conversation as Markdown."""
+    def export_dialog(self):
+        """Ask where to save the open conversation as Markdown (Documents first); returns the open dialog."""
         if self.conversation_id is None:
-            return
+            self.page.show_banner("Open or start a chat first: there is nothing to export yet.")
+            return None
         name = safe_file_name(self.store.conversation(self.conversation_id).title)
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export conversation", name, "Markdown (*.md)")
-        if path:
-            self.export_to(path)
+        dialog = save_dialog(self.window, "Export conversation as Markdown", name, "Markdown (*.md)")
+        dialog.fileSelected.connect(self.export_to)
+        dialog.open()
+        return dialog
 
     def export_to(self, path: str) -> None:
-        """Write the current conversation as Markdown, atomically."""
+        """Write the current conversation as Markdown, atomically, in a background thread; the banner then says
+        where it went (or why it could not be written)."""
         assert self.conversation_id is not None
         conv = self.store.conversation(self.conversation_id)
-        write_atomically(path, conversation_markdown(conv, self.store.messages(self.conversation_id)))
+        text = conversation_markdown(conv, self.store.messages(self.conversation_id))
+        finished = self.export_finished
+
+        def write() -> None:
+            try:
+                write_atomically(path, text)
+            except OSError as exc:
+                finished.emit(path, exc.strerror or str(exc))
+            else:
+                finished.emit(path, "")
+
+        threading.Thread(target=write, name="export", daemon=True).start()
+
+    def _export_finished(self, path: str, problem: str) -> None:
+        if problem:
+            self.page.show_banner(f"Could not export to {path}: {problem}. Pick another folder and try again.")
+        else:
+            self.page.show_banner(f"Exported this chat to {path}")
+            self.window.statusBar().showMessage(f"Exported to {path}", 8000)

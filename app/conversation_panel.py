@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -70,6 +70,10 @@ class ConversationPanel(QWidget):
         layout.addLayout(buttons)
         self._populating = False
         self.confirm_delete = self._ask_delete
+        self.delete_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Delete), self.list)
+        self.delete_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        self.delete_shortcut.activated.connect(self.delete_current)
+        self.delete_button.setToolTip("Delete the selected chat (Delete key); you are asked first")
 
     def set_conversations(self, conversations: list[Conversation], current: int | None) -> None:
         """Replace the list without emitting `selected` for the programmatic change."""
@@ -109,14 +113,19 @@ class ConversationPanel(QWidget):
             self.delete_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
 
     def _ask_delete(self, title: str) -> bool:
-        answer = QMessageBox.question(
-            self,
-            "Delete chat",
-            f"Delete “{title}” and all its messages? This cannot be undone.",
-            QMessageBox.StandardButton.Delete | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Delete
+        """The real confirmation: a "Delete" button (destructive) and Cancel, Cancel being the default."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete chat",
+                          f"Delete “{title}” and all its messages? This cannot be undone.", parent=self)
+        box.setObjectName("deleteChatDialog")
+        box.setAccessibleName("deleteChatDialog")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # the title is the user's text, never markup
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        delete.setObjectName("confirmDeleteButton")
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        return box.clickedButton() is delete
 
     def _menu(self, pos) -> None:
         if self.list.itemAt(pos) is None:

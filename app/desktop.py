@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog
 from .app_settings import AppSettings, load_settings
 from .controller import ChatController
 from .main_window import MainWindow
-from .model_sources import TINY_MODEL, default_model_source, demo_model_available, demo_model_dir, model_label
+from .model_sources import TINY_MODEL, TINY_TOOLTIP, default_model_source, demo_model_available, demo_model_dir, model_label
 from .store import ChatStore
 from .worker import EngineWorker
 
@@ -52,7 +52,8 @@ class ModelPicker:
             open_index = self.combo.findData(OPEN_FOLDER)
             index = open_index if open_index >= 0 else self.combo.count()
             self.combo.insertItem(index, model_label(source), source)
-            self.combo.setItemData(index, source, Qt.ItemDataRole.ToolTipRole)
+            tip = TINY_TOOLTIP if source == TINY_MODEL else source
+            self.combo.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
         return index
 
     def load(self, source: str) -> None:

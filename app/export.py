@@ -33,20 +33,34 @@ def safe_file_name(title: str, suffix: str = ".md") -> str:
     return ("".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip() or "chat") + suffix
 
 
-def stats_text(model: str, device: str, stats: dict | None) -> str:
-    """The status bar line: model, device, then tok/s, steps/canvas, tokens/forward and time to first frame."""
+def stats_text(model: str, device: str, stats: dict | None, note: str = "") -> str:
+    """The status bar line in plain words: model, device, speed, steps per block, words settled per step, time to the
+    first draft, and `note` (e.g. the CPU is the bottleneck). The expert names are in `stats_tooltip`."""
     parts = [model, device]
     if stats:
         canvases = max(1, int(stats.get("canvases") or 1))
         parts += [
             f"{stats['tokens_per_second']:.1f} tok/s",
-            f"{stats['decoder_forwards'] / canvases:.1f} steps/canvas",
-            f"{stats['tokens_per_forward']:.2f} tokens/forward",
-            f"TTFF {stats['ttft_s'] * 1000:.0f} ms",
+            f"{stats['decoder_forwards'] / canvases:.1f} steps per block",
+            f"{stats['tokens_per_forward']:.1f} tokens settled per step",
+            f"first draft after {stats['ttft_s'] * 1000:.0f} ms",
         ]
     else:
         parts.append("ready")
+    if note:
+        parts.append(note)
     return "  ·  ".join(p for p in parts if p)
+
+
+def stats_tooltip(stats: dict | None) -> str:
+    """The same figures under their technical names, for the status line's tooltip."""
+    if not stats:
+        return "Speed and step figures of the last answer appear here."
+    return (
+        f"tokens_per_second {stats['tokens_per_second']:.2f} · decoder_forwards {stats['decoder_forwards']} · "
+        f"tokens_per_forward {stats['tokens_per_forward']:.2f} · time to first frame (TTFF) "
+        f"{stats['ttft_s'] * 1000:.0f} ms"
+    )
 
 
 def write_atomically(path: str | Path, text: str) -> None:

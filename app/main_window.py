@@ -123,6 +123,11 @@ class MainWindow(QMainWindow):
         self.stop_action = QAction("Stop", self)
         self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.addAction(self.stop_action)
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.triggered.connect(self.close)
+        self.addAction(self.quit_action)
         for action in (self.new_action, self.settings_action, self.export_action):
             toolbar.addAction(action)
         named = ((self.new_action, "newChatToolButton"), (self.settings_action, "settingsButton"),

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 TINY_MODEL = "tiny"
-TINY_LABEL = "Tiny random model (untrained — output is noise)"
+TINY_LABEL = "Test model (gibberish answers, for trying the window)"
+TINY_TOOLTIP = "A tiny model with random, untrained weights: it loads instantly and answers with noise."
 TINY_DIR_NAME = "tiny-random-untrained"
 
 def demo_model_dir() -> Path:

@@ -1,7 +1,11 @@
-"""`SettingsDialog` (◆ settingsDialog): the sampler settings, validated by `SamplerSettings` itself."""
+"""`SettingsDialog` (◆ settingsDialog): the sampler settings, validated by `SamplerSettings` itself, and the CPU
+thread count. Labels and messages use plain words; the engine's field names and the theory live in tooltips."""
 
 from __future__ import annotations
 
+import html
+import os
+import re
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -11,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -19,19 +24,50 @@ from engine import SamplerSettings
 
 from .app_settings import SAMPLER_KEYS
 
-HELP = {
-    "max_new_tokens": "Longest answer, in tokens. Each canvas holds up to canvas_length tokens, so this also caps "
-    "how many canvases one answer may take.",
-    "max_denoising_steps": "Most denoising steps per canvas. More steps: slower, usually cleaner text. A canvas "
-    "often stops earlier once it is stable and confident.",
-    "entropy_bound": "How much uncertainty the sampler accepts per step: it accepts the lowest-entropy tokens whose "
-    "summed entropy (minus the largest) stays under this bound. Higher = more tokens per step, faster, riskier.",
-    "t_min": "Sampling temperature at the last step (the schedule falls linearly from t_max to t_min).",
-    "t_max": "Sampling temperature at the first step. Must be greater than t_min.",
-    "stability_threshold": "A canvas may stop once its draft has stayed unchanged for this many steps.",
-    "confidence_threshold": "…and once every position's entropy is below this value.",
+TOOLTIP_WIDTH_PX = 360
+LABELS = {
+    "max_new_tokens": "Longest answer (tokens)",
+    "max_denoising_steps": "Most refining steps per block",
+    "entropy_bound": "Boldness per step",
+    "t_min": "Temperature at the end",
+    "t_max": "Temperature at the start",
+    "stability_threshold": "Stop after unchanged steps",
+    "confidence_threshold": "Stop when this sure",
 }
+HELP = {
+    "max_new_tokens": "The longest answer, in tokens (word pieces). The model writes in blocks of up to 256 "
+    "tokens, so this also caps how many blocks one answer may take.",
+    "max_denoising_steps": "How many times, at most, the model refines one block from noise to text. More steps: "
+    "slower, usually cleaner text. A block often finishes earlier once it stops changing.",
+    "entropy_bound": "How much uncertainty the model accepts in one step. Higher: more words settle per step, "
+    "so answers are faster but riskier. Expert: the sampler accepts the lowest-entropy tokens whose summed entropy "
+    "(minus the largest) stays under this bound.",
+    "t_min": "Randomness of the last refining step (0: always the likeliest word). The temperature falls "
+    "evenly from the start value to this one.",
+    "t_max": "Randomness of the first refining step. Must be higher than the temperature at the end.",
+    "stability_threshold": "A block may finish once its text has stayed the same for this many steps.",
+    "confidence_threshold": "…and once the model is at least this sure of every word (lower = stricter). Expert: "
+    "every position's entropy must be below this value.",
+}
+THREADS_HELP = ("How many processor threads answer on the CPU. Automatic uses one fewer than the cores this "
+                "computer has, so the window and other programs keep a core; more threads than free cores make "
+                "answers much slower when another program is busy.")
 INTEGER_KEYS = {"max_new_tokens", "max_denoising_steps", "stability_threshold"}
+
+
+def rich_tooltip(text: str, expert: str = "") -> str:
+    """A tooltip that wraps at a readable width (plain text tooltips are one line, however long)."""
+    body = html.escape(text)
+    if expert:
+        body += f"<br><span style='color:gray'>{html.escape(expert)}</span>"
+    return f"<table width='{TOOLTIP_WIDTH_PX}'><tr><td>{body}</td></tr></table>"
+
+
+def plain_error(message: str) -> str:
+    """An engine message with its field names (`t_max`) replaced by the dialog's labels (“Temperature at …”)."""
+    for key in sorted(LABELS, key=len, reverse=True):
+        message = re.sub(rf"\b{re.escape(key)}\b", f"“{LABELS[key]}”", message)
+    return message[:1].upper() + message[1:]
 
 
 def parse_settings(texts: dict[str, str]) -> SamplerSettings:
@@ -48,28 +84,42 @@ def parse_settings(texts: dict[str, str]) -> SamplerSettings:
 
 
 class SettingsDialog(QDialog):
-    """Edits sampler settings; `accepted_settings` holds the validated result after OK."""
+    """Edits sampler settings; `accepted_settings` and `accepted_cpu_threads` hold the result after OK."""
 
-    def __init__(self, current: SamplerSettings, defaults: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, current: SamplerSettings, defaults: dict[str, Any], parent: QWidget | None = None,
+                 *, cpu_threads: int = 0) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setAccessibleName("settingsDialog")
-        self.setWindowTitle("Sampler settings")
+        self.setWindowTitle("Settings")
         self.setMinimumWidth(460)
         self._defaults = defaults
         self.accepted_settings: SamplerSettings | None = None
+        self.accepted_cpu_threads = cpu_threads
         self.fields: dict[str, QLineEdit] = {}
         form = QFormLayout()
         for key in SAMPLER_KEYS:
+            tip = rich_tooltip(HELP[key], f"Engine setting: {key}")
             edit = QLineEdit(str(getattr(current, key)), self)
             edit.setObjectName(f"setting_{key}")
             edit.setAccessibleName(f"setting_{key}")
-            edit.setToolTip(HELP[key])
+            edit.setToolTip(tip)
             edit.textChanged.connect(self._clear_error)
-            label = QLabel(key.replace("_", " "), self)
-            label.setToolTip(HELP[key])
+            label = QLabel(LABELS[key], self)
+            label.setToolTip(tip)
             form.addRow(label, edit)
             self.fields[key] = edit
+        self.threads = QSpinBox(self)
+        self.threads.setObjectName("setting_cpu_threads")
+        self.threads.setAccessibleName("setting_cpu_threads")
+        self.threads.setRange(0, os.cpu_count() or 1)
+        self.threads.setSpecialValueText("Automatic")
+        self.threads.setValue(cpu_threads)
+        self.threads.setToolTip(rich_tooltip(THREADS_HELP, "torch.set_num_threads in the engine thread"))
+        self.threads.lineEdit().setToolTip(self.threads.toolTip())
+        threads_label = QLabel("Processor threads (CPU)", self)
+        threads_label.setToolTip(self.threads.toolTip())
+        form.addRow(threads_label, self.threads)
         self.error = QLabel("", self)
         self.error.setObjectName("settingsError")
         self.error.setAccessibleName("settingsError")
@@ -104,10 +154,11 @@ class SettingsDialog(QDialog):
         self.error.setText("")
 
     def accept(self) -> None:
-        """Close only when `SamplerSettings` accepts every value; otherwise show its message."""
+        """Close only when `SamplerSettings` accepts every value; otherwise show its message in plain words."""
         try:
             self.accepted_settings = parse_settings({k: e.text() for k, e in self.fields.items()})
         except (ValueError, TypeError) as exc:
-            self.error.setText(str(exc))
+            self.error.setText(plain_error(str(exc)))
             return
+        self.accepted_cpu_threads = self.threads.value()
         super().accept()

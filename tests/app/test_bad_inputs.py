@@ -167,9 +167,9 @@ def test_one_megabyte_paste_is_kept_and_too_long_a_prompt_is_explained(qtbot, de
     with qtbot.waitSignal(desk.controller.answer_finished, timeout=120_000) as finished:
         qtbot.keyClick(composer, Qt.Key.Key_Return)
     conv = desk.controller.conversation_id
-    user, answer = desk.store.messages(conv)
-    assert user.text == pasted.strip() and answer.id == finished.args[0] and answer.status == "error"
-    assert "context" in banner_text(desk).lower()
+    (user,) = desk.store.messages(conv)  # a failed answer that wrote nothing leaves no empty bubble behind
+    assert user.text == pasted.strip() and finished.args[0] > 0
+    assert "context" in banner_text(desk).lower() and "Regenerate" in banner_text(desk)
     still_answers(qtbot, desk)
 
 

@@ -46,7 +46,7 @@ def test_send_streams_frames_live_draft_and_stores_answer(qtbot, desk):
     scrubber = window.findChild(QSlider, "canvasScrubber")
     assert scrubber.isEnabled() and scrubber.maximum() == 5
     stats = window.findChild(QLabel, "statsLabel").text()
-    assert "tok/s" in stats and "tokens/forward" in stats and "TTFF" in stats
+    assert "tok/s" in stats and "tokens settled per step" in stats and "first draft after" in stats
     assert "Hello, canvas!" in messages.plain_text()
 
 
@@ -174,7 +174,8 @@ def test_system_prompt_thinking_and_export(qtbot, desk, tmp_path):
     conv = desk.store.conversation(desk.controller.conversation_id)
     assert conv.system_prompt == "You are terse." and conv.thinking
     out = tmp_path / "chat.md"
-    desk.controller.export_to(str(out))
+    with qtbot.waitSignal(desk.controller.export_finished, timeout=10_000):
+        desk.controller.export_to(str(out))
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# Export me") and "You are terse." in text and "## You" in text and "seed" in text
 
@@ -182,7 +183,7 @@ def test_system_prompt_thinking_and_export(qtbot, desk, tmp_path):
 def test_model_picker_lists_the_tiny_model(desk):
     picker = desk.window.findChild(QComboBox, "modelPicker")
     labels = [picker.itemText(i) for i in range(picker.count())]
-    assert any("Tiny random" in label for label in labels)
+    assert any("Test model" in label for label in labels)
 
 
 def test_closing_mid_answer_keeps_committed_text(qtbot, chat_em, tmp_path):

@@ -20,12 +20,12 @@ def test_dialog_rejects_bad_values_with_the_engine_message(qtbot, desk):
 
     _field(dialog, "t_max").setText("0.1")
     ok.click()
-    assert dialog.isVisible() and "t_max must be greater than t_min" in error.text()
+    assert dialog.isVisible() and "“Temperature at the start” must be greater than “Temperature at the end”" in error.text()
 
     _field(dialog, "t_max").setText("0.8")
     _field(dialog, "max_denoising_steps").setText("0")
     ok.click()
-    assert dialog.isVisible() and "max_denoising_steps" in error.text() and "1 to" in error.text()
+    assert dialog.isVisible() and "Most refining steps per block" in error.text() and "1 to" in error.text()
 
     _field(dialog, "max_denoising_steps").setText("lots")
     ok.click()

@@ -1,0 +1,62 @@
+"""File dialogs that look right everywhere: Qt's own dialog with visible toolbar icons, opening in Documents.
+
+Under Xvfb, offscreen and desktops without a platform file dialog, Qt's widget dialog draws its toolbar icons
+(back, forward, up, new folder, list, details) dark on the dark theme, so they look blank; here they are drawn in
+the palette's text colour instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtGui import QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QFileDialog, QToolButton, QWidget
+
+GLYPHS = {
+    "backButton": ("←", "Back"),
+    "forwardButton": ("→", "Forward"),
+    "toParentButton": ("↑", "Up one folder"),
+    "newFolderButton": ("+", "New folder"),
+    "listModeButton": ("☰", "List view"),
+    "detailModeButton": ("▤", "Detail view"),
+}
+
+
+def documents_folder() -> Path:
+    """The user's documents folder (their home when the system names none)."""
+    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    folder = Path(found) if found else Path.home()
+    return folder if folder.is_dir() else Path.home()
+
+
+def glyph_icon(glyph: str, widget: QWidget, size: int = 32) -> QIcon:
+    """An icon of one character in the widget's text colour (light on the dark theme)."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    font = QFont(widget.font())
+    font.setPixelSize(int(size * 0.75))
+    font.setBold(True)
+    painter.setFont(font)
+    painter.setPen(widget.palette().buttonText().color())
+    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, glyph)
+    painter.end()
+    return QIcon(pixmap)
+
+
+def save_dialog(parent: QWidget | None, title: str, file_name: str, name_filter: str) -> QFileDialog:
+    """A non-blocking "save as" dialog (open it with `.open()` or `.exec()`) starting in Documents."""
+    dialog = QFileDialog(parent, title, str(documents_folder() / file_name), name_filter)
+    dialog.setObjectName("saveFileDialog")
+    dialog.setAccessibleName("saveFileDialog")
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # the same, readable dialog on every desktop
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+    dialog.setDefaultSuffix(name_filter.rpartition("*.")[2].rstrip(")") or "")
+    for button in dialog.findChildren(QToolButton):
+        glyph = GLYPHS.get(button.objectName())
+        if glyph is not None:
+            button.setIcon(glyph_icon(glyph[0], button))
+            button.setToolTip(glyph[1])
+    return dialog
