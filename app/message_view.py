@@ -137,8 +137,8 @@ class MessageView(QTextBrowser):
         else:
             links.append(self._action("replay", m.id, "Replay canvas"))
             if is_last_answer and m.id != self._live_id:
-                links.append(self._action("regen-new", m.id, "↻ New seed"))
-                links.append(self._action("regen-same", m.id, "↻ Same seed"))
+                links.append(self._action("regen-new", m.id, "↻&nbsp;New&nbsp;seed"))
+                links.append(self._action("regen-same", m.id, "↻&nbsp;Same&nbsp;seed"))
         meta_html = html.escape(" · ".join(meta))
         head = f"<b>{who}</b>" + (f'&nbsp;&nbsp;<span style="color:{DIM}">{meta_html}</span>' if meta else "")
         head += "&nbsp;&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(links)

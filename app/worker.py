@@ -71,6 +71,23 @@ class _Runner(QObject):
         self._em: Any = None
         self._session: Any = None
         self._session_key: int | None = None
+        self._cpu_threads: int | None = None  # None: the engine's default (physical cores − 1)
+        self._threads_applied = False
+        self.threads_used = 0
+
+    @Slot(object)
+    def set_cpu_threads(self, threads: object) -> None:
+        """The CPU thread count for later answers (None or 0: the default); applied in this thread."""
+        self._cpu_threads = int(threads) if threads else None
+        self._threads_applied = False
+
+    def _apply_threads(self) -> None:
+        """torch keeps its thread count per OS thread, so it is set here, in the thread that runs the model."""
+        if not self._threads_applied:
+            from engine import set_cpu_threads
+
+            self.threads_used = set_cpu_threads(self._cpu_threads)
+            self._threads_applied = True
 
     @Slot(str, object, object)
     def load(self, source: str, prebuilt: object, placement: object) -> None:
@@ -78,6 +95,7 @@ class _Runner(QObject):
         label = "tiny random model" if source == TINY_MODEL else source
         self.loading.emit(f"Loading {label}…")
         try:
+            self._apply_threads()
             device, profile = placement if isinstance(placement, tuple) else ("auto", None)
             em = prebuilt if prebuilt is not None else load_engine_model(source, device, profile)
             pieces = em.token_pieces()
@@ -103,6 +121,7 @@ class _Runner(QObject):
             self.error.emit(request.request_id, "No model is loaded yet. Pick one in the model list first.")
             return
         rid = request.request_id
+        self._apply_threads()
         frames: list[Frame] = []
         pending: Frame | None = None
         last_emit = 0.0
@@ -172,6 +191,7 @@ class EngineWorker(QObject):
 
     _load_requested = Signal(str, object, object)
     _generate_requested = Signal(object, object)
+    _threads_requested = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -181,6 +201,7 @@ class EngineWorker(QObject):
         self._runner.moveToThread(self._thread)
         self._load_requested.connect(self._runner.load)
         self._generate_requested.connect(self._runner.generate)
+        self._threads_requested.connect(self._runner.set_cpu_threads)
         self._runner.loading.connect(self.model_loading)
         self._runner.loaded.connect(self.model_loaded)
         self._runner.frame.connect(self.frame)
@@ -212,6 +233,14 @@ class EngineWorker(QObject):
         request = GenerationRequest(self._next_id, conversation_id, list(messages), settings, enable_thinking)
         self._generate_requested.emit(request, self._cancel)
         return self._next_id
+
+    def set_cpu_threads(self, threads: int | None) -> None:
+        """How many CPU threads the engine uses from the next answer on (None or 0: physical cores − 1)."""
+        self._threads_requested.emit(threads)
+
+    def cpu_threads(self) -> int:
+        """The thread count the worker applied last (0 before its first load or answer)."""
+        return self._runner.threads_used
 
     def cancel(self) -> None:
         """Stop the running answer between two denoising steps (its committed canvases stay)."""

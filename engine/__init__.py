@@ -18,6 +18,8 @@ _LAZY = {
     "EngineModel": ".loading",
     "generate": ".generation",
     "ChatSession": ".session",
+    "set_cpu_threads": ".cpu_threads",
+    "default_cpu_threads": ".cpu_threads",
 }
 
 __all__ = [
@@ -32,7 +34,9 @@ __all__ = [
     "PromptTooLongError",
     "SamplerSettings",
     "Stats",
+    "default_cpu_threads",
     "generate",
+    "set_cpu_threads",
 ]
 
 
