@@ -1,7 +1,12 @@
 """Will it fit, how fast, and which load profile: memory need per catalogue model × profile on one GPU.
 
 Memory need = weights + KV cache for the context + canvas buffers + a runtime margin, in GiB ("GB" as GPU
-vendors quote it; the catalogue's decimal GB are converted). Speed follows shared GPUS.md: a 256-token canvas takes
+vendors quote it; the catalogue's decimal GB are converted). Weights come from `engine/data/profile_memory.json`
+(bytes per load profile, measured on the tiny and demo models and computed from the release's real parameter
+shapes; `python -m engine.profiles_memory --write`) where it has the profile, else from the catalogue. A bf16
+checkpoint also offers the profiles the loader quantizes it to while loading (fp8, int8).
+
+Speed follows shared GPUS.md: a 256-token canvas takes
 (steps + 1) × (weight bytes read per step ÷ bandwidth) — an estimate (an upper bound: the weight-streaming floor)
 until a measured figure exists.
 """
@@ -17,6 +22,12 @@ from typing import Any
 
 from .discovery import GIB, GpuInfo, unified_budget_gb
 from .measured import measured_tok_s
+
+
+def _profile_figures() -> dict[str, Any]:
+    from engine.profiles_memory import load_figures
+
+    return load_figures()
 
 CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "data" / "catalogue.json"
 
@@ -34,15 +45,23 @@ CANVAS_FLOAT32_COPIES = 4
 OFFLOAD_FILL = 0.90
 
 # Most precise first; offload is the last resort because it streams weights over PCIe every step.
-PROFILE_ORDER = ("bf16", "fp8", "nvfp4", "offload")
+PROFILE_ORDER = ("bf16", "fp8", "int8", "nvfp4", "offload")
+# Profiles the loader makes from a bf16 checkpoint while loading it (engine/quantize.py).
+LOAD_TIME_PROFILES = ("fp8", "int8")
 PROFILE_LABELS = {
     "bf16": "bf16",
     "fp8": "FP8",
+    "int8": "INT8 (weight-only)",
     "nvfp4": "NVFP4",
     "offload": "bf16 + CPU offload (slow)",
     "cpu": "CPU",
 }
-_NEEDS_CC = {"bf16": ((8, 0), "bf16"), "offload": ((8, 0), "bf16"), "fp8": ((8, 9), "FP8"), "nvfp4": ((10, 0), "FP4")}
+_NEEDS_CC = {
+    "bf16": ((8, 0), "bf16"), "offload": ((8, 0), "bf16"), "int8": ((8, 0), "bf16"), "fp8": ((8, 9), "FP8"),
+    "nvfp4": ((10, 0), "FP4"),
+}
+VLLM_ONLY = "runs via a vLLM server (this app cannot load NVFP4 checkpoints yet)"
+INT8_NOTE = "int8 experts run one at a time (no grouped_mm path), so expect less than the estimate"
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,8 @@ class Recommendation:
     recommended: bool = False
     fastest: bool = False
     offloaded_gb: float = 0.0
+    memory_source: str = "catalogue"
+    confirmed_on_gpu: bool = False
 
     @property
     def fits(self) -> bool:
@@ -83,6 +104,8 @@ class Recommendation:
             "memory_available_gb": round(self.memory_available_gb, 2),
             "offloaded_gb": round(self.offloaded_gb, 2),
             "reason": self.reason,
+            "memory_source": self.memory_source,
+            "confirmed_on_gpu": self.confirmed_on_gpu,
         }
 
 
@@ -145,9 +168,32 @@ def canvas_buffers_gb(arch: dict[str, Any]) -> float:
     return canvas * vocab * (4 * CANVAS_FLOAT32_COPIES + 2) / GIB
 
 
+def _figure(entry: dict[str, Any], profile: str) -> dict[str, Any] | None:
+    """The profile_memory.json row for a bf16 checkpoint's architecture × profile (None for other checkpoints)."""
+    if "bf16" not in entry.get("memory_gb", {}):
+        return None
+    architecture = _profile_figures().get(entry.get("architecture", ""), {})
+    row = architecture.get("profiles", {}).get(profile)
+    if not isinstance(row, dict) or not isinstance(row.get("total_bytes"), int):
+        return None
+    return {**row, "method": architecture.get("method", ""), "confirmed_on_gpu": architecture.get("confirmed_on_gpu")}
+
+
 def weights_gb(entry: dict[str, Any], profile: str) -> float:
-    """The catalogue's weight size (decimal GB) for `profile`, in GiB."""
+    """Weight bytes for `profile` in GiB: the measured/computed figure when there is one, else the catalogue's."""
+    figure = _figure(entry, profile)
+    if figure is not None:
+        return figure["total_bytes"] / GIB
     return float(entry["memory_gb"][profile]) * 1e9 / GIB
+
+
+def memory_source(entry: dict[str, Any], profile: str) -> tuple[str, bool]:
+    """(where the weight figure comes from, whether it was confirmed on a GPU)."""
+    figure = _figure(entry, profile)
+    if figure is None:
+        return "catalogue", False
+    kind = "measured" if figure["method"].startswith("measured") else "computed from parameter shapes"
+    return kind, bool(figure["confirmed_on_gpu"])
 
 
 def _non_expert_gb(entry: dict[str, Any], profile: str) -> float:
@@ -184,6 +230,8 @@ def _colour(need: float, available: float) -> str:
 
 
 def _unsupported_reason(entry: dict[str, Any], profile: str, gpu: GpuInfo) -> str:
+    if profile == "nvfp4":
+        return f"not yet supported here — {VLLM_ONLY}"
     if entry.get("status") != "verified":
         return f"not yet supported: {entry.get('reason', 'not load-tested by the engine')}"
     if profile not in _NEEDS_CC:
@@ -229,6 +277,10 @@ def evaluate_profile(
         colour = _colour(need, available)
     unsupported = _unsupported_reason(entry, profile, gpu)
     tok_s, is_estimate = _speed(entry, profile, gpu, steps, offloaded)
+    source, confirmed = memory_source(entry, profile)
+    reason = unsupported or _fit_reason(gpu, profile, colour, need, offloaded)
+    if profile == "int8" and not unsupported and colour != "red":
+        reason = "; ".join(r for r in (reason, INT8_NOTE) if r)
     return Recommendation(
         model=entry["id"],
         profile=profile,
@@ -238,8 +290,10 @@ def evaluate_profile(
         memory_available_gb=available,
         estimated_tok_s=tok_s,
         estimate=is_estimate,
-        reason=unsupported or _fit_reason(gpu, profile, colour, need, offloaded),
+        reason=reason,
         offloaded_gb=offloaded,
+        memory_source=source,
+        confirmed_on_gpu=confirmed,
     )
 
 
@@ -271,8 +325,12 @@ def _precision_rank(profile: str) -> int:
 
 
 def gpu_profiles(entry: dict[str, Any]) -> list[str]:
-    """The GPU load profiles a catalogue entry lists (its `memory_gb` keys, less "cpu"), most precise first."""
-    return sorted((p for p in entry.get("memory_gb", {}) if p != "cpu"), key=_precision_rank)
+    """The GPU load profiles of a catalogue entry, most precise first: its `memory_gb` keys (less "cpu") and, for a
+    bf16 checkpoint with figures, the profiles the loader quantizes it to while loading."""
+    listed = {p for p in entry.get("memory_gb", {}) if p != "cpu"}
+    if not entry.get("embedded"):  # the embedded demo is a few MB: quantizing it would only add rows
+        listed |= {p for p in LOAD_TIME_PROFILES if _figure(entry, p) is not None}
+    return sorted(listed, key=_precision_rank)
 
 
 def _mark(recs: list[Recommendation]) -> list[Recommendation]:

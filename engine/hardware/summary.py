@@ -95,4 +95,6 @@ def report_text(report: HardwareReport) -> str:
         parts.append("Seen but not usable here:\n" + "\n".join(gpu_text(g) for g in report.unusable_gpus))
     parts += [f"warning: {w}" for w in report.warnings]
     parts.append("Speeds are estimates from memory bandwidth (weight-streaming bound) unless marked measured.")
+    parts.append("FP8 / INT8 / offload memory of a bf16 checkpoint is computed from its parameter shapes with the "
+                 "byte counts measured on CPU loads; not yet confirmed on a GPU.")
     return "\n\n".join(parts)

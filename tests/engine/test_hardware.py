@@ -34,7 +34,9 @@ from engine.hardware import (
 from engine.hardware.__main__ import main as cli_main
 from engine.hardware.discovery import CPU_ONLY_TORCH, GIB, TorchCuda
 from engine.hardware.fake import CPU_ONLY_TORCH_BUILD, FakeGpu, FakeNvml, torch_seeing
-from engine.hardware.profiles import kv_cache_gb, load_catalogue
+from engine.hardware.profiles import gpu_profiles, kv_cache_gb, load_catalogue
+from engine.profiles_load import PROFILES as LOADER_PROFILES
+from engine.profiles_memory import load_figures
 
 REPO = Path(__file__).resolve().parents[2]
 BF16 = "google/diffusiongemma-26B-A4B-it"
@@ -148,7 +150,10 @@ def test_rtx_4090():
     assert best.memory_needed_gb <= gpu.memory_budget_gb
     assert recommended(recs, DEMO).profile == "bf16"
     assert not rec(recs, NVFP4, "nvfp4").supported
-    assert "not yet supported" in rec(recs, NVFP4, "nvfp4").reason
+    assert "not yet supported" in rec(recs, NVFP4, "nvfp4").reason and "vLLM server" in rec(recs, NVFP4, "nvfp4").reason
+    # 8-bit of the bf16 checkpoint (≈ 26 GB of weights) does not fit 24 GB: offload is what the engine can load.
+    for profile in ("fp8", "int8"):
+        assert rec(recs, BF16, profile).colour == "red" and not rec(recs, BF16, profile).fits
 
 
 def test_offload_needs_enough_system_ram():
@@ -162,7 +167,33 @@ def test_rtx_5090():
     (gpu,) = detect(RTX_5090).gpus
     assert gpu.family == "GeForce RTX 50 (Blackwell)"
     assert gpu.supports == {"bf16": True, "fp8": True, "fp4": True}
-    assert recommended(evaluate_gpu(gpu), BF16).profile == "offload"
+    recs = evaluate_gpu(gpu)
+    best = recommended(recs, BF16)
+    assert best.profile == "fp8" and best.fits and best.memory_source == "computed from parameter shapes"
+    assert not best.confirmed_on_gpu and best.as_json()["confirmed_on_gpu"] is False
+    assert rec(recs, BF16, "int8").fits and "one at a time" in rec(recs, BF16, "int8").reason
+    assert rec(recs, BF16, "bf16").colour == "red"
+
+
+def test_ampere_24_gb_card_offers_int8_but_not_fp8():
+    (gpu,) = detect(FakeGpu("NVIDIA RTX A6000", 47.99, (8, 6))).gpus
+    recs = evaluate_gpu(gpu)
+    assert not rec(recs, BF16, "fp8").supported and "CC 8.9" in rec(recs, BF16, "fp8").reason
+    assert recommended(recs, BF16).profile == "int8"
+
+
+def test_8_bit_memory_comes_from_the_figures_file():
+    from engine.profiles_memory import load_figures
+
+    figures = load_figures()["diffusiongemma-26b-a4b"]
+    assert figures["confirmed_on_gpu"] is False
+    bf16, fp8, int8 = (figures["profiles"][p]["total_bytes"] for p in ("bf16", "fp8", "int8"))
+    assert 49e9 < bf16 < 53e9 and 0.5 < fp8 / bf16 < 0.55 and 0.5 < int8 / bf16 < 0.55
+    (gpu,) = detect(H100).gpus
+    recs = evaluate_gpu(gpu)
+    assert rec(recs, BF16, "int8").memory_needed_gb - rec(recs, BF16, "fp8").memory_needed_gb == pytest.approx(
+        (int8 - fp8) * 1.05 / GIB, abs=0.01
+    )
 
 
 def test_rtx_pro_6000_blackwell_runs_bf16():
@@ -172,17 +203,19 @@ def test_rtx_pro_6000_blackwell_runs_bf16():
     recs = evaluate_gpu(gpu)
     best = recommended(recs, BF16)
     assert (best.profile, best.colour) == ("bf16", "green")
-    assert not any(r.fastest for r in recs), "FP8 / NVFP4 are not verified, so there is no faster alternative"
+    fastest = [(r.model, r.profile) for r in recs if r.fastest]
+    assert fastest == [(BF16, "fp8")], "FP8 of the bf16 checkpoint loads; the NVFP4 / FP8 checkpoints do not"
     assert fit_badge_text(BF16, gpu) == "fits (bf16)"
 
 
-def test_rtx_pro_6000_offers_nvfp4_as_fastest_once_verified():
+def test_rtx_pro_6000_never_offers_nvfp4_even_once_verified():
     (gpu,) = detect(RTX_PRO_6000).gpus
     recs = evaluate_gpu(gpu, models=all_verified())
     assert rec(recs, BF16, "bf16").recommended
+    nvfp4 = rec(recs, NVFP4, "nvfp4")
+    assert not nvfp4.supported and not nvfp4.fits and not nvfp4.fastest and "vLLM server" in nvfp4.reason
     fastest = [r for r in recs if r.fastest]
-    assert [(r.model, r.profile) for r in fastest] == [(NVFP4, "nvfp4")]
-    assert fastest[0].estimated_tok_s > rec(recs, BF16, "bf16").estimated_tok_s
+    assert len(fastest) == 1 and fastest[0].estimated_tok_s > rec(recs, BF16, "bf16").estimated_tok_s
 
 
 def test_dgx_spark_gb10_budgets_unified_memory_against_system_ram():
@@ -321,7 +354,8 @@ def test_invariants_for_every_table_card(spec, verified):
     assert gpu.memory_budget_gb > 0
     models = all_verified() if verified else catalogue_models()
     recs = evaluate_gpu(gpu, models=models)
-    assert len(recs) == sum(len([p for p in m["memory_gb"] if p != "cpu"]) for m in models)
+    status = {m["id"]: m.get("status") for m in models}
+    assert len(recs) == sum(len(gpu_profiles(m)) for m in models)
     for r in recs:
         if r.recommended or r.fastest or r.fits:
             assert r.supported and r.memory_needed_gb <= r.memory_available_gb, (r.model, r.profile)
@@ -329,8 +363,10 @@ def test_invariants_for_every_table_card(spec, verified):
             assert not r.supported and not r.fits
         if r.profile == "nvfp4" and spec.compute_capability < (10, 0):
             assert not r.supported and not r.fits
-        if r.profile in ("fp8", "nvfp4") and not verified:
-            assert not r.recommended and not r.fits, "unverified quantized profiles are never offered"
+        if status[r.model] != "verified" or r.profile == "nvfp4":
+            assert not r.recommended and not r.fits, "checkpoints the loader has not loaded are never offered"
+        if r.fits:
+            assert r.profile in LOADER_PROFILES, "every profile offered is one EngineModel.from_pretrained accepts"
     architectures = {m["id"]: m["architecture"] for m in models}
     for arch in set(architectures.values()):
         assert sum(r.recommended for r in recs if architectures[r.model] == arch) <= 1
@@ -347,7 +383,7 @@ def test_memory_need_includes_kv_cache_and_canvas_buffers():
     assert kv_cache_gb(arch, 16384) - kv_cache_gb(arch, 8192) == pytest.approx(5 * 8192 * 4096 / GIB)
     (gpu,) = detect(H100).gpus
     need = rec(evaluate_gpu(gpu), BF16, "bf16").memory_needed_gb
-    weights = 50.6e9 / GIB
+    weights = load_figures()["diffusiongemma-26b-a4b"]["profiles"]["bf16"]["total_bytes"] / GIB
     assert weights + kv_cache_gb(arch, 8192) + 256 * 262144 * 4 * 3 / GIB < need < weights * 1.15
 
 
