@@ -19,10 +19,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from engine import CanvasDone, Done, EngineError, Frame, SamplerSettings
+from engine import CanvasDone, CanvasStart, Done, EngineError, Frame, SamplerSettings
 
 from .draft import TokenText
-from .frame_codec import encode_canvas
+from .frame_codec import CanvasFrames, encode_canvas, start_frame
 from .model_sources import TINY_MODEL, load_engine_model
 
 log = logging.getLogger(__name__)
@@ -124,9 +124,14 @@ class _Runner(QObject):
         self._apply_threads()
         frames: list[Frame] = []
         pending: Frame | None = None
+        start: Frame | None = None
         last_emit = 0.0
         try:
             for event in self._events(request, cancel):
+                if isinstance(event, CanvasStart):  # step 0, always delivered: the random canvas the story starts from
+                    start = start_frame(event.canvas_index, event.canvas, event.max_steps, self._em.vocab_size)
+                    self.frame.emit(rid, start)
+                    continue
                 if isinstance(event, Frame):
                     frames.append(event)
                     now = time.monotonic()
@@ -140,7 +145,8 @@ class _Runner(QObject):
                     self.frame.emit(rid, pending)
                     pending = None
                 if isinstance(event, CanvasDone):
-                    canvas_frames = [f for f in frames if f.canvas_index == event.canvas_index]
+                    own_start = start if start is not None and start.canvas_index == event.canvas_index else None
+                    canvas_frames = CanvasFrames([f for f in frames if f.canvas_index == event.canvas_index], own_start)
                     blob = encode_canvas(canvas_frames) if canvas_frames else b""
                     self.canvas_done.emit(rid, event, canvas_frames, blob)
                     frames = []

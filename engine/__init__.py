@@ -1,7 +1,7 @@
 """Diffusion Desk's engine: DiffusionGemma block-diffusion generation with per-step frames. Imports no Qt.
 
 ◆ Public API (see shared ARCHITECTURE.md): `EngineModel`, `SamplerSettings`, `generate`, `ChatSession`,
-`Frame`, `CanvasDone`, `Done`, `EngineError`. Heavy modules (torch, transformers) load on first use, so
+`CanvasStart`, `Frame`, `CanvasDone`, `Done`, `EngineError`. Heavy modules (torch, transformers) load on first use, so
 `import engine` stays cheap for the GUI process.
 """
 
@@ -11,7 +11,7 @@ from importlib import import_module
 from typing import Any
 
 from .errors import EngineError, ModelLoadError, OutOfMemoryError, PromptTooLongError
-from .events import CanvasDone, Done, Frame, Stats
+from .events import CanvasDone, CanvasStart, Done, Frame, Stats
 from .settings import SamplerSettings
 
 _LAZY = {
@@ -24,6 +24,7 @@ _LAZY = {
 
 __all__ = [
     "CanvasDone",
+    "CanvasStart",
     "ChatSession",
     "Done",
     "EngineError",

@@ -1,8 +1,18 @@
-"""What `engine.generate` yields: one `Frame` per denoising step, a `CanvasDone` per canvas, one `Done`."""
+"""What `engine.generate` yields: per canvas a `CanvasStart` (its random initial canvas), one `Frame` per denoising
+step and a `CanvasDone`; one `Done` last."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CanvasStart:
+    """A canvas before its first denoising step: the uniform random ids the model starts from (step 0)."""
+
+    canvas_index: int
+    canvas: list[int]
+    max_steps: int
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,7 @@ class Frame:
 
     @property
     def accepted_count(self) -> int:
+        """How many positions the sampler accepted at this step."""
         return sum(self.accepted)
 
 
@@ -65,4 +76,4 @@ class Done:
     stats: Stats = field(repr=False)
 
 
-Event = Frame | CanvasDone | Done
+Event = CanvasStart | Frame | CanvasDone | Done
