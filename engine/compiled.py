@@ -1,23 +1,36 @@
-"""The compiled path (CUDA first): static KV cache and one compiled function per denoising step.
+"""The compiled path (CUDA first): a ring-buffer KV cache, a compiled encoder chunk and a compiled denoising step.
 
-The step — decoder, temperature, Gumbel-max sampling, entropy, entropy-bound accept, re-noise, the confidence
-test and the packed frame — is one `torch.compile`d function; on CUDA with mode "reduce-overhead" it replays as
-CUDA graphs over the static cache, and the frame leaves the device as one small copy per step. Random numbers come
-from the compiled kernels (Gumbel-max instead of `multinomial`), so tokens follow the same distribution as the
-reference but not its exact draws: CPU parity is the eager path's job. Compiled artifacts persist under
-`<cache>/compile`, so only the first launch on a machine pays the compile.
+The step — decoder, temperature, Gumbel-max sampling, entropy, entropy-bound accept, re-noise, the stop test and the
+packed frame — is one `torch.compile`d function over persistent buffers (`compiled_step.py`); on CUDA with mode
+"reduce-overhead" it replays as a CUDA graph and the frame leaves the device as one small copy per step. Prompts
+are encoded in chunks of the canvas length, so the encoder graph has one shape too: two graphs per (model, profile,
+context size, canvas length), compiled once. A recompile is never silent: it raises `CompiledPathError` in strict
+mode (tests) and logs a warning otherwise; dynamo's recompile limit raises instead of falling back to eager.
+Random numbers come from the compiled kernels (Gumbel-max instead of `multinomial`), so tokens follow the
+reference's distribution but not its exact draws: CPU parity is the eager path's job. Compiled artifacts persist
+under `<cache>/compile`, keyed by device, model, dtype and library versions.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .errors import EngineError
 from .paths import cache_dir
+from .static_cache import RingKVCache
+
+log = logging.getLogger(__name__)
+LAYOUT_VERSION = "ring-2"  # bump when the traced functions or the cache layout change: old artifacts are not reused
+
+
+class CompiledPathError(EngineError):
+    """The compiled path had to recompile (strict mode) or hit dynamo's recompile limit."""
 
 
 def configure_compile_cache() -> Path:
@@ -32,49 +45,90 @@ def configure_compile_cache() -> Path:
     return root
 
 
-class CompiledPath:
-    """Compiled encoder (per canvas) and denoising step for one `EngineModel`; build once, reuse for every answer."""
+def compile_count() -> int:
+    """Graphs dynamo has compiled in this process (all callers)."""
+    from torch._dynamo.utils import counters
 
-    def __init__(self, em: Any, *, max_cache_len: int = 8192, mode: str | None = None) -> None:
+    return int(counters["stats"]["unique_graphs"])
+
+
+class CompiledPath:
+    """Compiled encoder chunk and denoising step for one `EngineModel`; build once, reuse for every answer.
+
+    Owns the one `RingKVCache` (fixed addresses for CUDA graphs): a conversation claims it with `claim`, and a
+    `CacheState` whose cache was claimed by another conversation is re-encoded.
+    """
+
+    def __init__(self, em: Any, *, max_cache_len: int = 8192, mode: str | None = None, rollback: int | None = None,
+                 strict: bool = False) -> None:
+        from .compiled_step import StepBuffers, encode_chunk, fused_step
+
         self.em = em
         self.mode = mode or ("reduce-overhead" if em.device.type == "cuda" else "default")
         self.max_cache_len = max_cache_len
+        self.strict = strict
         self.root = configure_compile_cache()
         self._artifacts = self.root / f"mega-{self._key()}.bin"
-        self._load_artifacts()
-        self._step = torch.compile(fused_step, mode=self.mode, dynamic=False)
-        self.encoder = torch.compile(em.model.model.encoder, mode=self.mode, dynamic=False)
-        self._zeros: torch.Tensor | None = None
+        self.artifacts_loaded = self._load_artifacts()
+        model = em.model
+        text_config = model.config.get_text_config(decoder=True)
+        length = em.canvas_length
+        embed_dtype = model.model.decoder.embed_tokens.weight.dtype
+        with torch.inference_mode():  # inference tensors: what generate() passes, so graphs never guard on the mode
+            self.cache = RingKVCache(
+                text_config, max_cache_len=max_cache_len, chunk=length,
+                rollback=4 * length if rollback is None else rollback, dtype=model.dtype, device=em.device,
+                attn_implementation=text_config._attn_implementation,
+            )
+            self.buffers = StepBuffers.allocate(length, em.vocab_size, embed_dtype, em.device)
+        self._encode = torch.compile(encode_chunk, mode=self.mode, dynamic=False, fullgraph=True)
+        self._step = torch.compile(fused_step, mode=self.mode, dynamic=False, fullgraph=True)
+        self._compiled: set[str] = set()
+        self.compiles = 0  # graphs compiled by this path
         self.saved = False
 
+    # -- the cache --------------------------------------------------------------------------------------------------
     def fits(self, tokens: int) -> bool:
-        return tokens <= self.max_cache_len
+        """Whether `tokens` cached tokens fit the static cache."""
+        return self.cache.fits(tokens)
 
-    def new_cache(self) -> Any:
-        from transformers import StaticCache
+    def claim(self, state: Any) -> RingKVCache:
+        """Give the (emptied) cache to `state`, a `CacheState`; whoever held it before must re-encode."""
+        self.cache.reset()
+        self.cache.owner = state
+        return self.cache
 
-        return StaticCache(config=self.em.model.config.get_text_config(decoder=True), max_cache_len=self.max_cache_len)
+    # -- the numbered steps of generate() ---------------------------------------------------------------------------
+    def begin_answer(self, settings: Any) -> None:
+        """Step scalars for this answer, copied to the device once."""
+        values = [settings.t_min, settings.t_max, settings.max_denoising_steps, settings.entropy_bound,
+                  settings.confidence_threshold, settings.stability_threshold]
+        self.buffers.params.copy_(torch.tensor(values, dtype=torch.float32))
 
-    def step(self, canvas: Any, cache: Any, positions: torch.Tensor, temperature: float, settings: Any,
-             embed_dtype: torch.dtype) -> torch.Tensor:
-        """One denoising step; updates `canvas` and returns the packed frame (canvas, draft, accepted, entropy, ok)."""
-        device = canvas.current.device
-        if canvas.self_conditioning is None:
-            if self._zeros is None or self._zeros.shape[1] != canvas.current.shape[1]:
-                vocab = self.em.vocab_size
-                self._zeros = torch.zeros((1, canvas.current.shape[1], vocab), dtype=embed_dtype, device=device)
-            sc, sc_on = self._zeros, torch.zeros(1, dtype=torch.bool, device=device)
-        else:
-            sc, sc_on = canvas.self_conditioning, torch.ones(1, dtype=torch.bool, device=device)
-        scalars = torch.tensor([temperature, settings.entropy_bound, settings.confidence_threshold], device=device)
+    def encode(self, ids: torch.Tensor, state: Any) -> None:
+        """1.a: encode `ids` `(1, n)` in chunks of the canvas length (the last one padded) into the cache."""
+        chunk, buffers = self.cache.chunk, self.buffers
+        n = ids.shape[1]
+        for start in range(0, n, chunk):
+            part = ids[:, start : start + chunk]
+            valid = part.shape[1]
+            buffers.chunk_ids[:, :valid].copy_(part)
+            buffers.chunk_ids[:, valid:].fill_(0)
+            buffers.chunk_valid.fill_(valid)
+            self._call("encoder", self._encode, self.em.model, self.cache, buffers.chunk_ids, buffers.chunk_valid)
+            self.cache.wrote_chunk(self.cache.tokens, valid)
+        state.ids.extend(ids[0].tolist())
+
+    def start_canvas(self, initial: torch.Tensor) -> None:
+        """1.b: a fresh random canvas (drawn by the caller), no self-conditioning yet."""
+        self.buffers.start_canvas(initial)
+
+    def step(self) -> list[float]:
+        """1.c: one fused denoising step; returns the host copy of the packed frame (the one copy per step)."""
         if self.mode == "reduce-overhead":
             torch.compiler.cudagraph_mark_step_begin()
-        new_canvas, draft, sc_next, packed = self._step(
-            self.em.model, canvas.current, sc, sc_on, canvas.mask_mapping, cache, positions, scalars
-        )
-        # CUDA-graph outputs are overwritten by the next replay: keep our own copies of what we carry over.
-        canvas.current, canvas.draft, canvas.self_conditioning = new_canvas.clone(), draft.clone(), sc_next.clone()
-        return packed.cpu()
+        packed = self._call("step", self._step, self.em.model, self.cache, self.buffers)
+        return packed.tolist()
 
     def after_first_answer(self) -> None:
         """Save the compiled artifacts once, so the next launch loads them instead of compiling."""
@@ -83,77 +137,54 @@ class CompiledPath:
         self.saved = True
         try:
             artifacts = torch.compiler.save_cache_artifacts()
-        except (RuntimeError, AttributeError, OSError):
+        except (RuntimeError, AttributeError, OSError) as exc:
+            log.warning("Could not save the compiled artifacts: %s", exc)
             return
         if artifacts:
             tmp = self._artifacts.with_suffix(".tmp")
             tmp.write_bytes(artifacts[0])
             tmp.replace(self._artifacts)
 
-    def _load_artifacts(self) -> None:
-        if self._artifacts.is_file():
-            try:
-                torch.compiler.load_cache_artifacts(self._artifacts.read_bytes())
-            except (RuntimeError, AttributeError, OSError, ValueError):
-                self._artifacts.unlink(missing_ok=True)
+    # -- compile policy ---------------------------------------------------------------------------------------------
+    def _call(self, name: str, fn: Any, *args: Any) -> Any:
+        """Run a compiled function; a second compile of it is an error (strict) or a logged warning, never silent."""
+        before = compile_count()
+        recompile = name in self._compiled
+        try:
+            # A recompile limit hit raises instead of quietly running the rest of the process eagerly.
+            with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True, error_on_recompile=self.strict and
+                                            recompile):
+                out = fn(*args)
+        except torch._dynamo.exc.RecompileError as exc:
+            raise CompiledPathError(f"The compiled {name} had to recompile: {exc}") from exc
+        except torch._dynamo.exc.FailOnRecompileLimitHit as exc:
+            raise CompiledPathError(f"The compiled {name} hit the recompile limit: {exc}") from exc
+        compiled = compile_count() - before
+        if compiled:
+            self.compiles += compiled
+            if recompile:
+                log.warning("The compiled %s recompiled (%d graph(s)); it should compile once per model.", name,
+                            compiled)
+            self._compiled.add(name)
+        return out
+
+    def _load_artifacts(self) -> bool:
+        if not self._artifacts.is_file():
+            return False
+        try:
+            torch.compiler.load_cache_artifacts(self._artifacts.read_bytes())
+            return True
+        except Exception as exc:  # noqa: BLE001 — any failure means stale or corrupt: rebuild
+            log.warning("Compiled artifacts %s unusable (%s): compiling again.", self._artifacts.name, exc)
+            self._artifacts.unlink(missing_ok=True)
+            return False
 
     def _key(self) -> str:
+        import transformers
+
         model = self.em.model
         device = torch.cuda.get_device_name(self.em.device) if self.em.device.type == "cuda" else "cpu"
-        text = f"{torch.__version__}|{device}|{self.mode}|{model.dtype}|{model.config.to_json_string()}"
+        parts = [LAYOUT_VERSION, torch.__version__, transformers.__version__, device, self.mode, str(self.em.profile),
+                 str(model.dtype), str(self.max_cache_len), model.config.to_json_string()]
+        text = "|".join(parts)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def fused_step(model: Any, canvas: torch.Tensor, sc_logits: torch.Tensor, sc_on: torch.Tensor, mask_mapping: dict,
-               cache: Any, positions: torch.Tensor, scalars: torch.Tensor):
-    """Decoder + sampler in one graph. `scalars` = (temperature, entropy_bound, confidence_threshold)."""
-    from .generation import accept_mask, token_entropy
-
-    logits = model(
-        decoder_input_ids=canvas, self_conditioning_logits=sc_logits, self_conditioning_mask=sc_on,
-        decoder_attention_mask=mask_mapping, cache=cache, decoder_position_ids=positions,
-    ).logits
-    logits = logits / scalars[0]
-    # Gumbel-max: argmax(logits + Gumbel noise) samples from softmax(logits), with in-kernel random numbers.
-    uniform = torch.rand_like(logits).clamp_(min=1e-20, max=1.0 - 1e-7)
-    candidates = torch.argmax(logits - torch.log(-torch.log(uniform)), dim=-1)
-    draft = torch.argmax(logits, dim=-1)
-    entropy = token_entropy(logits)
-    accepted = accept_mask(entropy, scalars[1])
-    noise = torch.randint_like(canvas, 0, logits.shape[-1])
-    new_canvas = torch.where(accepted, candidates, noise)
-    confident = (entropy.mean(dim=-1) < scalars[2]).float()
-    packed = torch.cat([new_canvas[0].float(), draft[0].float(), accepted[0].float(), entropy[0], confident])
-    return new_canvas, draft, logits.to(sc_logits.dtype), packed
-
-
-def temperature_at(settings: Any, cur_step: int) -> float:
-    """The linear schedule of `LinearTemperatureScheduleLogitsProcessor` (cur_step counts remaining steps)."""
-    return settings.t_min + (settings.t_max - settings.t_min) * (cur_step / settings.max_denoising_steps)
-
-
-def bench_compiled(em: Any, ids: torch.Tensor, settings: Any, *, runs: int) -> dict:
-    """Time the compiled path: the first run (compile, or load from `<cache>/compile`), then the median of `runs`."""
-    import statistics
-    import time
-
-    from .generation import generate
-
-    def timed() -> tuple[float, int]:
-        if em.device.type == "cuda":
-            torch.cuda.synchronize(em.device)
-        start = time.perf_counter()
-        done = list(generate(em, ids, settings))[-1]
-        if em.device.type == "cuda":
-            torch.cuda.synchronize(em.device)
-        return time.perf_counter() - start, len(done.token_ids)
-
-    needed = ids.shape[1] + -(-settings.max_new_tokens // em.canvas_length) * em.canvas_length
-    em.enable_compiled(max_cache_len=max(needed, 1024))
-    first_s, _ = timed()
-    times, tokens = zip(*(timed() for _ in range(runs)))
-    return {
-        "compiled_first_run_s": round(first_s, 2),
-        "compiled_tok_s": round(tokens[0] / statistics.median(times), 2),
-        "compiled_seconds": [round(t, 4) for t in times],
-    }

@@ -24,7 +24,7 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
     LinearTemperatureScheduleLogitsProcessor,
 )
 
-from .events import CanvasDone, CanvasStart, Done, Frame, Stats
+from .events import CanvasDone, Done, Frame, Stats
 from .loading import EngineModel
 from .settings import SamplerSettings
 
@@ -56,8 +56,8 @@ def generate(
     cancel: threading.Event | None = None,
     state: CacheState | None = None,
     capture_frames: bool = True,
-) -> Iterator[CanvasStart | Frame | CanvasDone | Done]:
-    """Yield per canvas a `CanvasStart` (step 0), a `Frame` per denoising step and a `CanvasDone`; then one `Done`.
+) -> Iterator[Frame | CanvasDone | Done]:
+    """Yield `Frame`s per denoising step, `CanvasDone` per committed canvas, then one `Done`.
 
     `input_ids` `(1, n)` are the tokens not yet in `state.cache` (all of the prompt without a state). `cancel` is
     checked between steps. `capture_frames=False` skips the per-step host copy (bench: frame overhead).
@@ -77,7 +77,7 @@ def generate(
     eos = set(em.eos_token_ids)
     fast = _usable_compiled_path(em, state, input_ids.shape[1], settings.max_new_tokens)
     if state.cache is None:
-        state.cache, state.ids = (fast.new_cache() if fast else _new_cache(model)), []
+        state.cache, state.ids = (fast.claim(state) if fast else _new_cache(model)), []
     cached_tokens = len(state.ids)
     prompt_tokens = cached_tokens + input_ids.shape[1]
     encoder_positions = torch.arange(cached_tokens, prompt_tokens, dtype=torch.int32, device=device).unsqueeze(0)
@@ -106,15 +106,17 @@ def generate(
 
     # 1. Autoregressive canvas loop.
     with torch.inference_mode():
+        if fast:
+            fast.begin_answer(settings)
         for canvas_index in range(max_canvases):
             # 1.a. Encode the tokens not yet in the cache (the prompt, then each finished canvas).
-            encoder = fast.encoder if fast and canvas_index > 0 else model.model.encoder
-            _encode(model, encoder, pending, attention_mask, encoder_positions, state)
+            if fast:
+                fast.encode(pending, state)
+            else:
+                _encode(model, model.model.encoder, pending, attention_mask, encoder_positions, state)
 
             # 1.b. Prepare the denoising loop: a random canvas and the decoder's attention mask.
-            canvas = _prepare_canvas(model, sampler, state.cache, decoder_attention_mask, device)
-            if capture_frames and not (cancel is not None and cancel.is_set()):  # step 0: the random start
-                yield CanvasStart(canvas_index, canvas.current[0].tolist(), settings.max_denoising_steps)
+            canvas = _prepare_canvas(model, sampler, state.cache, decoder_attention_mask, device, fast)
 
             # 1.c. Denoise: steps S..1 (the reference counts remaining steps).
             steps_done = 0
@@ -125,8 +127,8 @@ def generate(
                 forwards += 1
                 steps_done += 1
                 if fast:
-                    finished, frame_data = _compiled_step(fast, canvas, state.cache, decoder_positions, cur_step,
-                                                          settings, embed_dtype)
+                    frame_data = fast.step()
+                    finished = frame_data[-1] > 0.5
                 else:
                     finished, frame_data = _denoising_step(
                         model, canvas, state.cache, decoder_positions, cur_step, sampler, temperature, settings,
@@ -191,15 +193,22 @@ def _new_cache(model: Any) -> Any:
 
 def _usable_compiled_path(em: EngineModel, state: CacheState, new_tokens: int, max_new_tokens: int) -> Any:
     """The model's compiled path when it has one and the whole answer fits its static cache; resets a cache of
-    the other kind so a conversation never mixes the two."""
-    from transformers import StaticCache
-
+    the other kind, or a compiled cache another conversation has claimed since, so a conversation never mixes the
+    two or reads another's tokens."""
     fast = getattr(em, "compiled", None)
     needed = len(state.ids) + new_tokens + math.ceil(max_new_tokens / em.canvas_length) * em.canvas_length
     fast = fast if fast is not None and fast.fits(needed) else None
-    if state.cache is not None and isinstance(state.cache, StaticCache) != (fast is not None):
+    if state.cache is not None and not owns_cache(state, fast):
         state.cache, state.ids = None, []
     return fast
+
+
+def owns_cache(state: CacheState, fast: Any) -> bool:
+    """Whether `state.cache` is usable as is: the compiled path's cache still claimed by `state` when `fast` is
+    given, a dynamic cache otherwise."""
+    if fast is None:
+        return getattr(state.cache, "owner", None) is None
+    return state.cache is fast.cache and fast.cache.owner is state
 
 
 def _encode(model: Any, encoder: Any, pending: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor,
@@ -217,9 +226,14 @@ def _encode(model: Any, encoder: Any, pending: torch.Tensor, attention_mask: tor
 
 
 def _prepare_canvas(model: Any, sampler: EntropyBoundSampler, cache: Any, decoder_attention_mask: torch.Tensor,
-                    device: torch.device) -> _Canvas:
-    """1.b. A canvas of uniform random ids (the first random draw of the canvas) and its decoder mask."""
+                    device: torch.device, fast: Any = None) -> _Canvas:
+    """1.b. A canvas of uniform random ids (the first random draw of the canvas) and its decoder mask (on the
+    compiled path the canvas lives in its step buffers and the cache builds the masks)."""
     current = sampler.initialize_canvas(batch_size=1, device=device)
+    if fast:
+        fast.start_canvas(current)
+        return _Canvas(current=fast.buffers.canvas, draft=fast.buffers.draft, self_conditioning=None, mask_mapping={},
+                       history=[])
     mask_mapping = model.model.decoder.create_diffusion_decoder_attention_mask(
         config=model.config, inputs_embeds=current.unsqueeze(-1), cache=cache,
         decoder_attention_mask=decoder_attention_mask,
@@ -268,21 +282,6 @@ def _denoising_step(model: Any, canvas: _Canvas, cache: Any, positions: torch.Te
     packed = torch.cat([canvas.current[0].float(), draft[0].float(), accepted[0].float(), entropy[0], finished_t])
     data = packed.cpu().tolist()
     return data[-1] > 0.5, data
-
-
-def _compiled_step(fast: Any, canvas: _Canvas, cache: Any, positions: torch.Tensor, cur_step: int,
-                   settings: SamplerSettings, embed_dtype: torch.dtype) -> tuple[bool, list[float]]:
-    """1.c on the compiled path: the fused step on the device, then the stability rule on the host copy."""
-    from .compiled import temperature_at
-
-    data = fast.step(canvas, cache, positions, temperature_at(settings, cur_step), settings, embed_dtype).tolist()
-    n = (len(data) - 1) // 4
-    draft = data[n : 2 * n]
-    threshold = settings.stability_threshold
-    stable = threshold == 0 or (len(canvas.history) == threshold and all(h == draft for h in canvas.history))
-    canvas.history.append(draft)
-    del canvas.history[:-threshold or len(canvas.history)]
-    return bool(stable and data[-1] > 0.5), data
 
 
 def token_entropy(logits: torch.Tensor) -> torch.Tensor:

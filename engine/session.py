@@ -11,6 +11,7 @@ from .events import CanvasDone, Done, Frame
 from .generation import CacheState, generate
 from .loading import EngineModel
 from .settings import SamplerSettings
+from .static_cache import CacheRollbackError
 
 
 class ChatSession:
@@ -57,15 +58,20 @@ class ChatSession:
                 break
             common += 1
         common = min(common, len(ids) - 1)  # the encoder needs at least one new token
-        if common <= 0 or self.state.cache is None:
+        if common <= 0 or self.state.cache is None or not self._owns_cache():
             self.reset()
             return ids
         if common < len(cached):
             try:
                 self.state.cache.crop(common - len(cached))
-            except (RuntimeError, ValueError, NotImplementedError):
+            except (RuntimeError, ValueError, NotImplementedError, CacheRollbackError):
                 # Sliding-window layers cannot roll back past their window: start this turn from scratch.
                 self.reset()
                 return ids
             del cached[common:]
         return ids[common:]
+
+    def _owns_cache(self) -> bool:
+        """False when the compiled path's one cache was claimed by another conversation since our last turn."""
+        owner = getattr(self.state.cache, "owner", self.state)
+        return owner is self.state
