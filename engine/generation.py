@@ -24,7 +24,7 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
     LinearTemperatureScheduleLogitsProcessor,
 )
 
-from .events import CanvasDone, Done, Frame, Stats
+from .events import CanvasDone, CanvasStart, Done, Frame, Stats
 from .loading import EngineModel
 from .settings import SamplerSettings
 
@@ -56,8 +56,8 @@ def generate(
     cancel: threading.Event | None = None,
     state: CacheState | None = None,
     capture_frames: bool = True,
-) -> Iterator[Frame | CanvasDone | Done]:
-    """Yield `Frame`s per denoising step, `CanvasDone` per committed canvas, then one `Done`.
+) -> Iterator[CanvasStart | Frame | CanvasDone | Done]:
+    """Yield per canvas a `CanvasStart` (step 0), a `Frame` per denoising step and a `CanvasDone`; then one `Done`.
 
     `input_ids` `(1, n)` are the tokens not yet in `state.cache` (all of the prompt without a state). `cancel` is
     checked between steps. `capture_frames=False` skips the per-step host copy (bench: frame overhead).
@@ -117,6 +117,8 @@ def generate(
 
             # 1.b. Prepare the denoising loop: a random canvas and the decoder's attention mask.
             canvas = _prepare_canvas(model, sampler, state.cache, decoder_attention_mask, device, fast)
+            if capture_frames and not (cancel is not None and cancel.is_set()):  # step 0: the random start
+                yield CanvasStart(canvas_index, canvas.current[0].tolist(), settings.max_denoising_steps)
 
             # 1.c. Denoise: steps S..1 (the reference counts remaining steps).
             steps_done = 0
