@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .canvas_story import COLORS, CellState
+
 THINKING_MARK = "💭 thinking… "
+
+
+def span_style(settled: bool) -> str:
+    """The CSS of a draft run in the answer bubble: the canvas's own colours (settled cells solid, the model's
+    guess in its light text), so the bubble and the canvas tell the same story."""
+    fill, text = COLORS[CellState.SETTLED if settled else CellState.SETTLING]
+    return f"background-color:{fill};color:{text}" if settled else f"color:{text}"
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,18 @@
 """Compact storage of one canvas's denoising frames for replay: delta-coded id arrays, zlib-compressed.
 
-Layout (little-endian) before compression: header `<4sHHI` (magic, version, steps, canvas_length), then per
-step `<HHf` (step, max_steps, elapsed_s) followed by canvas ids and draft ids as uint32 deltas against the
-previous step (mostly zeros once a canvas settles), the accepted mask as one byte per cell and the entropy
-in millinats as uint16.
+Layout (little-endian) before compression: header `<4sHHI` (magic, version, steps, canvas_length); version 2
+adds `<BHf` (has a step-0 canvas, its max_steps, its entropy) and, when present, the random initial canvas as
+uint32 ids. Then per step `<HHf` (step, max_steps, elapsed_s) followed by canvas ids and draft ids as uint32
+deltas against the previous step (mostly zeros once a canvas settles), the accepted mask as one byte per cell
+and the entropy in millinats as uint16. Version 1 blobs (no step 0) still decode.
+
+A decoded canvas is a `CanvasFrames`: a list of its denoising steps (1…n, as before) that also carries the step-0
+frame in `.start` when it is known, so code that counts steps is unchanged.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 import sys
 import zlib
@@ -16,8 +21,9 @@ from array import array
 from engine.events import Frame
 
 MAGIC = b"DDF1"
-VERSION = 1
+VERSION = 2
 _HEADER = struct.Struct("<4sHHI")
+_START = struct.Struct("<BHf")
 _STEP = struct.Struct("<HHf")
 _MASK32 = 0xFFFFFFFF
 
@@ -44,10 +50,43 @@ def _from_le(typecode: str, data: bytes) -> array:
     return arr
 
 
-def encode_canvas(frames: list[Frame]) -> bytes:
-    """Pack every frame of one canvas (in step order) into one compressed blob."""
+class CanvasFrames(list):
+    """One canvas's denoising steps (a plain list of `Frame`s) plus `start`, its step-0 frame when known."""
+
+    def __init__(self, frames: list[Frame] = (), start: Frame | None = None) -> None:
+        super().__init__(frames)
+        self.start = start
+
+    def with_start(self) -> list[Frame]:
+        """Step 0 (when known) followed by every step."""
+        return ([self.start] if self.start is not None else []) + list(self)
+
+
+def start_frame(canvas_index: int, canvas: list[int], max_steps: int, vocab_size: int) -> Frame:
+    """The step-0 frame of a canvas: its random ids, nothing accepted, the entropy of a uniform draw."""
+    ids = list(canvas)
+    entropy = math.log(max(2, vocab_size))
+    return Frame(canvas_index, 0, max_steps, ids, ids, [False] * len(ids), [entropy] * len(ids), 0.0)
+
+
+def steps_with_start(frames: list[Frame]) -> list[Frame]:
+    """A canvas's frames from step 0 when the list carries one (`CanvasFrames`), else as they are."""
+    start = getattr(frames, "start", None)
+    if start is not None and (not frames or frames[0].step != 0):
+        return [start, *frames]
+    return list(frames)
+
+
+def encode_canvas(frames: list[Frame], start: Frame | None = None) -> bytes:
+    """Pack every frame of one canvas (in step order), and its step-0 frame when given, into one compressed blob."""
+    start = start if start is not None else getattr(frames, "start", None)
     length = len(frames[0].draft) if frames else 0
     parts = [_HEADER.pack(MAGIC, VERSION, len(frames), length)]
+    if start is not None and len(start.canvas) == length:
+        parts.append(_START.pack(1, start.max_steps, float(start.entropy[0]) if start.entropy else 0.0))
+        parts.append(_le(_u32(start.canvas)))
+    else:
+        parts.append(_START.pack(0, 0, 0.0))
     prev_canvas = [0] * length
     prev_draft = [0] * length
     for f in frames:
@@ -60,14 +99,22 @@ def encode_canvas(frames: list[Frame]) -> bytes:
     return zlib.compress(b"".join(parts), 6)
 
 
-def decode_canvas(blob: bytes, canvas_index: int) -> list[Frame]:
-    """Unpack a blob from `encode_canvas` back into frames (entropy rounded to 0.001)."""
+def decode_canvas(blob: bytes, canvas_index: int) -> CanvasFrames:
+    """Unpack a blob from `encode_canvas` back into frames (entropy rounded to 0.001), step 0 in `.start`."""
     data = zlib.decompress(blob)
     magic, version, steps, length = _HEADER.unpack_from(data, 0)
-    if magic != MAGIC or version != VERSION:
+    if magic != MAGIC or version not in (1, VERSION):
         raise ValueError("not a Diffusion Desk frame blob (or a newer version of one)")
     pos = _HEADER.size
-    frames: list[Frame] = []
+    start: Frame | None = None
+    if version >= 2:
+        has_start, start_steps, start_entropy = _START.unpack_from(data, pos)
+        pos += _START.size
+        if has_start:
+            ids = list(_from_le("I", data[pos : pos + 4 * length]))
+            pos += 4 * length
+            start = Frame(canvas_index, 0, start_steps, ids, ids, [False] * length, [start_entropy] * length, 0.0)
+    frames = CanvasFrames(start=start)
     prev_canvas = [0] * length
     prev_draft = [0] * length
     for _ in range(steps):

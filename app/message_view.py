@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
 from PySide6.QtWidgets import QMessageBox, QTextBrowser, QWidget
 
+from .draft import span_style
 from .markdown_render import CodeTarget, LinkTarget, Rendered, new_href, printable, render_markdown
 from .store import Message
 
@@ -53,13 +54,11 @@ def _plain(text: str) -> str:
 
 
 def draft_html(committed: str, spans: list[tuple[str, bool]]) -> str:
-    """Committed text, then the current canvas's draft: accepted runs normal, noisy runs dimmed."""
+    """Committed text, then the current canvas's draft in the canvas's colours: settled runs solid, the rest in
+    the light text of the model's guess."""
     parts = [_plain(committed)]
-    for text, settled in spans:
-        if settled:
-            parts.append(_plain(text))
-        else:
-            parts.append(f'<span style="color:{DIM}">{_plain(text)}</span>')
+    for text, settled in spans:  # the canvas's colours (app/draft.py)
+        parts.append(f'<span style="{span_style(settled)}">{_plain(text)}</span>')
     return "".join(parts) or f'<span style="color:{DIM}">…</span>'
 
 

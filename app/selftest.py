@@ -2,7 +2,9 @@
 
 It loads the model (the embedded demo model by default, else the tiny random model, labelled as such), types
 the prompt into the composer, presses Send, waits for the answer, and writes `DIR/window.png` (canvas view
-visible) and `DIR/report.json`. A GUI-thread heartbeat timer measures the longest stall during generation.
+visible, following the answer live), `DIR/canvas-steps.png` (the film strip of the first canvas: one tile per
+step, from its random start to its committed text) and `DIR/report.json`. A GUI-thread heartbeat timer measures
+the longest stall during generation.
 Chats go to `DIR/self-test-chats.sqlite3`; the user's chats and settings are not touched.
 """
 
@@ -106,6 +108,7 @@ async def run_self_test(out_dir: Path, model: str | None, prompt: str, *, timeou
         heartbeat = Heartbeat()
         finished = asyncio.ensure_future(_signal(controller.answer_finished, timeout_s))
         controller.new_conversation()
+        window.chat.canvas.follow_live()  # the screenshot shows the answer's last step, not a slow-motion replay
         window.chat.composer.setPlainText(prompt)
         heartbeat.start()
         window.chat.send_button.click()
@@ -117,12 +120,16 @@ async def run_self_test(out_dir: Path, model: str | None, prompt: str, *, timeou
         await asyncio.sleep(0.1)  # let the last repaint land before the screenshot
         QApplication.processEvents()
         window.grab().save(str(out_dir / "window.png"))
+        canvas_steps = window.chat.canvas.write_film_strip(out_dir / "canvas-steps.png", 0)
+        if not canvas_steps:
+            raise RuntimeError("the first canvas has no steps to draw")
         stats = answer.stats or {}
         report = {
             "answer": answer.text,
             "frames": counts["frames"],
             "frames_delivered_to_gui": counts["delivered"],
             "canvases": counts["canvases"],
+            "canvas_steps_tiles": canvas_steps,
             "max_gui_stall_ms": round(heartbeat.max_stall_ms, 2),
             "tokens_per_second": stats.get("tokens_per_second", 0.0),
             "model": controller.model_title(),

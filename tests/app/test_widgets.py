@@ -44,17 +44,19 @@ def test_canvas_view_coalesces_repaints_and_keeps_newest_frame(qtbot):
     qtbot.wait(50)
     assert view.paint_count - start < 10, "100 frames in a burst are coalesced into a few repaints"
     assert view.frame.step == 100 and view.frames_received == 100
-    assert "step 100/8" in view.header_text() and "accepted 100/256" in view.header_text()
+    assert "step 100 (up to 8)" in view.header_text() and "100 of 256 settled" in view.header_text()
 
 
-def test_canvas_view_tooltip_names_id_piece_and_entropy(qtbot):
+def test_canvas_view_tooltip_says_the_cell_in_plain_words_and_numbers_second(qtbot):
     view = CanvasView()
     qtbot.addWidget(view)
     view.set_pieces(["a", "b", " ", "\n", "<eos>"])
     view.resize(640, 480)
     view.show_frame(_frame(1, length=64))
-    tip = view.cell_tooltip(7)
-    assert "position 7" in tip and "id 2" in tip and "' '" in tip and "entropy 0.070" in tip and "accepted" in tip
+    first, expert = view.cell_tooltip(7).split("\n")
+    assert first == "Position 8: “ ” — settled — kept by the model"
+    assert "entropy" not in first and "id" not in first.split("—")[0]
+    assert "token id 2" in expert and "entropy 0.070" in expert
     index = view.cell_at(QPoint(12, 40))
     assert index == 0
 
@@ -118,9 +120,11 @@ def test_worker_never_drops_the_last_frame_of_a_canvas(qtbot, chat_em):
         with qtbot.waitSignal(worker.done, timeout=60_000) as done:
             rid = worker.generate(1, [{"role": "user", "content": "hi"}], settings)
         assert done.args[0] == rid and done.args[1].reason == "length"
-        assert [len(c) for c in canvases] == [5, 5]
+        assert [len(c) for c in canvases] == [5, 5], "a canvas's frames are its denoising steps"
         for frames in canvases:
             last = frames[-1]
             assert any(f is last for f in delivered), "the last frame of each canvas reached the GUI"
+            assert frames.start is not None and frames.start.step == 0, "and its random start travels with them"
+            assert any(f is frames.start for f in delivered), "step 0 reaches the GUI live too"
     finally:
         worker.shutdown()
