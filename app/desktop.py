@@ -11,7 +11,14 @@ from PySide6.QtWidgets import QComboBox, QFileDialog
 from .app_settings import AppSettings, load_settings
 from .controller import ChatController
 from .main_window import MainWindow
-from .model_sources import TINY_MODEL, TINY_TOOLTIP, default_model_source, demo_model_available, demo_model_dir, model_label
+from .model_sources import (
+    TINY_MODEL,
+    TINY_TOOLTIP,
+    default_model_source,
+    demo_model_available,
+    demo_model_dir,
+    model_label,
+)
 from .store import ChatStore
 from .worker import EngineWorker
 
@@ -93,6 +100,12 @@ def create_desktop(
     if load_requested is not None:
         load_requested.connect(picker.load)
         load_requested.connect(lambda _path: window.nav.setCurrentRow(0))
+    report_changed = getattr(window.gpu_page, "report_changed", None)
+    set_hardware = getattr(window.models_page, "set_hardware", None)
+    if report_changed is not None and set_hardware is not None:
+        report_changed.connect(set_hardware)
+        if getattr(window.gpu_page, "report", None) is not None:
+            set_hardware(window.gpu_page.report)
     gpu_selected = getattr(window.gpu_page, "gpu_selected", None)
     if gpu_selected is not None:
         gpu_selected.connect(controller.use_gpu)

@@ -41,6 +41,8 @@ from engine.hardware import (
     save_selection,
 )
 
+from .model_sources import plain_reason
+
 REFRESH_MS = 2000
 
 STYLE = """
@@ -99,7 +101,7 @@ def _rec_text(rec: Recommendation) -> str:
 
 
 def _short(reason: str) -> str:
-    return reason.removeprefix("not yet supported: ")
+    return plain_reason(reason)
 
 
 class _Bridge(QObject):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,20 @@ TINY_MODEL = "tiny"
 TINY_LABEL = "Test model (gibberish answers, for trying the window)"
 TINY_TOOLTIP = "A tiny model with random, untrained weights: it loads instantly and answers with noise."
 TINY_DIR_NAME = "tiny-random-untrained"
+
+def plain_reason(reason: str) -> str:
+    """A catalogue reason without its developer's aside in parentheses ("… (no Blackwell GPU here)")."""
+    text = re.sub(r"\s*\([^()]*\)\s*$", "", reason.strip())
+    text = text.removeprefix("not yet supported: ")
+    return (text or reason).rstrip(".") + "."
+
+
+def plain_download_text(message: str) -> str:
+    """An engine download message worded for the Models page, whose button says Download (not "pull")."""
+    message = re.sub(r"\b[Pp]ull again\b", "press Download again", message)
+    message = re.sub(r"\b[Tt]ry again\b", "press Download again", message, count=1)
+    return re.sub(r"\s*\((?:[A-Z][A-Za-z]+Error|[A-Z][A-Za-z]+Exception)\)", "", message)
+
 
 def demo_model_dir() -> Path:
     """Where the embedded demo model lives (resources/demo-model)."""

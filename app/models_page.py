@@ -17,12 +17,10 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -32,9 +30,9 @@ from PySide6.QtWidgets import (
 from engine.models import (
     AuthRequiredError,
     CatalogueEntry,
-    DownloadCancelled,
     InvalidNameError,
     LocalModel,
+    OfflineError,
     PullProgress,
     delete_model,
     import_folder,
@@ -45,24 +43,14 @@ from engine.models import (
     save_token,
     verify_model,
 )
-from engine.models.units import human_bytes, human_eta
+from engine.models.tokens import token_status
+from engine.models.units import human_bytes
 from engine.paths import demo_model_dir
 
-BUSY_TEXT = {"pull": "Downloading…", "verify": "Verifying…", "delete": "Deleting…"}
-BADGE_COLOURS = {"green": "#1b7f3b", "yellow": "#9a6a00", "red": "#b3261e", "grey": "#666666"}
-STATUS_TEXT = {
-    "ready": "Ready",
-    "partial": "Partly downloaded — resume to finish",
-    "unverified": "Downloaded, not verified yet",
-    "corrupt": "Verification failed",
-    "not downloaded": "Not downloaded",
-}
-
-
-def _name(widget: QWidget, name: str, accessible: str | None = None) -> QWidget:
-    widget.setObjectName(name)
-    widget.setAccessibleName(accessible or name)
-    return widget
+from .model_row import ModelRow
+from .model_row import name_widget as _name
+from .model_sources import plain_download_text, plain_reason
+from .token_box import TokenBox
 
 
 class _Bridge(QObject):
@@ -94,108 +82,6 @@ class _Job(QRunnable):
         except Exception as exc:  # noqa: BLE001 - shown on the page, never raised into Qt
             result = exc
         self._emit(self.bridge.done, self.model_id, self.kind, result)
-
-
-class ModelRow(QFrame):
-    """One model: name, status, progress with speed and ETA, and its actions."""
-
-    def __init__(self, model_id: str, title: str, detail: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        _name(self, "modelRow", f"Model {model_id}")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.model_id = model_id
-        self.local: LocalModel | None = None
-        self.entry: CatalogueEntry | None = None
-        layout = QVBoxLayout(self)
-        top = QHBoxLayout()
-        self.title = QLabel(f"<b>{title}</b> <span style='color:gray'>{model_id}</span>")
-        top.addWidget(self.title, 1)
-        self.badge = _name(QLabel(), "fitBadge", f"How {model_id} fits the selected GPU")
-        self.badge.hide()
-        top.addWidget(self.badge)
-        self.status = _name(QLabel(), "modelStatus", f"Status of {model_id}")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)  # problems may quote file names from the hub
-        top.addWidget(self.status)
-        layout.addLayout(top)
-        self.detail = QLabel(detail)
-        self.detail.setWordWrap(True)
-        layout.addWidget(self.detail)
-        self.progress = _name(QProgressBar(), "modelProgress", f"Download progress of {model_id}")
-        self.progress.setRange(0, 1000)
-        self.progress.hide()
-        layout.addWidget(self.progress)
-        self.rate = _name(QLabel(), "modelRate", f"Speed and time left for {model_id}")
-        self.rate.setTextFormat(Qt.TextFormat.PlainText)
-        self.rate.hide()
-        layout.addWidget(self.rate)
-        buttons = QHBoxLayout()
-        self.download_button = QPushButton("Download")
-        self.cancel_button = QPushButton("Cancel")
-        self.verify_button = QPushButton("Verify")
-        self.delete_button = QPushButton("Delete…")
-        self.open_button = QPushButton("Open folder")
-        self.load_button = QPushButton("Load this model")
-        for button, name in ((self.download_button, "downloadButton"), (self.cancel_button, "cancelButton"),
-                             (self.verify_button, "verifyButton"), (self.delete_button, "deleteButton"),
-                             (self.open_button, "openFolderButton"), (self.load_button, "loadModelButton")):
-            _name(button, name, f"{button.text().rstrip('…')} {model_id}")
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
-        self.busy: str | None = None
-        self.demo_available = False
-        self.show_state("not downloaded", [])
-
-    def show_state(self, status: str, problems: list[str]) -> None:
-        """Update the status text and which actions make sense; never offers "Load" unless ready."""
-        unsupported = self.entry is not None and not self.entry.supported
-        embedded = self.entry is not None and self.entry.embedded
-        text = "Ships with the app" if embedded else STATUS_TEXT.get(status, status)
-        if embedded and not self.demo_available:
-            text = "Not in this build"
-        if unsupported and status == "not downloaded":
-            text = "Not yet supported"
-        if problems and status != "ready":
-            text += f": {problems[0]}"
-        busy = self.busy is not None
-        self.status.setText(BUSY_TEXT.get(self.busy or "", text))
-        self.state = ("ready" if self.demo_available else "not downloaded") if embedded else status
-        on_disk = status != "not downloaded" and not embedded
-        self.download_button.setText("Resume" if status == "partial" else "Download")
-        can_fetch = status in ("not downloaded", "partial", "corrupt")
-        self.download_button.setVisible(not embedded and not busy and can_fetch)
-        self.download_button.setEnabled(not busy and not unsupported and not self.model_id.startswith("local/"))
-        self.cancel_button.setVisible(busy and self.busy == "pull")
-        self.verify_button.setVisible(on_disk)
-        self.verify_button.setEnabled(not busy)
-        self.delete_button.setVisible(on_disk)
-        self.delete_button.setEnabled(not busy)
-        self.open_button.setVisible(on_disk or self.state == "ready")
-        self.load_button.setVisible(self.state == "ready")
-        self.load_button.setEnabled(not busy and self.state == "ready" and (not unsupported or embedded))
-        if not busy:
-            self.progress.hide()
-            self.rate.hide()
-
-    def show_badge(self, colour: str, text: str, detail: str) -> None:
-        self.badge.setText(f"<span style='color:{BADGE_COLOURS.get(colour, '#666')}'>● {text}</span>")
-        self.badge.setToolTip(detail)
-        self.badge.show()
-
-    def show_progress(self, p: PullProgress) -> None:
-        frac = p.done / p.total if p.total else 0.0
-        self.progress.show()
-        self.rate.show()
-        self.progress.setValue(int(frac * 1000))
-        self.progress.setFormat(f"{frac * 100:.1f}%  {human_bytes(p.done)} of {human_bytes(p.total)}")
-        if p.phase == "verifying":
-            self.rate.setText(f"Verifying {p.filename}…")
-        elif p.phase == "checking":
-            self.rate.setText("Asking the hub for the file list…")
-        else:
-            file_pct = f" {100 * p.file_done / p.file_total:.0f}%" if p.file_total else ""
-            self.rate.setText(f"{human_bytes(p.speed_bps)}/s · {human_eta(p.eta_s)} left · {p.filename}{file_pct}"
-                              + (f"\n{p.note}" if p.note else ""))
 
 
 class ModelManagerPage(QWidget):
@@ -238,7 +124,9 @@ class ModelManagerPage(QWidget):
         self.message.setTextFormat(Qt.TextFormat.PlainText)  # messages quote what was typed
         self.message.setWordWrap(True)
         outer.addWidget(self.message)
-        self.token_box = self._build_token_box()
+        self.token_box = TokenBox()
+        self.token_box.submitted.connect(self.submit_token)
+        self.token_field, self.token_message = self.token_box.field, self.token_box.message
         outer.addWidget(self.token_box)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -251,31 +139,12 @@ class ModelManagerPage(QWidget):
             self._row_for(entry.id, entry)
         cancels = self._cancels
         self.destroyed.connect(lambda *_: [event.set() for event in cancels.values()])
+        self.hardware_known = False
+        self.machine_gpu: Any = None
         self.refresh()
+        self._pool.start(_Job(self._bridge, "", "token-status", lambda report: token_status()))
 
     # -- building ------------------------------------------------------------------------------------------
-
-    def _build_token_box(self) -> QFrame:
-        box = _name(QFrame(), "tokenBox", "Hugging Face access token")
-        box.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QVBoxLayout(box)
-        self.token_message = QLabel()
-        self.token_message.setWordWrap(True)
-        self.token_message.setOpenExternalLinks(True)
-        self.token_message.setTextFormat(Qt.TextFormat.RichText)
-        layout.addWidget(self.token_message)
-        line = QHBoxLayout()
-        self.token_field = _name(QLineEdit(), "tokenField", "Hugging Face access token")
-        self.token_field.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token_field.setPlaceholderText("hf_…")
-        self.token_field.returnPressed.connect(self.submit_token)
-        line.addWidget(self.token_field, 1)
-        save = _name(QPushButton("Save token and retry"), "tokenSaveButton", "Save the token and retry")
-        save.clicked.connect(self.submit_token)
-        line.addWidget(save)
-        layout.addLayout(line)
-        box.hide()
-        return box
 
     def _row_for(self, model_id: str, entry: CatalogueEntry | None = None) -> ModelRow:
         key = model_id.lower()
@@ -289,8 +158,10 @@ class ModelManagerPage(QWidget):
                 if entry.gated:
                     detail += " · gated: accept the licence on the hub"
                 if not entry.supported:
-                    detail += f"\nNot yet supported: {entry.reason}"
+                    detail += f"\nNot supported yet: {plain_reason(entry.reason)}"
             row = ModelRow(model_id, entry.name if entry else model_id.split("/")[-1], detail)
+            if entry is not None and not entry.supported:
+                row.detail.setToolTip(entry.reason)
             row.entry = entry
             if entry is not None:
                 row.show_state("not downloaded", [])
@@ -321,6 +192,31 @@ class ModelManagerPage(QWidget):
         self._pool.start(_Job(self._bridge, "", "list",
                               lambda report: (list_local_models(), (demo_model_dir() / "config.json").is_file())))
 
+    def set_hardware(self, report: Any) -> None:
+        """The GPU page's discovery (`engine.hardware` `HardwareReport`): badges for its first usable GPU, or CPU
+        mode; a download of a model this machine cannot run then asks first."""
+        gpus = list(getattr(report, "gpus", None) or [])
+        self.hardware_known = True
+        self.machine_gpu = gpus[0] if gpus else None
+        self.set_gpu(self.machine_gpu)
+
+    def cannot_run(self, model_id: str) -> str:
+        """Why this machine cannot run catalogue model `model_id` ("" when it can, or when that is unknown)."""
+        row = self.row(model_id)
+        if not self.hardware_known or row is None or row.entry is None or row.entry.embedded:
+            return ""
+        from engine.hardware.badge import fit_badge
+
+        try:
+            badge = fit_badge(row.entry.id, self.machine_gpu)
+        except (KeyError, ValueError, LookupError):
+            return ""
+        if badge.colour != "red":
+            return ""
+        where = "this computer has no usable GPU" if self.machine_gpu is None else "it does not fit this GPU"
+        return (f"{row.entry.name} cannot run here: {where} ({badge.text}). It is a "
+                f"{row.entry.download_size_gb:g} GB download. Download it anyway, for another computer?")
+
     def set_gpu(self, gpu: Any) -> None:
         """Show each catalogue model's fit badge for `gpu` (an `engine.hardware` `GpuInfo`; None = CPU mode)."""
         from engine.hardware.badge import fit_badge
@@ -342,6 +238,9 @@ class ModelManagerPage(QWidget):
         row = self._row_for(repo_id)
         if row.busy:
             return
+        warning = self.cannot_run(repo_id)
+        if warning and not self.confirm("Download a model this computer cannot run?", warning):
+            return self.show_message(f"Did not download {repo_id}.")
         cancel = threading.Event()
         self._cancels[repo_id.lower()] = cancel
         self.show_message("")
@@ -368,10 +267,11 @@ class ModelManagerPage(QWidget):
         """Validate and import `folder` by "copy" or "link" (on the pool)."""
         self._pool.start(_Job(self._bridge, str(folder), "import", lambda report: import_folder(folder, mode=mode)))
 
-    def submit_token(self) -> None:
-        """Store the pasted token (keyring, or this session only) and retry the refused download."""
-        token = self.token_field.text().strip()
-        self.token_field.clear()
+    def submit_token(self, token: str | None = None) -> None:
+        """Store the pasted token (keyring, or this session only); a refused download is then retried."""
+        if token is None:
+            token = self.token_field.text().strip()
+            self.token_field.clear()
         if token:
             self._pool.start(_Job(self._bridge, self.auth_repo or "", "token", lambda report: save_token(token)))
 
@@ -381,9 +281,14 @@ class ModelManagerPage(QWidget):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
     def confirm(self, title: str, text: str) -> bool:
-        """A yes/no question (tests replace this)."""
-        answer = QMessageBox.question(self, title, text)
-        return answer == QMessageBox.StandardButton.Yes
+        """A real yes/no question, No being the default."""
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=self)
+        box.setObjectName("modelsConfirmDialog")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        yes = box.addButton(QMessageBox.StandardButton.Yes)
+        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.No))
+        box.exec()
+        return box.clickedButton() is yes
 
     def _choose_import(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import a DiffusionGemma model folder")
@@ -405,7 +310,15 @@ class ModelManagerPage(QWidget):
             self.load_requested.emit(str(row.local.path))
 
     def show_message(self, text: str) -> None:
+        """The page's message line (plain text)."""
         self.message.setText(text)
+
+    def show_problem(self, model_id: str, problem: object) -> None:
+        """A failed job in one sentence that names this page's buttons; the model id is said once."""
+        text = plain_download_text(str(problem))
+        if isinstance(problem, OfflineError):
+            return self.show_message(f"{text.rstrip('.')} — connect to the internet, then press Download again.")
+        self.show_message(text if model_id.lower() in text.lower() else f"{model_id}: {text}")
 
     # -- results (GUI thread) ------------------------------------------------------------------------------
 
@@ -420,24 +333,29 @@ class ModelManagerPage(QWidget):
         if kind == "list" and ok:
             self._apply_listing(result)
             return
+        if kind == "token-status":
+            if ok:
+                self.token_box.show_status(result.source, result.note)
+            return
         row = self.row(model_id)
         if row is not None:
             row.busy = None
-        if kind == "token" and ok:
-            self.token_box.hide()
+        if kind == "token":
+            if not ok:
+                self.token_box.status.setText(str(result))
+                return
+            self.token_box.show_saved(result.note or "Token saved in the system keyring.")
             self.show_message(result.note or "Token saved in the system keyring.")
+            self.auth_repo = None
             if model_id:
                 self.pull(model_id)
             return
         if isinstance(result, AuthRequiredError):
             self.auth_repo = model_id
-            url = f"https://huggingface.co/{model_id}"
-            self.token_message.setText(f"{result}<br>Licence page: <a href='{url}'>{url}</a>")
-            self.token_box.show()
-        elif isinstance(result, DownloadCancelled):
-            self.show_message(f"{model_id}: {result}")
+            self.token_box.show_refusal(model_id, str(result))
+            self.show_message(f"{model_id} needs a Hugging Face token: paste it in the box above.")
         elif not ok:
-            self.show_message(f"{model_id}: {result}")
+            self.show_problem(model_id, result)
         elif kind == "delete":
             self.show_message(f"Deleted {model_id}; freed {human_bytes(result)}.")
         elif kind == "verify":

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from .errors import (
     AuthRequiredError,
@@ -21,6 +24,8 @@ from .ids import file_name_problem, is_commit, is_git_oid, is_sha256, shown
 T = TypeVar("T")
 
 TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
+LOOKUP_TIMEOUT_S = 3.0
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,54 @@ def is_offline() -> bool:
     return value.strip().upper() in {"1", "ON", "YES", "TRUE"} or constants.HF_HUB_OFFLINE
 
 
+def offline_message(host: str) -> str:
+    """The one sentence said when the hub's name cannot be looked up (no network, or no DNS)."""
+    return f"No internet connection: {host} could not be reached."
+
+
+def is_name_lookup_failure(error: BaseException) -> bool:
+    """True when `error` (or what caused it) is a failed host-name lookup: retrying cannot help while offline."""
+    seen = 0
+    while error is not None and seen < 8:
+        if isinstance(error, socket.gaierror):
+            return True
+        text = str(error)
+        if "Name or service not known" in text or "name resolution" in text or "nodename nor servname" in text:
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
+def check_reachable(url: str | None = None, timeout: float = LOOKUP_TIMEOUT_S,
+                    resolve: Callable[..., object] = socket.getaddrinfo) -> None:
+    """Raise `OfflineError` within `timeout` seconds when the hub's host name cannot be looked up.
+
+    Skipped behind a proxy (the proxy resolves names, not this machine). The lookup runs in a daemon thread so a
+    stuck resolver cannot hold the download for its own long timeouts.
+    """
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return
+    host = urlsplit(url or endpoint()).hostname
+    if not host:
+        return
+    outcome: list[BaseException | None] = []
+
+    def lookup() -> None:
+        try:
+            resolve(host, 443)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - carried to the caller's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=lookup, name="hub-lookup", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise OfflineError(offline_message(host) + f" (looking up its address took over {timeout:.0f} s)")
+    if outcome[0] is not None and isinstance(outcome[0], (socket.gaierror, OSError)):
+        raise OfflineError(offline_message(host))
+
+
 def licence_url(repo_id: str) -> str:
     return f"https://huggingface.co/{repo_id}"
 
@@ -103,6 +156,8 @@ def translate(error: BaseException, repo_id: str, filename: str | None = None) -
 
     if isinstance(error, DownloadError):
         return error
+    if is_name_lookup_failure(error):
+        return OfflineError(offline_message(urlsplit(endpoint()).hostname or endpoint()))
     status = _status(error)
     what = f"{repo_id}/{filename}" if filename else repo_id
     gated = isinstance(error, GatedRepoError)  # a subclass of RepositoryNotFoundError
@@ -129,8 +184,8 @@ def translate(error: BaseException, repo_id: str, filename: str | None = None) -
     if isinstance(error, OSError) and getattr(error, "errno", None) == 28:
         return DownloadError("The disk filled up during the download; free some space and pull again to resume.")
     return DownloadError(
-        f"Could not reach {endpoint()} for {what} ({type(error).__name__}); check the connection and pull again "
-        "to resume."
+        f"Could not reach {endpoint()} for {what}: the connection failed. Check it and try again; the download "
+        "resumes where it stopped."
     )
 
 
@@ -143,7 +198,7 @@ def is_transient(error: BaseException) -> bool:
     """5xx, 408/429, dropped connections and timeouts are worth retrying; auth and not-found are not."""
     import httpx2
 
-    if isinstance(error, DownloadCancelled):
+    if isinstance(error, DownloadCancelled) or is_name_lookup_failure(error):
         return False
     status = _status(error)
     if status is not None:
@@ -181,6 +236,7 @@ def fetch_repo(repo_id: str, revision: str | None, token: str | None, **retry: f
 
     if is_offline():
         raise OfflineError(f"Offline mode (HF_HUB_OFFLINE) is on, and {repo_id} is not complete in the cache.")
+    check_reachable()
     api = HfApi(endpoint=endpoint())
     try:
         info = with_retries(

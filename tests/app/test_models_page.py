@@ -100,7 +100,7 @@ def test_gated_pull_asks_for_a_token_and_retries(qtbot, page, hub_server):
         page.token_field.setText(hub_server.repos[GATED_REPO].token)
         with wait_job(qtbot, page, "pull") as blocker:
             page.submit_token()
-        assert blocker.args[2] is True and not page.token_box.isVisible()
+        assert blocker.args[2] is True and page.token_box.refused_repo is None
         assert "session" in page.message.text() or "verified" in page.message.text()
         assert tokens.token_status().source == "session"
     finally:
