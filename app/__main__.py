@@ -56,6 +56,26 @@ def startup_error(text: str, *, dialog: bool) -> None:
         box.exec()
 
 
+def log_fatal_start(text: str) -> None:
+    """Append why the app could not start to the log file (best effort: the log folder may be the problem)."""
+    import time
+
+    from .crash import safe_log_path
+
+    path = safe_log_path()
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as log:
+            first = text.strip().splitlines()[0] if text.strip() else "unknown reason"
+            detail = " | ".join(line.strip() for line in text.strip().splitlines()[1:] if line.strip())
+            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} CRITICAL app: could not start: {first}"
+                      + (f" | {detail}" if detail else "") + "\n")
+    except OSError:
+        pass
+
+
 def check_places() -> str:
     """"" when DIFFUSION_DESK_HOME and the config, data and cache folders are usable, else the reason."""
     from engine.paths import AppDirError, cache_dir, config_dir, data_dir
@@ -123,6 +143,16 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
 
+    from .qt_libs import check_qt_platform
+
+    hint = check_qt_platform()  # before QApplication: missing X11 libraries end in a bare "Aborted" otherwise
+    if hint:
+        print(hint, file=sys.stderr)
+        log_fatal_start(hint)
+        return 3
+    from .crash import enable_fatal_log
+
+    enable_fatal_log()  # a crash while Qt starts still leaves the Python stacks in <logs>/fatal.log
     app = _qt_app([])
     problem = check_places()
     if problem:
