@@ -81,6 +81,10 @@ class CompiledPath:
                 attn_implementation=text_config._attn_implementation,
             )
             self.buffers = StepBuffers.allocate(length, em.vocab_size, embed_dtype, em.device)
+        for fn in (encode_chunk, fused_step):
+            # One compiled model per process: a new path's buffers would fail the old graphs' guards, and the old
+            # entries would only count toward dynamo's recompile limit.
+            torch._dynamo.eval_frame.reset_code(fn.__code__)
         self._encode = torch.compile(encode_chunk, mode=self.mode, dynamic=False, fullgraph=True)
         self._step = torch.compile(fused_step, mode=self.mode, dynamic=False, fullgraph=True)
         self._compiled: set[str] = set()
@@ -125,8 +129,6 @@ class CompiledPath:
 
     def step(self) -> list[float]:
         """1.c: one fused denoising step; returns the host copy of the packed frame (the one copy per step)."""
-        if self.mode == "reduce-overhead":
-            torch.compiler.cudagraph_mark_step_begin()
         packed = self._call("step", self._step, self.em.model, self.cache, self.buffers)
         return packed.tolist()
 
@@ -148,6 +150,8 @@ class CompiledPath:
     # -- compile policy ---------------------------------------------------------------------------------------------
     def _call(self, name: str, fn: Any, *args: Any) -> Any:
         """Run a compiled function; a second compile of it is an error (strict) or a logged warning, never silent."""
+        if self.mode == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()  # no output of an earlier replay is read after this one
         before = compile_count()
         recompile = name in self._compiled
         try:
@@ -172,12 +176,15 @@ class CompiledPath:
         if not self._artifacts.is_file():
             return False
         try:
-            torch.compiler.load_cache_artifacts(self._artifacts.read_bytes())
-            return True
+            # None: torch could not read them (it logs why), e.g. a checksum mismatch.
+            problem = None if torch.compiler.load_cache_artifacts(self._artifacts.read_bytes()) else "unreadable"
         except Exception as exc:  # noqa: BLE001 — any failure means stale or corrupt: rebuild
-            log.warning("Compiled artifacts %s unusable (%s): compiling again.", self._artifacts.name, exc)
-            self._artifacts.unlink(missing_ok=True)
-            return False
+            problem = str(exc)
+        if problem is None:
+            return True
+        log.warning("Compiled artifacts %s unusable (%s): compiling again.", self._artifacts.name, problem)
+        self._artifacts.unlink(missing_ok=True)
+        return False
 
     def _key(self) -> str:
         import transformers

@@ -132,3 +132,15 @@ def test_a_recompile_is_an_error_in_strict_mode(compiled_em):
                 fast.step()
         finally:
             fast.buffers.canvas = canvas
+
+
+def test_corrupt_compiled_artifacts_are_detected_and_rebuilt(compiled_em, caplog):
+    em, home = compiled_em
+    fast = em.compiled
+    fast._artifacts.write_bytes(b"not a torch cache")
+    with caplog.at_level("WARNING", logger="engine.compiled"):
+        assert fast._load_artifacts() is False
+    assert not fast._artifacts.exists() and "unusable" in caplog.text
+    fast.saved = False
+    fast.after_first_answer()  # the next answer's save writes them again
+    assert fast._artifacts.is_file() and fast._load_artifacts() is True
