@@ -14,9 +14,10 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QStaticTe
 
 from engine.events import Frame
 
-from .canvas_story import CHANGED, COLORS, SYMBOLS, CellState, changed_cells, display_piece
+from .canvas_story import CHANGED, COLORS, SYMBOLS, TILE_COLORS, CellState, changed_cells, display_piece
 
 FILLS = {state: QColor(fill) if fill else None for state, (fill, _text) in COLORS.items()}
+TILE_FILLS = {state: QColor(fill) if fill else None for state, fill in TILE_COLORS.items()}  # cells too small for text
 TEXTS = {state: QColor(text) for state, (_fill, text) in COLORS.items()}
 CHANGED_PEN_COLOR = QColor(CHANGED)
 
@@ -84,15 +85,17 @@ class CellPainter:
             return
         self._prepare(w, h)
         p.setPen(Qt.PenStyle.NoPen)
+        tiny = h < 7  # film-strip tiles: no text, so the fill alone tells the state
+        fills, gap = (TILE_FILLS, 0.5) if tiny else (FILLS, 1.0)
         origins: list[tuple[float, float]] = []
         for i, state in enumerate(states):
             r, c = divmod(i, cols)
             x, y = rect.left() + c * w, rect.top() + r * h
             origins.append((x, y))
-            fill = FILLS[state]
+            fill = fills[state]
             if fill is not None:
-                p.fillRect(QRectF(x + 1, y + 1, w - 2, h - 2), fill)
-            elif state == CellState.PADDING:
+                p.fillRect(QRectF(x + gap, y + gap, w - 2 * gap, h - 2 * gap), fill)
+            elif state == CellState.PADDING and not tiny:
                 p.fillRect(QRectF(x + w / 2 - 1, y + h / 2 - 1, 2, 2), TEXTS[state])
         if outline_changes and previous is not None:
             pen = QPen(CHANGED_PEN_COLOR)
@@ -103,7 +106,7 @@ class CellPainter:
                 if changed:
                     x, y = origins[i]
                     p.drawRect(QRectF(x + 1.5, y + 1.5, w - 3, h - 3))
-        if not self.has_pieces or h < 7:
+        if not self.has_pieces or tiny:
             return
         p.setFont(self._font)
         for state in CellState:

@@ -77,6 +77,7 @@ class CanvasPanel(QWidget):
         t.speed.currentIndexChanged.connect(lambda _i: self._set_interval())
         t.save_button.clicked.connect(lambda: self.ask_save_animation())
         self.view.navigate.connect(self._navigate)
+        self.view.pieces_changed.connect(self._refresh_controls)
         self.film_strip.step_clicked.connect(self._strip_clicked)
         self._set_interval()
         self._refresh_controls()
@@ -243,12 +244,13 @@ class CanvasPanel(QWidget):
     def _refresh_controls(self) -> None:
         self._sync_scrubber()
         has = bool(len(self.timeline))
+        self.strip_area.setVisible(has and self.view.cells.has_pieces)
         t = self.transport
         for button in (t.previous_canvas, t.step_back, t.step_forward, t.next_canvas, t.play_button):
             button.setEnabled(has or (self._mode == PLAY and self.timeline.live))
         playing = self._mode == PLAY
         t.play_button.setChecked(playing)
-        t.play_button.setText("⏸ Pause" if playing else "▶ Play")
+        t.play_button.setText("‖ Pause" if playing else "▶ Play")
         self.live_button.setChecked(self._mode == LIVE)
         self.save_button.setEnabled(has and not self.exporter.running)
 

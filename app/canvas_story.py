@@ -35,7 +35,15 @@ COLORS: dict[CellState, tuple[str | None, str]] = {
     CellState.SETTLED: ("#0891b2", "#f8fafc"),
     CellState.END: ("#3b1d35", "#f472b6"),
     CellState.PADDING: (None, "#273247"),
-    CellState.SPECIAL: ("#1a2130", "#94a3b8"),
+    CellState.SPECIAL: (None, "#3e4c63"),  # mostly padding ids guessed before the end mark: as quiet as padding
+}
+TILE_COLORS: dict[CellState, str | None] = {  # film-strip tiles have no room for text: brighter fills instead
+    CellState.NOISE: "#4b5567",
+    CellState.SETTLING: "#1e6a80",
+    CellState.SETTLED: "#22d3ee",
+    CellState.END: "#f472b6",
+    CellState.PADDING: None,
+    CellState.SPECIAL: None,
 }
 CHANGED = "#fbbf24"  # outline of a cell whose guess changed (or that settled) at this step
 BACKGROUND = "#0b1120"
@@ -43,17 +51,17 @@ BACKGROUND = "#0b1120"
 # Symbols drawn in cells instead of pieces; the legend lists every one of them.
 SYMBOLS = {"end": "∎", "special": "◦", "newline": "↵", "space": "␣", "tab": "⇥", "padding": "·"}
 
-LEGEND: list[tuple[str, str, str]] = [  # (swatch colour, symbol shown in the swatch or "", plain words)
-    (COLORS[CellState.NOISE][0] or "", "", "noise (random start, or the model is unsure)"),
-    (COLORS[CellState.SETTLING][0] or "", "", "the model's guess, not kept yet"),
-    (COLORS[CellState.SETTLED][0] or "", "", "settled (kept)"),
-    (CHANGED, "", "outline: changed at this step"),
-    ("", SYMBOLS["end"], "end of the answer"),
-    ("", SYMBOLS["padding"], "padding after the end"),
-    ("", SYMBOLS["special"], "hidden special token"),
-    ("", SYMBOLS["newline"], "new line"),
-    ("", SYMBOLS["space"], "space"),
-    ("", SYMBOLS["tab"], "tab"),
+LEGEND: list[tuple[str | None, str, str, str]] = [  # (fill, text colour, sample, plain words): what a cell looks like
+    (*COLORS[CellState.NOISE], "x", "noise: the random start, or the model is unsure"),
+    (*COLORS[CellState.SETTLING], "a", "the model's guess, not kept yet"),
+    (*COLORS[CellState.SETTLED], "a", "settled: kept"),
+    (None, CHANGED, "□", "outline: changed at this step"),
+    (*COLORS[CellState.END], SYMBOLS["end"], "end of the answer"),
+    (None, "#64748b", SYMBOLS["padding"], "padding after the end"),
+    (*COLORS[CellState.SPECIAL], SYMBOLS["special"], "a token the answer does not show (often padding)"),
+    (None, "#94a3b8", SYMBOLS["newline"], "new line"),
+    (None, "#94a3b8", SYMBOLS["space"], "space"),
+    (None, "#94a3b8", SYMBOLS["tab"], "tab"),
 ]
 
 
@@ -101,8 +109,8 @@ def cell_states(frame: Frame, stop_ids: frozenset[int] = frozenset(), hidden_ids
 def changed_cells(previous: Frame | None, frame: Frame, states: list[CellState]) -> list[bool]:
     """Cells whose guess changed, or that became settled, since `previous` (of the same canvas); padding never
     counts, so the quiet part stays quiet."""
-    if previous is None or previous.canvas_index != frame.canvas_index or frame.step == 0:
-        return [False] * len(frame.draft)
+    if previous is None or previous.canvas_index != frame.canvas_index or previous.step == 0 or frame.step == 0:
+        return [False] * len(frame.draft)  # step 1 replaces the whole random canvas: outlining all of it says nothing
     out = []
     for i, state in enumerate(states):
         if state == CellState.PADDING:
@@ -136,6 +144,6 @@ def detail_text(frame: Frame, states: list[CellState], committed: bool) -> str:
         return "random start"
     if committed:
         return "committed"
-    answer = [s for s in states if s not in (CellState.PADDING, CellState.END)]
+    answer = [s for s in states if s not in (CellState.PADDING, CellState.END, CellState.SPECIAL)]
     settled = sum(1 for s in answer if s == CellState.SETTLED)
     return f"{settled} of {len(answer)} settled"

@@ -35,11 +35,9 @@ def _named(widget: QWidget, name: str, tip: str) -> QWidget:
 def legend_html() -> str:
     """Every colour and symbol the canvas uses, in plain words."""
     items = []
-    for color, symbol, words in LEGEND:
-        if symbol:
-            swatch = f'<b style="color:#e2e8f0">{html.escape(symbol)}</b>'
-        else:
-            swatch = f'<span style="color:{color}">■</span>'
+    for fill, text, sample, words in LEGEND:
+        style = f"color:{text};background-color:{fill}" if fill else f"color:{text}"
+        swatch = f'<span style="{style};font-weight:bold">&nbsp;{html.escape(sample)}&nbsp;</span>'
         items.append(f"{swatch}&nbsp;{html.escape(words)}")
     return " &nbsp; ".join(items)
 
@@ -54,13 +52,13 @@ class Transport(QWidget):
         self.scrubber.setEnabled(False)
         self.position_label = _named(QLabel("", self), "scrubberLabel", "The step shown, as in the canvas header")
         self.position_label.setMinimumWidth(150)
-        self.previous_canvas = self._tool("⏮", "previousCanvasButton", "Previous canvas (Up)")
-        self.step_back = self._tool("◀", "stepBackButton", "One step back (Left)")
+        self.previous_canvas = self._tool("«", "previousCanvasButton", "Previous canvas (Up)")
+        self.step_back = self._tool("‹", "stepBackButton", "One step back (Left)")
         self.play_button = _named(QPushButton("▶ Play", self), "playButton",
                                   "Play the steps at the chosen speed; new answers then play in slow motion (Space)")
         self.play_button.setCheckable(True)
-        self.step_forward = self._tool("▶", "stepForwardButton", "One step forward (Right)")
-        self.next_canvas = self._tool("⏭", "nextCanvasButton", "Next canvas (Down)")
+        self.step_forward = self._tool("›", "stepForwardButton", "One step forward (Right)")
+        self.next_canvas = self._tool("»", "nextCanvasButton", "Next canvas (Down)")
         self.speed = _named(QComboBox(self), "canvasSpeed", "Replay speed in denoising steps per second")
         for value in SPEEDS:
             self.speed.addItem(f"{value} steps/s", value)

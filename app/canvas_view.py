@@ -25,7 +25,7 @@ __all__ = ["CanvasView", "grid_shape"]
 REPAINT_INTERVAL_MS = 16
 HEADER_H = 28
 NOTE_TEXT = QColor("#94a3b8")
-LOADING_NOTE = "Loading the model — the canvas's text appears when it is ready."
+LOADING_NOTE = "Loading the model… this answer's canvas appears when it is ready."
 KEYS = {
     Qt.Key.Key_Left: "back", Qt.Key.Key_Right: "forward", Qt.Key.Key_Up: "previous-canvas",
     Qt.Key.Key_Down: "next-canvas", Qt.Key.Key_PageUp: "previous-canvas", Qt.Key.Key_PageDown: "next-canvas",
@@ -37,6 +37,7 @@ class CanvasView(QWidget):
     """Paints the newest frame it was given; `paint_count` and `frames_received` are there for tests."""
 
     navigate = Signal(str)  # back, forward, previous-canvas, next-canvas, first, last, play
+    pieces_changed = Signal()  # a model's piece table arrived: the film strip can draw too
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +71,7 @@ class CanvasView(QWidget):
         symbols in the grid (their full piece stays in the tooltip)."""
         self.cells.set_pieces(pieces, stop_ids, hidden_ids)
         self._schedule()
+        self.pieces_changed.emit()
 
     def warm_up(self, length: int) -> None:
         """Paint a synthetic frame off screen once, so first-use costs (fonts, Qt enum wrappers, glyph caches)
@@ -239,14 +241,13 @@ class CanvasView(QWidget):
         p.drawText(QRectF(10, 4, width, HEADER_H - 6), Qt.AlignmentFlag.AlignVCenter,
                    self.fitted_header(header_font, width))
         f = self._frame
+        body = QRectF(10, HEADER_H, width, self.height() - HEADER_H - 10)
         if f is None:
-            self._paint_note(p, QRectF(10, HEADER_H, width, self.height() - HEADER_H - 10), self._note)
+            self._paint_note(p, body, self._note)
+        elif not self.cells.has_pieces:  # without the model's tokens neither text nor the end mark is known
+            self._paint_note(p, body, LOADING_NOTE)
         else:
             self.cells.paint(p, self.grid_rect(), f, self.states(), self._previous)
-            if not self.cells.has_pieces:
-                box = QRectF(30, self.height() / 2 - 30, self.width() - 60, 60)
-                p.fillRect(box, QColor(11, 17, 32, 230))
-                self._paint_note(p, box, LOADING_NOTE)
         p.end()
 
     def _paint_note(self, p: QPainter, rect: QRectF, text: str) -> None:

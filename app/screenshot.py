@@ -1,7 +1,9 @@
-"""`python -m app.screenshot OUT.png [--model PATH] [--prompt TEXT]...`: the window caught mid-denoising.
+"""`python -m app.screenshot OUT.png [--model PATH] [--prompt TEXT]... [--seed N]`: the window caught mid-answer.
 
-Asks each prompt in turn (in a throwaway chat store) and saves the window while the last answer's canvas is
-halfway through its denoising steps — the picture the README shows. Not part of the app's normal use.
+Asks each prompt in turn (in a throwaway chat store, the canvas following Live) and saves the window at the first
+step of the last answer where the canvas shows its whole story at once — cells still noisy, the model's guesses
+settling, settled text and quiet padding after the end mark — or, when no step has all of them, at `--at` of
+the canvas's steps. The picture the README shows. Not part of the app's normal use.
 """
 
 from __future__ import annotations
@@ -13,8 +15,22 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .canvas_story import CellState, cell_states
 
-async def capture(out: Path, model: str | None, prompts: list[str], at: float) -> None:
+MIN_PADDING = 8
+MIN_CELLS = 5
+
+
+def tells_the_story(states: list[CellState]) -> bool:
+    """Noise, a guess, settled text (or more guesses) and padding all on screen at once."""
+    count = {state: states.count(state) for state in CellState}
+    shown = count[CellState.SETTLED] + count[CellState.SETTLING]
+    return count[CellState.NOISE] >= MIN_CELLS and count[CellState.SETTLING] >= MIN_CELLS and shown >= 3 and \
+        count[CellState.PADDING] >= MIN_PADDING
+
+
+async def capture(out: Path, model: str | None, prompts: list[str], at: float, seed: int = 7) -> None:
+    """Run the prompts; save the window during the last answer (see the module's docstring)."""
     from .app_settings import AppSettings
     from .desktop import create_desktop
     from .model_sources import default_model_source
@@ -23,6 +39,7 @@ async def capture(out: Path, model: str | None, prompts: list[str], at: float) -
         desktop = create_desktop(store_path=Path(tmp) / "chats.sqlite3", settings=AppSettings(read_only=True),
                                  autoload=False)
         window, controller = desktop.window, desktop.controller
+        window.resize(1400, 860)
         window.show()
         loop = asyncio.get_running_loop()
         ready: asyncio.Future = loop.create_future()
@@ -30,13 +47,20 @@ async def capture(out: Path, model: str | None, prompts: list[str], at: float) -
         desktop.worker.error.connect(lambda _rid, msg: ready.done() or ready.set_exception(RuntimeError(msg)))
         window.model_picker_controller.load(model or default_model_source())
         await ready
+        controller.new_seed = lambda: seed
         controller.new_conversation()
+        canvas = window.chat.canvas
+        canvas.follow_live()
         for n, prompt in enumerate(prompts):
             finished: asyncio.Future = loop.create_future()
             slot = None
             if n == len(prompts) - 1:
                 def slot(_rid: int, frame, finished=finished) -> None:
-                    if not finished.done() and frame.step >= max(1, int(frame.max_steps * at)):
+                    if finished.done() or frame.step < 2:  # from step 2 on, the cells that changed are outlined
+                        return
+                    cells = canvas.view.cells
+                    story = tells_the_story(cell_states(frame, cells.stop_ids, cells.hidden_ids))
+                    if story or frame.step >= max(1, int(frame.max_steps * at)):
                         window.grab().save(str(out))
                         finished.set_result(True)
                 desktop.worker.frame.connect(slot)
@@ -57,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--model")
     parser.add_argument("--prompt", action="append", help="repeat for several turns; the last one is captured")
-    parser.add_argument("--at", type=float, default=0.35, help="fraction of the canvas's steps (default 0.35)")
+    parser.add_argument("--at", type=float, default=0.6, help="fallback: fraction of the steps (default 0.6)")
+    parser.add_argument("--seed", type=int, default=7, help="the answers' seed (default 7)")
     args = parser.parse_args(argv)
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -69,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        loop.run_until_complete(capture(args.out, args.model, args.prompt or ["Hello! Who are you?"], args.at))
+        loop.run_until_complete(capture(args.out, args.model, args.prompt or ["Hello! Who are you?"], args.at,
+                                        args.seed))
     print(f"saved {args.out}")
     return 0
 
