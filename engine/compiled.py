@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +113,8 @@ class CompiledPath:
     def encode(self, ids: torch.Tensor, state: Any) -> None:
         """1.a: encode `ids` `(1, n)` in chunks of the canvas length (the last one padded) into the cache."""
         chunk, buffers = self.cache.chunk, self.buffers
-        n = ids.shape[1]
-        for start in range(0, n, chunk):
+        host = ids[0].tolist()
+        for start in range(0, len(host), chunk):
             part = ids[:, start : start + chunk]
             valid = part.shape[1]
             buffers.chunk_ids[:, :valid].copy_(part)
@@ -121,7 +122,7 @@ class CompiledPath:
             buffers.chunk_valid.fill_(valid)
             self._call("encoder", self._encode, self.em.model, self.cache, buffers.chunk_ids, buffers.chunk_valid)
             self.cache.wrote_chunk(self.cache.tokens, valid)
-        state.ids.extend(ids[0].tolist())
+            state.ids.extend(host[start : start + valid])  # chunk by chunk: ids and cache agree even after an error
 
     def start_canvas(self, initial: torch.Tensor) -> None:
         """1.b: a fresh random canvas (drawn by the caller), no self-conditioning yet."""
@@ -131,6 +132,32 @@ class CompiledPath:
         """1.c: one fused denoising step; returns the host copy of the packed frame (the one copy per step)."""
         packed = self._call("step", self._step, self.em.model, self.cache, self.buffers)
         return packed.tolist()
+
+    def warm_up(self, progress: Callable[[str, int, int], None] | None = None) -> float:
+        """Compile (or load) both graphs now, e.g. behind a "first time only" message, so the first answer is quick.
+
+        `progress(stage, done, total)` is called before each graph ("encoder", "step") and at the end ("ready").
+        Returns the seconds it took. Leaves the cache empty and unclaimed.
+        """
+        import time
+
+        from .generation import CacheState
+        from .settings import SamplerSettings
+
+        start, report = time.perf_counter(), progress or (lambda stage, done, total: None)
+        state = CacheState()
+        with torch.inference_mode():
+            report("encoder", 0, 2)
+            self.claim(state)
+            self.encode(torch.zeros((1, 1), dtype=torch.long, device=self.em.device), state)
+            report("step", 1, 2)
+            self.begin_answer(SamplerSettings(max_new_tokens=self.cache.chunk))
+            self.start_canvas(torch.zeros_like(self.buffers.canvas))
+            self.step()
+        self.claim(None)
+        self.after_first_answer()
+        report("ready", 2, 2)
+        return time.perf_counter() - start
 
     def after_first_answer(self) -> None:
         """Save the compiled artifacts once, so the next launch loads them instead of compiling."""

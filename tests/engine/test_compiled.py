@@ -144,3 +144,11 @@ def test_corrupt_compiled_artifacts_are_detected_and_rebuilt(compiled_em, caplog
     fast.saved = False
     fast.after_first_answer()  # the next answer's save writes them again
     assert fast._artifacts.is_file() and fast._load_artifacts() is True
+
+
+def test_warm_up_compiles_both_graphs_up_front_and_reports_progress(compiled_em):
+    em, _ = compiled_em
+    stages = []
+    seconds = em.compiled.warm_up(lambda stage, done, total: stages.append((stage, done, total)))
+    assert stages == [("encoder", 0, 2), ("step", 1, 2), ("ready", 2, 2)] and seconds >= 0
+    assert em.compiled.compiles == 2 and em.compiled.cache.owner is None and em.compiled.cache.tokens == 0
