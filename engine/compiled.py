@@ -190,6 +190,8 @@ class CompiledPath:
             raise CompiledPathError(f"The compiled {name} had to recompile: {exc}") from exc
         except torch._dynamo.exc.FailOnRecompileLimitHit as exc:
             raise CompiledPathError(f"The compiled {name} hit the recompile limit: {exc}") from exc
+        except torch._dynamo.exc.TorchDynamoException as exc:  # a graph break (fullgraph) or a backend failure
+            raise CompiledPathError(f"Compiling the {name} failed: {exc}") from exc
         compiled = compile_count() - before
         if compiled:
             self.compiles += compiled
