@@ -1,4 +1,5 @@
-"""◆ `python -m engine run --model PATH --prompt TEXT [--json]`: headless generation with a live terminal draft."""
+"""◆ `python -m engine run --model PATH --prompt TEXT [--profile P] [--json]`: headless generation with a live
+terminal draft; the load's progress (files, bytes, quantized tensors) goes to stderr."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--prompt", required=True)
     run.add_argument("--system", default=None, help="a system prompt")
     run.add_argument("--device", default="auto")
+    run.add_argument("--profile", default=None,
+                     help="load profile: bf16, fp8, int8, offload, cpu, fp16, fp32 (int4 says why not); "
+                          "default: bf16 on a GPU, cpu otherwise")
     run.add_argument("--steps", type=int, default=None, help="max denoising steps per canvas")
     run.add_argument("--max-new-tokens", type=int, default=None)
     run.add_argument("--seed", type=int, default=None)
@@ -33,13 +37,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .cli_common import load_model_arg
     from .session import ChatSession
     from .settings import SamplerSettings
 
     prompt = argv_text(args.prompt, "--prompt")
     system = argv_text(args.system, "--system") if args.system else None
-    em = load_model_arg(args.model, device=args.device)
+    em = _load(args)
     overrides = {"seed": args.seed}
     if args.steps is not None:
         overrides["max_denoising_steps"] = args.steps
@@ -67,12 +70,58 @@ def _run(args: argparse.Namespace) -> int:
     return 1
 
 
+def _load(args: argparse.Namespace):
+    """The model named by --model, with --profile; the load's progress is printed on stderr."""
+    from .cli_common import load_model_arg, quiet_libraries
+
+    if args.profile is None:
+        return load_model_arg(args.model, device=args.device)
+    from .loading import EngineModel
+    from .paths import demo_model_dir
+
+    profile = argv_text(args.profile, "--profile")
+    spec = argv_text(args.model, "--model")
+    argv_text(args.device, "--device")
+    quiet_libraries()
+    progress = LoadProgressLine(sys.stderr)
+    if spec == "tiny":
+        import tempfile
+
+        from .tiny import save_tiny_model
+
+        # A saved tiny model, so the profile goes through the same loader as a real checkpoint.
+        folder = tempfile.TemporaryDirectory(prefix="tiny-")
+        em = EngineModel.from_pretrained(save_tiny_model(folder.name + "/tiny"), device=args.device, profile=profile,
+                                         on_progress=progress)
+        args.tiny_folder = folder  # removed when the command ends
+        return em
+    source = demo_model_dir() if spec == "demo" else spec
+    return EngineModel.from_pretrained(source, device=args.device, profile=profile, on_progress=progress)
+
+
+class LoadProgressLine:
+    """Prints each `LoadProgress` on stderr: redrawn in place on a terminal, one line per stage change otherwise."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out, self.live, self.stage = out, live_enabled(out), None
+
+    def __call__(self, event) -> None:
+        text = safe_text(f"loading: {event.message}", newlines=False)
+        if self.live:
+            self.out.write(f"\r\x1b[K{text}" + ("\n" if event.stage == "done" else ""))
+        elif event.stage != self.stage or event.done in (1, event.total):
+            self.out.write(text + "\n")
+        self.stage = event.stage
+        self.out.flush()
+
+
 def _finish(args: argparse.Namespace, em, done: Done, frames: int) -> int:
     s = done.stats
     if args.json:
         record = {
-            "model": em.name, "device": str(em.device), "text": done.text, "thinking": done.thinking,
-            "reason": done.reason, "token_ids": done.token_ids, "frames": frames, "stats": s.as_dict(),
+            "model": em.name, "device": str(em.device), "profile": em.profile, "text": done.text,
+            "thinking": done.thinking, "reason": done.reason, "token_ids": done.token_ids, "frames": frames,
+            "stats": s.as_dict(),
         }
         print(json.dumps(record))  # ensure_ascii: control characters arrive as \u escapes, never raw
         return 0

@@ -167,3 +167,19 @@ def test_a_progress_callback_that_raises_does_not_stop_the_load(saved):
         raise RuntimeError("display gone")
 
     assert EngineModel.from_pretrained(saved, on_progress=broken).profile == "cpu"
+
+
+def test_engine_run_passes_the_profile_and_prints_load_progress_on_stderr():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "run", "--model", "tiny", "--profile", "int8", "--prompt", "hi",
+         "--max-new-tokens", "16", "--steps", "2", "--seed", "0", "--json"],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["profile"] == "int8" and record["device"] == "cpu"
+    assert "loading: quantizing to int8: tensor 1/" in result.stderr and "loaded (int8)" in result.stderr
