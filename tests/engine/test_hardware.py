@@ -486,3 +486,18 @@ def test_torch_without_matching_uuids_falls_back_to_device_order():
     odd = TorchCuda(cuda_version="13.0", available=True, device_names=("a", "b"), device_uuids=("?", "?"))
     report = discover(nvml, torch_probe=lambda: odd, system_memory=lambda: HOST_RAM)
     assert report.cpu_mode is None and [g.torch_index for g in report.gpus] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "query, profile",
+    [("GeForce RTX 4090", "offload"), ("RTX 5090", "fp8"), ("RTX PRO 4500", "fp8"), ("DGX Spark", "bf16")],
+)
+def test_named_cards_recommend_a_profile_the_loader_accepts(query, profile, capsys):
+    assert cli_main(["--gpu", query, "--json"]) == 0
+    (gpu,) = json.loads(capsys.readouterr().out)["gpus"]
+    (best,) = [r for r in gpu["recommendations"] if r["model"] == BF16 and r["recommended"]]
+    assert best["profile"] == profile and best["profile"] in LOADER_PROFILES and best["fits"]
+    assert best["memory_source"] == "computed from parameter shapes" and best["confirmed_on_gpu"] is False
+    assert best["memory_needed_gb"] <= best["memory_available_gb"]
+    nvfp4 = [r for r in gpu["recommendations"] if r["profile"] == "nvfp4"]
+    assert nvfp4 and all(not r["fits"] and "vLLM server" in r["reason"] for r in nvfp4)
