@@ -93,11 +93,16 @@ class AnimationExport(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread: threading.Thread | None = None
+        self._busy = False
+        self.finished.connect(self._finished)  # connected first: `running` is False for every later receiver
 
     @property
     def running(self) -> bool:
-        """Whether an export is being written."""
-        return self._thread is not None and self._thread.is_alive()
+        """Whether an export is being written (until `finished` has been delivered)."""
+        return self._busy
+
+    def _finished(self, *_args: object) -> None:
+        self._busy = False
 
     def start(self, path: str, slots: list[Slot], pieces: list[str], stop_ids: frozenset[int],
               hidden_ids: frozenset[int], steps_per_second: float) -> None:
@@ -114,5 +119,6 @@ class AnimationExport(QObject):
             else:
                 self.finished.emit(path, count, "")
 
+        self._busy = True
         self._thread = threading.Thread(target=work, name="animation-export", daemon=True)
         self._thread.start()

@@ -31,6 +31,18 @@ LIVE, PLAY, PAUSE = "live", "play", "pause"
 ANIMATION_FILTERS = "Animated GIF (*.gif);;Animated PNG (*.png)"
 
 
+def documents_folder() -> str:
+    """The user's documents folder (created when the platform names one that does not exist yet), else home."""
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    try:
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            return folder
+    except OSError:
+        pass
+    return str(Path.home())
+
+
 class CanvasPanel(QWidget):
     """Follows the live answer, plays it in slow motion, or replays a stored answer's frames."""
 
@@ -293,7 +305,7 @@ class CanvasPanel(QWidget):
         """Open the save dialog (in the documents folder); choosing a file starts the export."""
         if not len(self.timeline):
             return None
-        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
+        folder = documents_folder()
         dialog = QFileDialog(self, "Save animation", str(Path(folder) / "diffusion-desk-answer.gif"),
                              ANIMATION_FILTERS)
         dialog.setObjectName("saveAnimationDialog")
