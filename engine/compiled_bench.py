@@ -43,6 +43,8 @@ def bench_compiled(em: Any, ids: Any, settings: Any, *, runs: int, model: str, d
         "warm_start_compiles": warm.get("compiles"),
         "warm_start_artifacts_loaded": warm.get("artifacts_loaded"),
         "warm_start_process_s": warm.get("process_s"),
+        "warm_start_fx_graph_cache_hits": warm.get("fx_graph_cache_hits"),
+        "warm_start_fx_graph_cache_misses": warm.get("fx_graph_cache_misses"),
     }
 
 
@@ -114,8 +116,13 @@ def _child(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     em.enable_compiled(max_cache_len=compiled_cache_len(em, ids.shape[1], settings.max_new_tokens))
     _timed(em, ids, settings)
+    from torch._dynamo.utils import counters
+
+    inductor = counters["inductor"]
     print(json.dumps({"warm_start_s": round(time.perf_counter() - start, 2), "compiles": em.compiled.compiles,
-                      "artifacts_loaded": em.compiled.artifacts_loaded}))
+                      "artifacts_loaded": em.compiled.artifacts_loaded,
+                      "fx_graph_cache_hits": inductor["fxgraph_cache_hit"],
+                      "fx_graph_cache_misses": inductor["fxgraph_cache_miss"]}))
     return 0
 
 
