@@ -11,7 +11,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_self_test_writes_window_png_and_report(tmp_path):
+def test_self_test_writes_window_png_canvas_steps_and_report(tmp_path):
     out = tmp_path / "self-test"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     env.pop("DISPLAY", None)
@@ -30,6 +30,11 @@ def test_self_test_writes_window_png_and_report(tmp_path):
     assert report["max_gui_stall_ms"] < 1000
     png = (out / "window.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    from PIL import Image
+
+    with Image.open(out / "canvas-steps.png") as strip:  # the film strip of the first canvas: one tile per step
+        assert strip.format == "PNG" and int(strip.text["Tiles"]) == report["canvas_steps_tiles"] >= 2
+        assert strip.width > 100 and strip.height > 60
 
 
 def test_self_test_fails_with_a_message_for_a_bad_model(tmp_path):
