@@ -68,11 +68,16 @@ def write_animation(path: str | Path, slots: list[Slot], painter: CellPainter, s
     Blocking: call it from a worker thread."""
     if not slots:
         raise ValueError("there are no steps to animate")
+    from PIL import Image
+
     path = Path(path)
-    pictures = [_to_pillow(frame_image(painter, s)) for s in slots]
+    kind = "PNG" if path.suffix.lower() == ".png" else "GIF"
+    pictures = []
+    for s in slots:  # a GIF frame is kept as its 8-bit palette picture: a third of the memory of RGB
+        picture = _to_pillow(frame_image(painter, s))
+        pictures.append(picture.convert("P", palette=Image.Palette.ADAPTIVE) if kind == "GIF" else picture)
     step_ms = max(20, round(1000 / max(0.1, steps_per_second)))
     durations = [step_ms] * (len(pictures) - 1) + [HOLD_LAST_MS]
-    kind = "PNG" if path.suffix.lower() == ".png" else "GIF"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -165,6 +165,12 @@ class CanvasPanel(QWidget):
             self._show(len(self.timeline) - 1)
         self._refresh_controls()
 
+    def replay_from_start(self) -> None:
+        """Play the shown answer from its first step ("Replay canvas" in the answer bubble)."""
+        if len(self.timeline):
+            self._show(0)
+        self.play()
+
     # -- playing ------------------------------------------------------------------------------------------------
     def play(self) -> None:
         """Play from the shown step (from the start when at the end of a finished answer) at the chosen speed."""

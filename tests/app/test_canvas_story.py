@@ -305,3 +305,23 @@ def test_live_draft_in_the_bubble_uses_the_canvas_colours(qtbot):
     settled_fill, settled_text = COLORS[CellState.SETTLED]
     assert f"background-color:{settled_fill}" in html and settled_text in html
     assert COLORS[CellState.SETTLING][1] in html
+
+
+def test_replays_stored_before_step_0_existed_still_decode():
+    import struct
+    import zlib
+    from array import array
+
+    from app.frame_codec import decode_canvas, encode_canvas
+
+    frames = _answer_frames(16)
+    v2 = encode_canvas(frames)
+    data = zlib.decompress(v2)
+    header = struct.Struct("<4sHHI")
+    magic, _version, steps, length = header.unpack_from(data, 0)
+    v1 = zlib.compress(header.pack(magic, 1, steps, length) + data[header.size + struct.calcsize("<BHf"):])
+    old = decode_canvas(v1, 0)
+    assert old.start is None and [f.step for f in old] == [1, 2] and old[1].draft == frames[1].draft
+    start = Frame(0, 0, 8, list(array("I", range(16))), list(range(16)), [False] * 16, [4.0] * 16, 0.0)
+    new = decode_canvas(encode_canvas(frames, start), 0)
+    assert new.start.canvas == list(range(16)) and new.start.step == 0 and len(new) == 2
