@@ -134,7 +134,7 @@ class MessageView(QTextBrowser):
         if user:
             links.append(self._action("edit", m.id, "Edit &amp; resend"))
         else:
-            links.append(self._action("replay", m.id, "Replay canvas"))
+            links.append(self._action("replay", m.id, "Replay&nbsp;canvas"))
             if is_last_answer and m.id != self._live_id:
                 links.append(self._action("regen-new", m.id, "↻&nbsp;New&nbsp;seed"))
                 links.append(self._action("regen-same", m.id, "↻&nbsp;Same&nbsp;seed"))
