@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from engine import SamplerSettings
 
 from .app_settings import SAMPLER_KEYS, save_settings
-from .cpu_status import cpu_note
+from .cpu_status import CPU_TOOLTIP, cpu_note
 from .export import conversation_markdown, safe_file_name, stats_text, stats_tooltip, write_atomically
 from .file_dialogs import save_dialog
 from .model_sources import model_label
@@ -74,7 +74,7 @@ class ModelSettingsMixin:
         device = self.model.device if self.model else ""
         note = cpu_note(device, self.worker.cpu_threads()) if stats else ""
         self.window.stats_label.setText(stats_text(self.model_title(), device, stats, note))
-        self.window.stats_label.setToolTip(stats_tooltip(stats))
+        self.window.stats_label.setToolTip(stats_tooltip(stats) + (f"\n{CPU_TOOLTIP}" if note else ""))
 
     def open_settings(self) -> SettingsDialog | None:
         """The sampler settings dialog (non-blocking); saves what differs from the model's defaults."""

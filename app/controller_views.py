@@ -10,6 +10,7 @@ from typing import Any
 
 from engine import Frame
 
+from .settings_dialog import plain_error
 from .store import Message
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class ConversationViewMixin:
             position = self.store.message(live.message_id).position
             self._write(self.store.truncate_from, live.conversation_id, position)
             advice = " Your question is kept: press Regenerate to try again."
-        self.banner_for(live.conversation_id, message + advice)
+        self.banner_for(live.conversation_id, plain_error(message) + advice)
         if here:
             self.selected_answer = None
             self.page.canvas.set_replay(live.canvases, note=FAILED_NOTE)

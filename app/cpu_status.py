@@ -22,5 +22,9 @@ def cpu_note(device: str, threads: int, *, busy: bool | None = None) -> str:
     busy = cpu_busy_by_others() if busy is None else busy
     count = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "CPU"
     if busy:
-        return f"CPU is the bottleneck: other programs keep it busy, so answers are slower ({count})"
-    return f"CPU-limited ({count}; a GPU is much faster)"
+        return f"CPU is the bottleneck: other programs are busy ({count})"
+    return f"CPU-limited ({count})"
+
+
+CPU_TOOLTIP = ("Answers run on the processor. When other programs keep it busy, answers slow down; the number of "
+               "threads is in Settings → Processor threads (CPU). A GPU is much faster.")

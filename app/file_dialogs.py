@@ -1,8 +1,8 @@
 """File dialogs that look right everywhere: Qt's own dialog with visible toolbar icons, opening in Documents.
 
-Under Xvfb, offscreen and desktops without a platform file dialog, Qt's widget dialog draws its toolbar icons
-(back, forward, up, new folder, list, details) dark on the dark theme, so they look blank; here they are drawn in
-the palette's text colour instead.
+Under Xvfb, offscreen and desktops without a platform file dialog, Qt's widget dialog shows its toolbar (back,
+forward, up, new folder, list, details) blank: the theme's tool-button padding leaves the icons no room, and Qt's
+own icons are dark on the dark theme. Here the buttons get room and icons drawn in the palette's text colour.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtGui import QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QFileDialog, QToolButton, QWidget
 
+# the theme pads tool buttons for text (6 px × 14 px), which leaves the dialog's small icon buttons no room at all
+TOOLBAR_STYLE = "QToolButton { padding: 2px; min-width: 24px; min-height: 24px; }"
 GLYPHS = {
     "backButton": ("←", "Back"),
     "forwardButton": ("→", "Forward"),
@@ -54,6 +56,7 @@ def save_dialog(parent: QWidget | None, title: str, file_name: str, name_filter:
     dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
     dialog.setFileMode(QFileDialog.FileMode.AnyFile)
     dialog.setDefaultSuffix(name_filter.rpartition("*.")[2].rstrip(")") or "")
+    dialog.setStyleSheet(TOOLBAR_STYLE)
     for button in dialog.findChildren(QToolButton):
         glyph = GLYPHS.get(button.objectName())
         if glyph is not None:

@@ -67,6 +67,7 @@ def plain_error(message: str) -> str:
     """An engine message with its field names (`t_max`) replaced by the dialog's labels (“Temperature at …”)."""
     for key in sorted(LABELS, key=len, reverse=True):
         message = re.sub(rf"\b{re.escape(key)}\b", f"“{LABELS[key]}”", message)
+    message = re.sub(r"“[^”]+”=", "", message).replace("(got ", "(you entered ")
     return message[:1].upper() + message[1:]
 
 
