@@ -9,6 +9,7 @@ once per step (the reference computes it twice), and the loop can be cancelled b
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import threading
@@ -27,6 +28,8 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
 from .events import CanvasDone, CanvasStart, Done, Frame, Stats
 from .loading import EngineModel
 from .settings import SamplerSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -199,7 +202,10 @@ def _usable_compiled_path(em: EngineModel, state: CacheState, new_tokens: int, m
     two or reads another's tokens."""
     fast = getattr(em, "compiled", None)
     needed = len(state.ids) + new_tokens + math.ceil(max_new_tokens / em.canvas_length) * em.canvas_length
-    fast = fast if fast is not None and fast.fits(needed) else None
+    if fast is not None and not fast.fits(needed):
+        log.warning("This answer needs %d cached tokens, more than the compiled path's %d: it runs on the eager path.",
+                    needed, fast.max_cache_len)
+        fast = None
     if state.cache is not None and not owns_cache(state, fast):
         state.cache, state.ids = None, []
     return fast

@@ -86,11 +86,13 @@ def test_fused_step_matches_the_eager_step_on_the_same_state(compiled_em):
     assert any(accepted) and not all(accepted)
 
 
-def test_compiled_path_not_used_when_the_answer_outgrows_its_static_cache(compiled_em):
+def test_compiled_path_not_used_when_the_answer_outgrows_its_static_cache(compiled_em, caplog):
     em, _ = compiled_em
     settings = SamplerSettings(max_new_tokens=L * 16, max_denoising_steps=2, seed=1, confidence_threshold=1e-12)
     state = CacheState()
-    done = list(generate(em, prompt(10), settings, state=state))[-1]
+    with caplog.at_level("WARNING", logger="engine.generation"):
+        done = list(generate(em, prompt(10), settings, state=state))[-1]
+    assert "runs on the eager path" in caplog.text  # said, not silent
     assert len(done.token_ids) == L * 16
     assert not isinstance(state.cache, RingKVCache)  # 10 + 16 canvases > 256: the eager path with a dynamic cache
 
