@@ -9,7 +9,6 @@ reports back on the GUI thread.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from .canvas_paint import CellPainter, grid_shape
 from .canvas_story import BACKGROUND, cell_states, detail_text, position_text
 from .canvas_timeline import Slot
+from .film_strip import temp_beside
 
 CELL_PX = 30
 HEADER_PX = 34
@@ -78,8 +78,7 @@ def write_animation(path: str | Path, slots: list[Slot], painter: CellPainter, s
         pictures.append(picture.convert("P", palette=Image.Palette.ADAPTIVE) if kind == "GIF" else picture)
     step_ms = max(20, round(1000 / max(0.1, steps_per_second)))
     durations = [step_ms] * (len(pictures) - 1) + [HOLD_LAST_MS]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = temp_beside(path)
     try:
         pictures[0].save(tmp, format=kind, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
         os.replace(tmp, path)

@@ -330,7 +330,7 @@ class CanvasPanel(QWidget):
         if not slots or self.exporter.running:
             return
         cells = self.view.cells
-        self.transport.show_status(f"Saving the animation ({len(slots)} steps)…")
+        self.transport.show_status(f"Saving the animation ({len(slots)} frames)…")
         self.exporter.start(path, slots, cells.pieces, cells.stop_ids, cells.hidden_ids,
                             self.transport.steps_per_second)
         self._refresh_controls()
@@ -339,5 +339,5 @@ class CanvasPanel(QWidget):
         if error:
             self.transport.show_status(f"Could not save the animation: {error}")
         else:
-            self.transport.show_status(f"Saved the animation ({frames} steps) to {path}")
+            self.transport.show_status(f"Saved the animation ({frames} frames, one per step) to {path}")
         self._refresh_controls()

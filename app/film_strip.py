@@ -8,7 +8,7 @@ grey noise, the guesses lighting up, the settled cells turning solid, the paddin
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
@@ -143,13 +143,20 @@ def film_strip_image(slots: list[Slot], cells: CellPainter, title: str = "") -> 
     return image
 
 
+def temp_beside(path: Path) -> str:
+    """A new, empty temporary file next to `path` (same folder: the final rename is atomic), created with the
+    permissions the user's umask gives any new file."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    return str(tmp)
+
+
 def write_film_strip(path: str | Path, slots: list[Slot], cells: CellPainter, title: str = "") -> int:
     """Write the film strip of one canvas as a PNG, atomically (temp file + rename); returns the tile count.
     Small (a few hundred kilobytes at most), so callers may run it on the GUI thread after an answer."""
     path = Path(path)
     image = film_strip_image(slots, cells, title)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = temp_beside(path)
     try:
         if not image.save(tmp, "PNG"):
             raise OSError(f"could not write {path}")

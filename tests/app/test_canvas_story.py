@@ -284,7 +284,8 @@ def test_save_animation_writes_a_gif_with_one_frame_per_step(qtbot, desk, tmp_pa
     desk.controller.show_replay(ask(qtbot, desk, "Animate me"))
     target = tmp_path / "answer.gif"
     status = _save_through_the_dialog(qtbot, desk, target)
-    assert status == f"Saved the animation (8 steps) to {target}"
+    assert status == f"Saved the animation (8 frames, one per step) to {target}"
+    assert target.stat().st_mode & 0o044, "readable like any file the user saves (not a private temp file)"
     with Image.open(target) as image:
         assert image.format == "GIF" and image.n_frames == len(panel.frames) == 8
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")], "written atomically"
