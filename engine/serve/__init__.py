@@ -1,0 +1,44 @@
+"""◆ `python -m engine.serve`: an OpenAI-compatible server for one loaded DiffusionGemma model.
+
+Routes: `GET /v1/models`, `POST /v1/chat/completions` (plain, or `"stream": true` for SSE ending `data: [DONE]`).
+
+Request fields: `messages` (system / developer / user / assistant; text content or text parts), `model` (optional;
+must be the served id), `max_tokens` / `max_completion_tokens` → `max_new_tokens`, `seed` → the sampler seed (same
+seed, same settings → same answer), `temperature` T ∈ [0, 2] multiplies the model's linear temperature schedule
+(t_min·T … t_max·T; 1 = the model's own, 0 = near-greedy, floored at 0.01), `stop` (strings cut the text; the
+engine stops at the next canvas), `stream_options.include_usage`, `chat_template_kwargs.enable_thinking` or
+`reasoning_effort` (low/medium/high) for thinking mode — the thought span comes back as `reasoning_content`, never
+inside `content`. `usage` counts prompt and completion tokens. `top_p`, penalties, `user` and other unknown fields
+are ignored; `tools`, images and `n` > 1 are refused (422). Extension: `diffusion` = {max_denoising_steps,
+entropy_bound, t_min, t_max, stability_threshold, confidence_threshold}.
+
+Extension — live drafts: `"stream": true, "stream_options": {"include_drafts": true}` adds one chunk per denoising
+step before each canvas's text: a normal `chat.completion.chunk` with an empty delta and a `draft` object
+`{"canvas_index", "step", "max_steps", "text", "ids", "accepted", "entropy"}` (the step's argmax canvas, its token
+ids, the sampler's accepted mask as 0/1 and per-position entropy). Clients that do not know it see empty deltas
+(the official openai client yields them as chunks with `delta.content == None`; `chunk.draft` holds the extra).
+
+Queueing: one worker thread owns the model and answers requests one at a time in arrival order (up to 64 wait;
+more get 429). A request whose client disconnects is cancelled: the engine stops before its next denoising step,
+and a queued one never starts. Errors are OpenAI-shaped JSON: 400 unreadable body, 401 missing/wrong key, 404
+unknown model, 413 too large, 415 not JSON, 421 non-loopback Host on a loopback bind, 422 invalid field.
+
+Security: binds 127.0.0.1 unless `--host` is given (a warning is printed for a non-loopback host); `--api-key` or
+`DIFFUSION_DESK_API_KEY` requires `Authorization: Bearer <key>` (compared in constant time). Message content is
+literal text (`EngineModel.chat_ids`): a `<|turn>` typed into a request never becomes a control token.
+
+Python API for the desktop app: `Server(em, host=, port=, api_key=, on_request=, on_event=, engine_queue=)` with
+`start()` / `stop()` / `url` / `records`, or `create_app(em, api_key)` for any ASGI server.
+"""
+
+from __future__ import annotations
+
+from .app import create_app
+from .jobs import EngineQueue, JobRecord, ServeJob
+from .schemas import ChatRequest, RequestError, parse_chat_request
+from .server import DEFAULT_HOST, DEFAULT_PORT, Server, is_loopback
+
+__all__ = [
+    "DEFAULT_HOST", "DEFAULT_PORT", "ChatRequest", "EngineQueue", "JobRecord", "RequestError", "Server", "ServeJob",
+    "create_app", "is_loopback", "parse_chat_request",
+]

@@ -1,0 +1,220 @@
+"""The ASGI app: `/v1/models` and `/v1/chat/completions` over one `EngineQueue`, with key and Host checks.
+
+Security (the body, headers and Host are untrusted): an optional bearer key compared in constant time
+(`hmac.compare_digest`); on a loopback bind only loopback Host names are served (a web page that re-points its own
+name at 127.0.0.1 — DNS rebinding — is refused); POST bodies must be `application/json` (a page's cross-site form
+post cannot pass without a CORS pre-flight, which this server never grants); bodies are checked in `schemas`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..errors import EngineError, PromptTooLongError
+from ..settings import SamplerSettings
+from .jobs import EngineQueue, EventHook, JobRecord, ServeJob
+from .schemas import MAX_BODY_BYTES, ChatRequest, RequestError, parse_chat_request
+from .sse import CancellingStream, completion, stream_events, wait_disconnect
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+RequestHook = Callable[[JobRecord, ChatRequest], None]
+
+
+def error_response(error: RequestError) -> JSONResponse:
+    """An OpenAI-style error as a JSON response."""
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+
+def engine_error(exc: BaseException) -> RequestError:
+    """An engine failure as the error a client sees (a bug is a 500 without internals)."""
+    if isinstance(exc, PromptTooLongError):
+        return RequestError(400, str(exc), param="messages", code="context_length_exceeded")
+    if isinstance(exc, EngineError):
+        return RequestError(400 if "shutting down" not in str(exc) else 503, str(exc), code="engine_error",
+                            kind="invalid_request_error" if "shutting down" not in str(exc) else "server_error")
+    return RequestError(500, "The engine failed on this request; see the server's log.", kind="server_error",
+                        code="internal_error")
+
+
+class HostCheck:
+    """Refuse requests whose Host header is not a loopback name (used when the server is bound to loopback)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.lower() not in LOOPBACK_NAMES:
+                response = error_response(RequestError(
+                    421, "This server answers only requests addressed to localhost / 127.0.0.1.",
+                    code="host_not_allowed"))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class ChatService:
+    """The routes' state: the engine queue, the served model's id and defaults, the key and the hooks."""
+
+    def __init__(self, em: Any, *, api_key: str | None, engine_queue: EngineQueue | None,
+                 on_request: RequestHook | None, on_event: EventHook | None, model_id: str | None) -> None:
+        self.em = em
+        self.model_id = model_id or str(getattr(em, "name", "model"))
+        self.defaults = SamplerSettings.for_model(em)
+        self.key = api_key.encode() if api_key else None
+        self.queue = engine_queue or EngineQueue(em)
+        self.on_request, self.on_event = on_request, on_event
+        self.records: list[JobRecord] = []
+        self.created = int(time.time())
+
+    def check_key(self, request: Request) -> None:
+        if self.key is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        given = token.strip().encode("utf-8", "replace") if scheme.lower() == "bearer" else b""
+        if not hmac.compare_digest(given, self.key):
+            what = "No API key was given" if not given else "The API key is not valid"
+            raise RequestError(401, f"{what}: send 'Authorization: Bearer <key>' with this server's key.",
+                               code="invalid_api_key")
+
+    def model_entry(self) -> dict[str, Any]:
+        gc = self.defaults
+        return {"id": self.model_id, "object": "model", "created": self.created, "owned_by": "diffusion-desk",
+                "max_model_len": int(self.em.context_length),
+                "diffusion": {"canvas_length": int(self.em.canvas_length), "max_denoising_steps":
+                              gc.max_denoising_steps, "per_step_drafts": True, "server": "diffusion-desk"}}
+
+    async def models(self, request: Request) -> Response:
+        try:
+            self.check_key(request)
+        except RequestError as exc:
+            return error_response(exc)
+        return JSONResponse({"object": "list", "data": [self.model_entry()]})
+
+    async def chat(self, request: Request) -> Response:
+        try:
+            self.check_key(request)
+            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind != "application/json":
+                raise RequestError(415, "Send the body as JSON with 'Content-Type: application/json'.",
+                                   code="unsupported_media_type")
+            parsed = parse_chat_request(await _read_body(request), model_id=self.model_id, defaults=self.defaults)
+        except RequestError as exc:
+            return error_response(exc)
+        return await self._answer(request, parsed)
+
+    async def _answer(self, request: Request, parsed: ChatRequest) -> Response:
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue = asyncio.Queue()
+
+        def sink(item: tuple) -> None:
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, item)
+            except RuntimeError:  # the loop is gone (server stopping)
+                job.request_cancel()
+
+        job = ServeJob(parsed, sink, on_event=self.on_event)
+        if not self.queue.submit(job):
+            return error_response(RequestError(429, f"The server is busy ({self.queue.waiting()} requests waiting); "
+                                               "retry shortly.", kind="server_error", code="queue_full"))
+        self.records.append(job.record)
+        del self.records[:-256]
+        if self.on_request is not None:
+            try:
+                self.on_request(job.record, parsed)
+            except Exception:  # noqa: BLE001 — the app's hook must not break a request
+                pass
+        meta = {"id": job.record.id, "created": int(job.record.created), "model": self.model_id}
+        # Wait for the engine to take the request (or refuse it) while watching for the client leaving.
+        first = await _until_disconnect(request, events.get(), job.request_cancel)
+        if first is None or first[0] == "cancelled":
+            return Response(status_code=499)
+        if first[0] == "error":
+            return error_response(engine_error(first[1]))
+        prompt_tokens = first[1]
+        if parsed.stream:
+            body = stream_events(meta, events, include_usage=parsed.include_usage, prompt_tokens=prompt_tokens,
+                                 error_body=lambda exc: engine_error(exc).body())
+            return CancellingStream(body, job.request_cancel)
+        return await _until_disconnect(request, self._collect(meta, events, prompt_tokens), job.request_cancel) \
+            or Response(status_code=499)
+
+    async def _collect(self, meta: dict[str, Any], events: asyncio.Queue, prompt_tokens: int) -> Response:
+        while True:
+            item = await events.get()
+            if item[0] == "done":
+                _, _, _, reason, done, answer, thinking = item
+                return JSONResponse(completion(meta, answer, thinking, reason, done, prompt_tokens))
+            if item[0] == "error":
+                return error_response(engine_error(item[1]))
+            if item[0] == "cancelled":
+                return Response(status_code=499)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise RequestError(413, f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.",
+                           code="request_too_large")
+    parts, size = [], 0
+    async for part in request.stream():
+        size += len(part)
+        if size > MAX_BODY_BYTES:
+            raise RequestError(413, f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.",
+                               code="request_too_large")
+        parts.append(part)
+    return b"".join(parts)
+
+
+async def _until_disconnect(request: Request, work: Any, on_disconnect: Callable[[], None]) -> Any:
+    """Await `work`; if the client disconnects first, call `on_disconnect` and return None."""
+    result = None
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            await wait_disconnect(request.receive)
+            on_disconnect()
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        result = await work
+        group.cancel_scope.cancel()
+    return result
+
+
+def create_app(em: Any, api_key: str | None = None, *, loopback_only: bool = True,
+               engine_queue: EngineQueue | None = None, on_request: RequestHook | None = None,
+               on_event: EventHook | None = None, model_id: str | None = None) -> Starlette:
+    """The OpenAI-compatible ASGI app serving `em` (an `EngineModel`).
+
+    `engine_queue` runs the jobs (default: a new `EngineQueue` whose worker thread owns `em`; pass one whose jobs
+    run on the thread that already owns the model to share it). `on_request(record, request)` is called on the
+    event loop when a request is queued; `on_event(record, event)` on the engine's thread for every engine event
+    (`CanvasStart`/`Frame`/`CanvasDone`/`Done`) and once with `None` when the request ends. `app.state.service`
+    holds the `ChatService` (its `records` list the recent requests).
+    """
+    service = ChatService(em, api_key=api_key, engine_queue=engine_queue, on_request=on_request, on_event=on_event,
+                          model_id=model_id)
+    app = Starlette(routes=[
+        Route("/v1/models", service.models, methods=["GET"]),
+        Route("/v1/chat/completions", service.chat, methods=["POST"]),
+    ])
+    app.state.service = service
+    if loopback_only:
+        app.add_middleware(HostCheck)
+    return app
