@@ -10,8 +10,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QPushButton, QSlider
 
 from app.app_settings import AppSettings
-from app.canvas_story import COLORS, CellState
-from app.canvas_view import CanvasView
+from app.canvas_view import CanvasView, grid_shape
 from app.desktop import create_desktop
 from app.message_view import MessageView
 from engine.events import Frame
@@ -40,6 +39,8 @@ def _answer_frames(length: int = 64) -> list[Frame]:
 
 
 def test_each_canvas_starts_from_its_random_step_0_and_ends_fully_settled(qtbot, desk):
+    from app.canvas_story import CellState
+
     view, scrubber, _label, panel = _widgets(desk)
     answer_id = ask(qtbot, desk, "From noise")
     desk.controller.show_replay(answer_id)
@@ -79,6 +80,7 @@ def test_play_advances_frames_and_stops_at_the_end(qtbot, desk):
     desk.controller.show_replay(ask(qtbot, desk, "Play me"))
     assert panel.mode == "pause" and scrubber.value() == scrubber.maximum()
     play = desk.window.findChild(QPushButton, "playButton")
+    assert play is not None, "the canvas panel has a Play button"
     shown: list[tuple[int, int]] = []
     view_frames = lambda: shown.append((view.frame.canvas_index, view.frame.step))  # noqa: E731
     timer = QTimer()
@@ -159,6 +161,7 @@ def _luminance(color: QColor) -> float:
 
 def test_padding_is_quieter_than_the_settled_answer_on_screen(qtbot):
     from app.canvas_panel import CanvasPanel
+    from app.canvas_story import COLORS, CellState
 
     panel = CanvasPanel()
     qtbot.addWidget(panel)
@@ -170,9 +173,11 @@ def test_padding_is_quieter_than_the_settled_answer_on_screen(qtbot):
     qtbot.waitUntil(lambda: panel.view.paint_count > 0)
     image = panel.view.grab().toImage()
 
-    def fill(index: int) -> QColor:  # a pixel inside the cell, clear of its text
-        rect = panel.view.cell_rect(index)
-        return image.pixelColor(int(rect.left()) + 3, int(rect.top()) + 3)
+    def fill(index: int) -> QColor:  # a pixel inside the cell, clear of its text (the grid under a 28 px header)
+        cols, rows = grid_shape(64)
+        w, h = (panel.view.width() - 16) / cols, (panel.view.height() - 40) / rows
+        r, c = divmod(index, cols)
+        return image.pixelColor(int(8 + c * w) + 3, int(32 + r * h) + 3)
 
     answer, padding = fill(0), fill(20)
     assert _luminance(padding) < _luminance(answer) / 2, (padding.name(), answer.name())
@@ -199,7 +204,8 @@ def test_header_fits_the_canvas_in_plain_words(qtbot):
     view.set_pieces(PIECES, STOP, HIDDEN)
     view.tokens_per_forward = 10.8
     view.resize(330, 300)
-    view.show_frame(_answer_frames()[0], steps_in_canvas=12)
+    view.show_frame(_answer_frames()[0])
+    view.steps_in_canvas = 12  # the canvas is committed: its step count is known
     header = view.header_text()
     assert "tokens/forw" not in header and "forward" not in header
     from PySide6.QtGui import QFont, QFontMetrics
@@ -224,9 +230,10 @@ def test_after_a_relaunch_no_cell_shows_a_raw_id_while_the_model_loads(qtbot, ch
         view = relaunched.window.findChild(CanvasView, "canvasView")
         assert view.frame is not None, "the stored replay is there"
         qtbot.waitUntil(lambda: view.paint_count > 0)
-        labels = [view.cell_label(i) for i in range(TEST_CANVAS)]
         tips = [view.cell_tooltip(i) for i in range(TEST_CANVAS)]
-        assert not any("#" in text for text in labels + tips), "never a raw id such as #0"
+        assert not any("#" in text for text in tips), "never a raw id such as #0"
+        labels = [view.cell_label(i) for i in range(TEST_CANVAS)]
+        assert not any(labels), "no cell text until the model's tokens are known"
         assert "Loading the model" in tips[0]
         with qtbot.waitSignal(relaunched.controller.model_ready, timeout=60_000):
             relaunched.worker.use_model(chat_em, "tiny-test")
@@ -264,8 +271,10 @@ def _save_through_the_dialog(qtbot, desk, target: Path) -> str:
         dialog.selectFile(str(target))
         dialog.accept()
 
+    save = desk.window.findChild(QPushButton, "saveAnimationButton")
+    assert save is not None and save.isEnabled(), "the canvas panel offers Save animation"
     QTimer.singleShot(0, answer)
-    qtbot.mouseClick(desk.window.findChild(QPushButton, "saveAnimationButton"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
     status = desk.window.findChild(QLabel, "canvasStatus")
     qtbot.waitUntil(lambda: bool(directories) and status.text().startswith(("Saved", "Could not")), timeout=30_000)
     documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
@@ -298,6 +307,8 @@ def test_save_animation_writes_a_gif_with_one_frame_per_step(qtbot, desk, tmp_pa
 
 
 def test_live_draft_in_the_bubble_uses_the_canvas_colours(qtbot):
+    from app.canvas_story import COLORS, CellState
+
     view = MessageView()
     qtbot.addWidget(view)
     from app.message_view import draft_html
