@@ -69,7 +69,9 @@ class CanvasPanel(QWidget):
         layout.addWidget(strip_area)
         layout.addWidget(t)
 
-        self.timeline = Timeline()
+        self.timeline = Timeline()  # what the scrubber shows: the live answer's, or a stored answer's
+        self._live = Timeline()  # the answer being generated, kept while another answer is replayed
+        self._live_index = -1
         self._index = -1
         self._mode = PAUSE
         self._new_answer_mode = PLAY
@@ -107,7 +109,8 @@ class CanvasPanel(QWidget):
 
     def begin_live(self) -> None:
         """A new answer starts: forget the old replay; follow it live or in slow motion (the user's last choice)."""
-        self.timeline.reset(live=True)
+        self._live = self.timeline = Timeline()
+        self._live.reset(live=True)
         self._index = -1
         self.view.tokens_per_forward = None
         self.view.show_frame(None)
@@ -117,8 +120,11 @@ class CanvasPanel(QWidget):
         self._refresh_controls()
 
     def live_frame(self, frame: Frame) -> None:
-        """A live frame (coalesced; every step 0 arrives): shown at once when following Live, queued otherwise."""
-        self.timeline.add_live(frame)
+        """A live frame (coalesced; every step 0 arrives): shown at once when following Live, queued otherwise;
+        kept aside while the user replays another answer."""
+        self._live.add_live(frame)
+        if self.timeline is not self._live:
+            return
         if self._mode == LIVE:
             self._show(len(self.timeline) - 1)
         elif self._mode == PLAY and self._index < 0:
@@ -127,6 +133,9 @@ class CanvasPanel(QWidget):
 
     def add_canvas_frames(self, frames: list[Frame]) -> None:
         """Every frame of a committed canvas joins the replay (replacing the live frames seen of it)."""
+        if self.timeline is not self._live:
+            self._live.commit(frames)
+            return
         shown = self._shown_key()
         self.timeline.commit(frames)
         if self._mode == LIVE:
@@ -138,12 +147,15 @@ class CanvasPanel(QWidget):
 
     def end_live(self) -> None:
         """The answer being generated ended (done, stopped or failed): slow motion stops at its last step."""
-        self.timeline.live = False
+        self._live.live = False
         self._refresh_controls()
 
     def set_replay(self, canvases: list[list[Frame]], note: str = "", tokens_per_forward: float | None = None) -> None:
         """Replay a stored answer, showing its committed last frame."""
         self.view.tokens_per_forward = tokens_per_forward
+        if self.timeline is self._live:
+            self._live_index = self._index
+        self.timeline = Timeline()
         self.timeline.set_canvases(canvases)
         self._set_mode(PAUSE)
         self.transport.show_status("")
@@ -160,10 +172,17 @@ class CanvasPanel(QWidget):
     def follow_live(self) -> None:
         """Show the newest frame and keep following the answer being generated at full speed."""
         self._new_answer_mode = LIVE
+        self._back_to_live()
         self._set_mode(LIVE)
         if len(self.timeline):
             self._show(len(self.timeline) - 1)
         self._refresh_controls()
+
+    def _back_to_live(self) -> None:
+        """Show the answer being generated again (after replaying another one while it ran)."""
+        if self.timeline is not self._live and self._live.live:
+            self.timeline = self._live
+            self._index = min(self._live_index, len(self.timeline) - 1)
 
     def replay_from_start(self) -> None:
         """Play the shown answer from its first step ("Replay canvas" in the answer bubble)."""

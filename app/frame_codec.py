@@ -17,6 +17,7 @@ import struct
 import sys
 import zlib
 from array import array
+from collections.abc import Iterable
 
 from engine.events import Frame
 
@@ -53,7 +54,7 @@ def _from_le(typecode: str, data: bytes) -> array:
 class CanvasFrames(list):
     """One canvas's denoising steps (a plain list of `Frame`s) plus `start`, its step-0 frame when known."""
 
-    def __init__(self, frames: list[Frame] = (), start: Frame | None = None) -> None:
+    def __init__(self, frames: Iterable[Frame] = (), start: Frame | None = None) -> None:
         super().__init__(frames)
         self.start = start
 

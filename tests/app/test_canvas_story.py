@@ -337,3 +337,21 @@ def test_replays_stored_before_step_0_existed_still_decode():
     start = Frame(0, 0, 8, list(array("I", range(16))), list(range(16)), [False] * 16, [4.0] * 16, 0.0)
     new = decode_canvas(encode_canvas(frames, start), 0)
     assert new.start.canvas == list(range(16)) and new.start.step == 0 and len(new) == 2
+
+
+def test_replaying_another_answer_while_one_runs_keeps_the_live_frames_apart(qtbot):
+    from app.canvas_panel import CanvasPanel
+
+    panel = CanvasPanel()
+    qtbot.addWidget(panel)
+    panel.view.set_pieces(PIECES, STOP, HIDDEN)
+    live = _answer_frames(16)
+    stored = [Frame(0, s, 8, [2] * 16, [3] * 16, [True] * 16, [0.0] * 16, 0.0) for s in (1, 2, 3)]
+    panel.begin_live()
+    panel.live_frame(live[0])
+    panel.set_replay([stored])  # the user opens another conversation meanwhile
+    panel.live_frame(live[1])
+    panel.add_canvas_frames(live)
+    assert panel.frames == stored and panel.view.frame is stored[-1]
+    panel.follow_live()  # back in the conversation whose answer is running
+    assert panel.frames == live and panel.view.frame is live[-1] and panel.view.committed
