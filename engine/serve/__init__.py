@@ -14,9 +14,10 @@ entropy_bound, t_min, t_max, stability_threshold, confidence_threshold}.
 
 Extension — live drafts: `"stream": true, "stream_options": {"include_drafts": true}` adds one chunk per denoising
 step before each canvas's text: a normal `chat.completion.chunk` with an empty delta and a `draft` object
-`{"canvas_index", "step", "max_steps", "text", "ids", "accepted", "entropy"}` (the step's argmax canvas, its token
-ids, the sampler's accepted mask as 0/1 and per-position entropy). Clients that do not know it see empty deltas
-(the official openai client yields them as chunks with `delta.content == None`; `chunk.draft` holds the extra).
+`{"canvas_index", "step", "max_steps", "text", "ids", "canvas", "accepted", "entropy"}` (the step's argmax canvas
+as text and token ids, the noisy canvas the next step sees, the accepted mask as 0/1, per-position entropy).
+Clients that do not know it see empty deltas (the official openai client yields them as chunks with
+`delta.content == None`; `chunk.draft` holds the extra).
 
 Queueing: one worker thread owns the model and answers requests one at a time in arrival order (up to 64 wait;
 more get 429). A request whose client disconnects is cancelled: the engine stops before its next denoising step,

@@ -42,6 +42,7 @@ class JobRecord:
     seconds: float = 0.0
     error: str = ""
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)  # the engine's cancel Event
 
     @property
     def steps_after_cancel(self) -> int | None:
@@ -56,9 +57,9 @@ class ServeJob:
         self.request = request
         self.sink = sink
         self.on_event = on_event
-        self.cancel = threading.Event()
         self.record = JobRecord(id=f"chatcmpl-{next(_ids):06d}{int(time.time() * 1000) % 10**9:09d}",
                                 created=time.time(), stream=request.stream)
+        self.cancel = self.record.cancel
 
     def request_cancel(self) -> None:
         """Ask the engine to stop (client gone): it stops before its next denoising step."""

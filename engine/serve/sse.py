@@ -41,9 +41,10 @@ def chunk(meta: dict[str, Any], delta: dict[str, Any], finish: str | None = None
 
 
 def draft_chunk(meta: dict[str, Any], frame: Frame, text: str) -> dict[str, Any]:
-    """The drafts extension: an empty-delta chunk carrying `draft` = this step's argmax canvas (text and ids)."""
+    """The drafts extension: an empty-delta chunk carrying `draft` = this step's argmax canvas (text and ids), the
+    noisy canvas the next step sees, the accepted mask (0/1) and per-position entropy."""
     draft = {"canvas_index": frame.canvas_index, "step": frame.step, "max_steps": frame.max_steps, "text": text,
-             "ids": frame.draft, "accepted": [int(a) for a in frame.accepted],
+             "ids": frame.draft, "canvas": frame.canvas, "accepted": [int(a) for a in frame.accepted],
              "entropy": [round(e, 4) for e in frame.entropy]}
     return chunk(meta, {}, draft=draft)
 
