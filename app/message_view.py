@@ -124,10 +124,10 @@ class MessageView(QTextBrowser):
         meta: list[str] = []
         if not user:
             if m.seed is not None:
-                meta.append(f"seed {m.seed}")
+                meta.append(f"seed\u00a0{m.seed}")
             tps = (m.stats or {}).get("tokens_per_second")
             if tps:
-                meta.append(f"{tps:.1f} tok/s")
+                meta.append(f"{tps:.1f}\u00a0tok/s")
             if m.status not in ("done", "generating"):
                 meta.append(m.status)
         links = [self._action("copy", m.id, "Copy")]

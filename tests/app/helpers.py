@@ -42,8 +42,8 @@ def anchors(view) -> list[tuple[str, str]]:
         while not it.atEnd():
             fragment = it.fragment()
             fmt = fragment.charFormat()
-            if fmt.isAnchor() and fmt.anchorHref():
-                found.append((fragment.text(), fmt.anchorHref()))
+            if fmt.isAnchor() and fmt.anchorHref():  # labels as read: no-break spaces are spaces
+                found.append((fragment.text().replace("\xa0", " "), fmt.anchorHref()))
             it += 1
         block = block.next()
     return found
