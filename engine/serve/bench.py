@@ -1,15 +1,16 @@
 """Served vs in-process speed on one model, same prompts, seeds and settings, in one run.
 
-In-process: `engine.generate` consumed directly. Served: the same requests through the real HTTP server on
-127.0.0.1 (uvicorn, JSON, the worker thread and the asyncio bridge), one at a time, non-streaming. tok/s counts
-generated tokens over wall time; the two alternate request by request (and which goes first alternates by round) so
-a machine's changing load affects both alike.
+In-process: `engine.generate` on one long-lived worker thread, as the desktop app runs it. Served: the same requests
+through the real HTTP server on 127.0.0.1 (uvicorn, JSON, the queue's worker thread and the asyncio bridge), one at a
+time, non-streaming. tok/s counts generated tokens over wall time; the two alternate request by request (and which
+goes first alternates by round) so a machine's changing load affects both alike.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..generation import generate
@@ -35,7 +36,7 @@ def run_bench(em: Any, *, rounds: int = 3) -> dict[str, Any]:
     served: list[float] = []
     local: list[float] = []
     match = True
-    with Server(em, port=0) as server, httpx2.Client(timeout=600) as client:
+    with Server(em, port=0) as server, httpx2.Client(timeout=600) as client, ThreadPoolExecutor(1) as worker:
         url = server.url + "/chat/completions"
 
         def over_http(messages: list[dict[str, str]], seed: int) -> tuple[float, int, str]:
@@ -45,8 +46,9 @@ def run_bench(em: Any, *, rounds: int = 3) -> dict[str, Any]:
                 "content"]
 
         def in_process(messages: list[dict[str, str]], seed: int) -> tuple[float, int, str]:
+            # On one long-lived thread, as the app's engine worker and the server's own worker run it.
             start = time.perf_counter()
-            done = _last(generate(em, em.chat_ids(messages), defaults.with_(seed=seed)))
+            done = worker.submit(lambda: _last(generate(em, em.chat_ids(messages), defaults.with_(seed=seed)))).result()
             return time.perf_counter() - start, len(done.token_ids), done.text
 
         warm = [{"role": "user", "content": PROMPTS[0]}]
