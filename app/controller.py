@@ -351,6 +351,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
                             f"{exc} The answer is shown but not fully saved; copy it if you need it.")
         self._remember_replay(live.message_id, live.canvases)
         self.live = None
+        self.page.canvas.end_live()  # slow motion stops at the answer's last step
         if self._is_open(live.conversation_id):
             self._show_stats(stats)
         if saved:

@@ -80,6 +80,7 @@ class ConversationViewMixin:
         """An answer that failed: what it committed is kept (status "error"); one that produced nothing leaves no
         empty bubble behind — the question stays, to answer again with Regenerate."""
         here = self._is_open(live.conversation_id)
+        self.page.canvas.end_live()
         if live.committed.strip():
             self._write(self.store.finish_assistant, live.message_id, text=live.committed, thinking="", stats=None,
                         status="error")
@@ -129,6 +130,7 @@ class ConversationViewMixin:
             self.edit_message(message.id)
         elif action == "replay" and message.role == "assistant":
             self.show_replay(message.id)
+            self.page.canvas.replay_from_start()  # "Replay canvas" plays the answer from its random start
             self.render_messages()
         elif action in ("regen-new", "regen-same") and self._is_last_answer(message):
             self.regenerate(same_seed=action == "regen-same")

@@ -44,7 +44,7 @@ def test_send_streams_frames_live_draft_and_stores_answer(qtbot, desk):
     assert len(canvases) == 2 and all(len(c) == 3 for c in canvases)
     assert all(len(f.draft) == TEST_CANVAS for c in canvases for f in c)
     scrubber = window.findChild(QSlider, "canvasScrubber")
-    assert scrubber.isEnabled() and scrubber.maximum() == 5
+    assert scrubber.isEnabled() and scrubber.maximum() == 7  # 2 canvases × (random start + 3 steps)
     stats = window.findChild(QLabel, "statsLabel").text()
     assert "tok/s" in stats and "tokens settled per step" in stats and "first draft after" in stats
     assert "Hello, canvas!" in messages.plain_text()
@@ -58,7 +58,7 @@ def test_scrubber_replays_every_step(qtbot, desk):
     for value in range(scrubber.maximum() + 1):
         scrubber.setValue(value)
         seen.append((view.frame.canvas_index, view.frame.step))
-    assert seen == [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)]
+    assert seen == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2), (1, 3)]  # each canvas from step 0
     assert "canvas 2 · step 3/3" in view.header_text()
 
 
@@ -127,7 +127,7 @@ def test_store_survives_restart_and_replays_from_disk(qtbot, chat_em, tmp_path):
         assert conversations.count() == 1 and conversations.item(0).text() == "Remember me"
         assert "Remember me" in desk.window.findChild(QTextBrowser, "messageView").plain_text()
         scrubber = desk.window.findChild(QSlider, "canvasScrubber")
-        assert scrubber.isEnabled() and scrubber.maximum() == 5
+        assert scrubber.isEnabled() and scrubber.maximum() == 7  # 2 canvases × (random start + 3 steps)
         assert desk.controller.selected_answer == answer_id
     finally:
         desk.window.close()
