@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from ..cli_common import argv_text, load_model_arg, print_error, run_cli, safe_text
+from ..cli_common import argv_text, load_model_arg, one_line, run_cli, safe_text
 from ..errors import UsageError
 from .server import DEFAULT_HOST, DEFAULT_PORT, Server, is_loopback
 
@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         if key is not None:
             argv_text(key, "--api-key")
         if not is_loopback(host):
-            print_error(f"warning: listening on {host}: other machines on the network can use this model"
-                        + ("" if key else " — with no API key, anyone who can reach the port") + ".")
+            print(f"warning: {one_line(f'listening on {host}: other machines on the network can use this model')}"
+                  + ("" if key else " — with no API key, anyone who can reach the port") + ".", file=sys.stderr,
+                  flush=True)
         server = Server(_load(args), host=host, port=args.port, api_key=key)
         server.bind()
         print(f"Serving {safe_text(server.service.model_id, newlines=False)} at {safe_text(server.url)} "

@@ -255,3 +255,31 @@ def test_not_json_and_foreign_host_are_refused(server):
     assert raw_post(server, b"messages=hi", headers={"Content-Type": "text/plain"}).status_code == 415
     foreign = raw_post(server, {"messages": user("hi")}, headers={"Host": "evil.example:80"})
     assert foreign.status_code == 421
+
+
+class SplitAt:
+    """A stand-in tokenizer side of `EngineModel`: ids are characters; id 0 opens a thought and id 1 closes it."""
+
+    def split_thinking(self, ids: list[int]) -> tuple[str, str]:
+        text = "".join(chr(i) if i > 1 else "|" if i == 1 else "^" for i in ids)
+        if "^" not in text:
+            return text.strip(), ""
+        before, _, rest = text.partition("^")
+        thought, _, after = rest.partition("|")
+        return (before + after).strip(), thought.strip()
+
+
+def test_text_assembler_splits_the_thought_and_holds_back_stop_prefixes():
+    from engine.serve.text import TextAssembler
+
+    def ids(text: str) -> list[int]:
+        return [0 if c == "^" else 1 if c == "|" else ord(c) for c in text]
+
+    text = TextAssembler(SplitAt(), stop=("STOP",))
+    assert text.feed(ids("^thinking")) == ("", "thinking")
+    assert text.feed(ids(" more|Answer ST")) == ("Answer ", " more")  # "ST" could begin "STOP": held back
+    assert text.feed(ids("ILL here")) == ("STILL here", "")
+    assert text.feed(ids(" then STOP and more")) == (" then ", "") and text.stopped
+    assert text.feed(ids("ignored")) == ("", "") and text.finish() == ("", "")
+    plain = TextAssembler(SplitAt(), stop=("xyz",))
+    assert plain.feed(ids("ends with x")) == ("ends with ", "") and plain.finish() == ("x", "")
