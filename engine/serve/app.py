@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import EngineError, PromptTooLongError
 from ..settings import SamplerSettings
-from .jobs import EngineQueue, EventHook, JobRecord, ServeJob
+from .jobs import EngineQueue, EventHook, JobRecord, ServeJob, ServerStopping
 from .schemas import MAX_BODY_BYTES, ChatRequest, RequestError, parse_chat_request
 from .sse import CancellingStream, completion, stream_events, wait_disconnect
 
@@ -41,9 +41,10 @@ def engine_error(exc: BaseException) -> RequestError:
     """An engine failure as the error a client sees (a bug is a 500 without internals)."""
     if isinstance(exc, PromptTooLongError):
         return RequestError(400, str(exc), param="messages", code="context_length_exceeded")
+    if isinstance(exc, ServerStopping):
+        return RequestError(503, str(exc), kind="server_error", code="server_stopping")
     if isinstance(exc, EngineError):
-        return RequestError(400 if "shutting down" not in str(exc) else 503, str(exc), code="engine_error",
-                            kind="invalid_request_error" if "shutting down" not in str(exc) else "server_error")
+        return RequestError(400, str(exc), code="engine_error")
     return RequestError(500, "The engine failed on this request; see the server's log.", kind="server_error",
                         code="internal_error")
 
@@ -197,6 +198,16 @@ async def _until_disconnect(request: Request, work: Any, on_disconnect: Callable
     return result
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return error_response(RequestError(404, f"No route {request.url.path[:100]!r}; this server has /v1/models and "
+                                       "/v1/chat/completions.", code="unknown_url"))
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response(RequestError(405, f"{request.method} is not allowed on {request.url.path[:100]!r}.",
+                                       code="method_not_allowed"))
+
+
 def create_app(em: Any, api_key: str | None = None, *, loopback_only: bool = True,
                engine_queue: EngineQueue | None = None, on_request: RequestHook | None = None,
                on_event: EventHook | None = None, model_id: str | None = None) -> Starlette:
@@ -213,7 +224,7 @@ def create_app(em: Any, api_key: str | None = None, *, loopback_only: bool = Tru
     app = Starlette(routes=[
         Route("/v1/models", service.models, methods=["GET"]),
         Route("/v1/chat/completions", service.chat, methods=["POST"]),
-    ])
+    ], exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.service = service
     if loopback_only:
         app.add_middleware(HostCheck)

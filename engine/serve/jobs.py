@@ -9,6 +9,7 @@ A desktop app that already has a worker owning the model can run jobs there inst
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
 import threading
 import time
@@ -21,9 +22,14 @@ from ..events import CanvasDone, Done, Frame
 from .schemas import ChatRequest
 from .text import TextAssembler
 
+log = logging.getLogger(__name__)
 Sink = Callable[[tuple], None]
 EventHook = Callable[["JobRecord", Any], None]
 _ids = itertools.count(1)
+
+
+class ServerStopping(EngineError):
+    """The server stopped before this request could be answered."""
 
 
 @dataclass
@@ -89,6 +95,7 @@ class ServeJob:
             record.error = str(exc)
             self.sink(("error", exc))
         except Exception as exc:  # noqa: BLE001 — a bug must reach the client as a 500, not kill the worker
+            log.exception("request %s failed", record.id)
             record.error = f"{type(exc).__name__}: {exc}"
             self.sink(("error", exc))
         finally:
@@ -166,7 +173,7 @@ class EngineQueue:
         for job in pending:
             if job is not None:
                 job.request_cancel()
-                job.sink(("error", EngineError("The server is shutting down.")))
+                job.sink(("error", ServerStopping("The server is shutting down; send the request again later.")))
                 job.record.state, job.record.reason = "finished", "cancelled"
                 job.record.finished.set()
         if self.current is not None:

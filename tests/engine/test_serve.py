@@ -255,6 +255,8 @@ def test_not_json_and_foreign_host_are_refused(server):
     assert raw_post(server, b"messages=hi", headers={"Content-Type": "text/plain"}).status_code == 415
     foreign = raw_post(server, {"messages": user("hi")}, headers={"Host": "evil.example:80"})
     assert foreign.status_code == 421
+    missing = httpx2.get(server.url + "/embeddings", headers={"Authorization": f"Bearer {KEY}"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_url"
 
 
 class SplitAt:
@@ -283,3 +285,10 @@ def test_text_assembler_splits_the_thought_and_holds_back_stop_prefixes():
     assert text.feed(ids("ignored")) == ("", "") and text.finish() == ("", "")
     plain = TextAssembler(SplitAt(), stop=("xyz",))
     assert plain.feed(ids("ends with x")) == ("ends with ", "") and plain.finish() == ("x", "")
+
+
+def test_only_loopback_addresses_count_as_local():
+    from engine.serve import is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.5", "example.com"))
