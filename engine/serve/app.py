@@ -130,16 +130,18 @@ class ChatService:
                 job.request_cancel()
 
         job = ServeJob(parsed, sink, on_event=self.on_event)
-        if not self.queue.submit(job):
-            return error_response(RequestError(429, f"The server is busy ({self.queue.waiting()} requests waiting); "
-                                               "retry shortly.", kind="server_error", code="queue_full"))
         self.records.append(job.record)
         del self.records[:-256]
-        if self.on_request is not None:
+        if self.on_request is not None:  # before the engine can see the job, so the app sees every event of it
             try:
                 self.on_request(job.record, parsed)
             except Exception:  # noqa: BLE001 — the app's hook must not break a request
                 pass
+        if not self.queue.submit(job):
+            job.record.state, job.record.reason = "finished", "rejected"
+            job.record.finished.set()
+            return error_response(RequestError(429, f"The server is busy ({self.queue.waiting()} requests waiting); "
+                                               "retry shortly.", kind="server_error", code="queue_full"))
         meta = {"id": job.record.id, "created": int(job.record.created), "model": self.model_id}
         # Wait for the engine to take the request (or refuse it) while watching for the client leaving.
         first = await _until_disconnect(request, events.get(), job.request_cancel)
