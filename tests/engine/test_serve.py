@@ -5,8 +5,13 @@ timing; the engine is held at a step through the app's `on_event` hook where a t
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import httpx2
 import openai
@@ -292,3 +297,23 @@ def test_only_loopback_addresses_count_as_local():
 
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.5", "example.com"))
+
+
+def test_command_line_serves_on_loopback_with_the_key_from_the_environment(tmp_path):
+    env = {**os.environ, "DIFFUSION_DESK_API_KEY": "env-key"}
+    with open(tmp_path / "stderr.txt", "w") as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "engine.serve", "--model", "demo", "--port", "0"], env=env,
+                                cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=errors,
+                                text=True)
+        try:
+            line = proc.stdout.readline()  # "Serving demo-model at http://127.0.0.1:PORT/v1 (key required); …"
+            found = re.search(r"http://127\.0\.0\.1:\d+/v1", line)
+            assert found, (line, (tmp_path / "stderr.txt").read_text())
+            url = found.group(0)
+            assert httpx2.get(url + "/models", timeout=WAIT_S).status_code == 401
+            listed = httpx2.get(url + "/models", headers={"Authorization": "Bearer env-key"}, timeout=WAIT_S)
+            assert listed.status_code == 200 and listed.json()["data"][0]["id"] == "demo-model"
+        finally:
+            proc.terminate()
+            proc.wait(WAIT_S)
+    assert "warning" not in (tmp_path / "stderr.txt").read_text()
