@@ -113,7 +113,9 @@ def needed_bytes(config: Any, profile: str, device: torch.device) -> int:
 
 
 def suggest_profile(config: Any, device: torch.device, free: int, current: str) -> str | None:
-    """The most precise other profile whose weights fit in `free` bytes on `device` (offload as the last resort)."""
+    """The most precise profile smaller than `current` whose weights fit in `free` bytes on `device` (offload as
+    the last resort on a GPU)."""
+    current_need = needed_bytes(config, current, device) if current in FALLBACK_ORDER[:-1] else None
     for candidate in FALLBACK_ORDER:
         if candidate == current or candidate == "offload":
             continue
@@ -121,7 +123,8 @@ def suggest_profile(config: Any, device: torch.device, free: int, current: str) 
             check_profile(candidate, device)
         except ProfileError:
             continue
-        if needed_bytes(config, candidate, device) <= free:
+        need = needed_bytes(config, candidate, device)
+        if need <= free and (current_need is None or need < current_need):
             return candidate
     if current != "offload" and device.type == "cuda":
         return "offload"
@@ -162,10 +165,11 @@ def memory_error(config: Any, profile: str, device: torch.device) -> ProfileMemo
     free = free_bytes(device) or 0
     need = needed_bytes(config, profile, device)
     suggestion = suggest_profile(config, device, free, profile)
-    hint = f"Choose the {suggestion} profile" if suggestion else "Close other programs using the memory"
+    hint = (f"Choose a smaller profile ({suggestion}) on the GPU page" if suggestion else
+            "Close other programs using the memory, or choose a smaller profile on the GPU page")
     return ProfileMemoryError(
         f"Ran out of memory loading with the {profile} profile on {device_name(device)}: it needs about "
-        f"{need / GIB:.1f} GB, {free / GIB:.1f} GB is free now. {hint} on the GPU page.",
+        f"{need / GIB:.1f} GB, {free / GIB:.1f} GB is free now. {hint}.",
         profile=profile, device_name=device_name(device), needed_gb=need / GIB, free_gb=free / GIB,
         suggestion=suggestion,
     )
