@@ -63,7 +63,7 @@ class FakeVllm:
 
 def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
     """Run `app` on 127.0.0.1:<free port>; the socket listens before uvicorn starts, so no readiness wait."""
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP: asyncio sets NODELAY
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
