@@ -81,6 +81,7 @@ class RemoteModel:
 
     @property
     def name(self) -> str:
+        """`model @ url`, for a model picker or a status bar."""
         return f"{self.model or '?'} @ {self.url}"
 
     def client(self, read_timeout: float | None = 60.0) -> httpx2.Client:
@@ -251,6 +252,7 @@ class _StreamState:
         self.steps_in_canvas = 0
 
     def chunk(self, remote: RemoteModel, chunk: dict[str, Any]) -> Iterator[RemoteFrame | CanvasDone]:
+        """Events for one stream chunk: a frame for a draft, a canvas for text, nothing for role or finish chunks."""
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
         draft = chunk.get("draft")
@@ -280,6 +282,7 @@ class _StreamState:
         self.steps_in_canvas = 0
 
     def done(self, reason: str | None, settings: SamplerSettings) -> Done:
+        """The closing `Done`: all text, the thought span, the finish reason and stats from the usage chunk."""
         seconds = time.perf_counter() - self.start
         reason = reason or {"length": "length"}.get(self.finish or "", "eos")
         text = "".join(self.content)

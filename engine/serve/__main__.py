@@ -15,6 +15,7 @@ KEY_VARIABLE = "DIFFUSION_DESK_API_KEY"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, parsed (values are checked in `main`)."""
     parser = argparse.ArgumentParser(prog="python -m engine.serve", description="An OpenAI-compatible server for "
                                      "one DiffusionGemma model (see `engine/serve/__init__.py` for the fields).")
     parser.add_argument("--model", default="demo", help="demo (embedded), tiny, a model folder or a cached hub id")

@@ -83,6 +83,7 @@ class ChatService:
         self.created = int(time.time())
 
     def check_key(self, request: Request) -> None:
+        """Raise a 401 `RequestError` unless the request carries the server's bearer key (constant-time compare)."""
         if self.key is None:
             return
         header = request.headers.get("authorization", "")
@@ -94,6 +95,7 @@ class ChatService:
                                code="invalid_api_key")
 
     def model_entry(self) -> dict[str, Any]:
+        """The served model as a `/v1/models` entry, with the `diffusion` extension clients detect us by."""
         gc = self.defaults
         return {"id": self.model_id, "object": "model", "created": self.created, "owned_by": "diffusion-desk",
                 "max_model_len": int(self.em.context_length),
@@ -101,6 +103,7 @@ class ChatService:
                               gc.max_denoising_steps, "per_step_drafts": True, "server": "diffusion-desk"}}
 
     async def models(self, request: Request) -> Response:
+        """`GET /v1/models`."""
         try:
             self.check_key(request)
         except RequestError as exc:
@@ -108,6 +111,7 @@ class ChatService:
         return JSONResponse({"object": "list", "data": [self.model_entry()]})
 
     async def chat(self, request: Request) -> Response:
+        """`POST /v1/chat/completions`: check key, media type and body at the border, then queue the job."""
         try:
             self.check_key(request)
             kind = request.headers.get("content-type", "").split(";")[0].strip().lower()

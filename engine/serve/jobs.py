@@ -133,7 +133,12 @@ class ServeJob:
 
 
 class EngineQueue:
-    """A worker thread that owns `em` and runs submitted jobs one at a time (FIFO); `max_waiting` bounds the queue."""
+    """A worker thread that owns `em` and runs submitted jobs one at a time (FIFO); `max_waiting` bounds the queue.
+
+    `create_app` / `Server` need only `start()`, `submit(job) -> bool`, `waiting() -> int` and `stop()`: an app whose
+    own worker already owns the model passes an object with those that runs `job.run(em)` on that worker, so the
+    model is never used from two threads at once.
+    """
 
     def __init__(self, em: Any, *, max_waiting: int = 64) -> None:
         self.em = em

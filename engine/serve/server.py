@@ -60,6 +60,7 @@ class Server:
 
     @property
     def records(self) -> list[JobRecord]:
+        """Recent requests, oldest first (at most 256): for a request log."""
         return self.service.records
 
     def bind(self) -> None:
