@@ -317,3 +317,18 @@ def test_command_line_serves_on_loopback_with_the_key_from_the_environment(tmp_p
             proc.terminate()
             proc.wait(WAIT_S)
     assert "warning" not in (tmp_path / "stderr.txt").read_text()
+
+
+def test_a_prompt_longer_than_the_context_gets_a_400(server, em):
+    response = raw_post(server, {"messages": user("word " * em.context_length)})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "context_length_exceeded"
+
+
+def test_a_full_queue_answers_429(em):
+    from engine.serve import EngineQueue
+
+    with Server(em, port=0, engine_queue=EngineQueue(em, max_waiting=0)) as full:
+        response = raw_post(full, {"messages": user("hi")}, key=None)
+        assert response.status_code == 429 and response.json()["error"]["code"] == "queue_full"
+        assert full.records[-1].reason == "rejected"
