@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .none_guard import make_none_immortal
+from .shell.none_guard import make_none_immortal
 
 try:
     _pyside = version("PySide6_Essentials")

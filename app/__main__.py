@@ -30,7 +30,7 @@ def _qt_app(argv: list[str]):
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from .theme import apply_theme, icon_path
+    from .shell.theme import apply_theme, icon_path
 
     app = QApplication.instance() or QApplication(["diffusion-desk", *argv])
     app.setApplicationName("Diffusion Desk")
@@ -60,7 +60,7 @@ def log_fatal_start(text: str) -> None:
     """Append why the app could not start to the log file (best effort: the log folder may be the problem)."""
     import time
 
-    from .crash import safe_log_path
+    from .shell.crash import safe_log_path
 
     path = safe_log_path()
     if path is None:
@@ -90,10 +90,10 @@ def check_places() -> str:
 async def _run_window(model: str | None) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from .crash import startup_failure_message
-    from .desktop import create_desktop
-    from .single_instance import SingleInstance, bring_to_front
-    from .store import NewerSchemaError
+    from .shell.crash import startup_failure_message
+    from .shell.desktop import create_desktop
+    from .shell.single_instance import SingleInstance, bring_to_front
+    from .store.chats import NewerSchemaError
 
     try:
         instance = SingleInstance()
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `diffusion-desk` gui-script."""
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.install_desktop_entry:
-        from .desktop_entry import main as install_desktop_entry
+        from .shell.desktop_entry import main as install_desktop_entry
 
         try:
             return install_desktop_entry()
@@ -143,14 +143,14 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
 
-    from .qt_libs import check_qt_platform
+    from .shell.qt_libs import check_qt_platform
 
     hint = check_qt_platform()  # before QApplication: missing X11 libraries end in a bare "Aborted" otherwise
     if hint:
         print(hint, file=sys.stderr)
         log_fatal_start(hint)
         return 3
-    from .crash import enable_fatal_log
+    from .shell.crash import enable_fatal_log
 
     enable_fatal_log()  # a crash while Qt starts still leaves the Python stacks in <logs>/fatal.log
     app = _qt_app([])
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         startup_error(problem, dialog=not args.self_test)
         return 1
-    from .crash import install_crash_handling
+    from .shell.crash import install_crash_handling
 
     app.crash_reporter = install_crash_handling()  # every unhandled exception → log + dialog; the app keeps running
     loop = qasync.QEventLoop(app)
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     with loop:
         if args.self_test:
-            from .selftest import DEFAULT_PROMPT, run_self_test
+            from .shell.selftest import DEFAULT_PROMPT, run_self_test
 
             try:
                 test = run_self_test(args.self_test, args.model, args.prompt or DEFAULT_PROMPT)

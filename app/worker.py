@@ -21,9 +21,9 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine import CanvasDone, CanvasStart, Done, EngineError, Frame, SamplerSettings
 
-from .draft import TokenText
-from .frame_codec import CanvasFrames, encode_canvas, start_frame
-from .model_sources import TINY_MODEL, load_engine_model
+from .canvas.frame_codec import CanvasFrames, encode_canvas, start_frame
+from .chat.draft import TokenText
+from .models.model_sources import TINY_MODEL, load_engine_model
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ def chat_em(tmp_path_factory):
     id is one the model can never produce, so every answer runs to max_new_tokens (whole canvases)."""
     from transformers import PreTrainedTokenizerFast
 
-    from app.model_sources import write_char_tokenizer
+    from app.models.model_sources import write_char_tokenizer
     from engine import EngineModel
     from engine.tiny import tiny_model
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.app_settings import AppSettings
-from app.desktop import Desktop, create_desktop
+from app.shell.desktop import Desktop, create_desktop
+from app.store.app_settings import AppSettings
 
 TEST_CANVAS = 64
 

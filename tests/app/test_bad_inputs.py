@@ -13,9 +13,9 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
-from app.app_settings import load_settings, settings_path
-from app.desktop import create_desktop
-from app.store import StoreWriteError
+from app.shell.desktop import create_desktop
+from app.store.app_settings import load_settings, settings_path
+from app.store.chats import StoreWriteError
 from tests.app.helpers import ask, close_startup_dialog_when_shown, open_desktop
 
 
@@ -143,7 +143,7 @@ def test_disk_full_mid_answer_keeps_generating_and_saves_later(qtbot, desk, monk
 
 
 def test_store_turns_sqlite_full_into_a_store_write_error(tmp_path):
-    from app.store import ChatStore
+    from app.store.chats import ChatStore
 
     store = ChatStore(tmp_path / "c.sqlite3")
     conv = store.create_conversation()

@@ -9,10 +9,10 @@ from PySide6.QtCore import QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QPushButton, QSlider
 
-from app.app_settings import AppSettings
-from app.canvas_view import CanvasView, grid_shape
-from app.desktop import create_desktop
-from app.message_view import MessageView
+from app.canvas.canvas_view import CanvasView, grid_shape
+from app.chat.message_view import MessageView
+from app.shell.desktop import create_desktop
+from app.store.app_settings import AppSettings
 from engine.events import Frame
 from tests.app.helpers import TEST_CANVAS, ask, open_desktop
 
@@ -39,7 +39,7 @@ def _answer_frames(length: int = 64) -> list[Frame]:
 
 
 def test_each_canvas_starts_from_its_random_step_0_and_ends_fully_settled(qtbot, desk):
-    from app.canvas_story import CellState
+    from app.canvas.canvas_story import CellState
 
     view, scrubber, _label, panel = _widgets(desk)
     answer_id = ask(qtbot, desk, "From noise")
@@ -148,7 +148,7 @@ def test_legend_explains_every_symbol_the_canvas_draws(qtbot):
 
 
 def _panel_legend(qtbot) -> str:
-    from app.canvas_panel import CanvasPanel
+    from app.canvas.canvas_panel import CanvasPanel
 
     panel = CanvasPanel()
     qtbot.addWidget(panel)
@@ -160,8 +160,8 @@ def _luminance(color: QColor) -> float:
 
 
 def test_padding_is_quieter_than_the_settled_answer_on_screen(qtbot):
-    from app.canvas_panel import CanvasPanel
-    from app.canvas_story import COLORS, CellState
+    from app.canvas.canvas_panel import CanvasPanel
+    from app.canvas.canvas_story import COLORS, CellState
 
     panel = CanvasPanel()
     qtbot.addWidget(panel)
@@ -307,11 +307,11 @@ def test_save_animation_writes_a_gif_with_one_frame_per_step(qtbot, desk, tmp_pa
 
 
 def test_live_draft_in_the_bubble_uses_the_canvas_colours(qtbot):
-    from app.canvas_story import COLORS, CellState
+    from app.canvas.canvas_story import COLORS, CellState
 
     view = MessageView()
     qtbot.addWidget(view)
-    from app.message_view import draft_html
+    from app.chat.message_view import draft_html
 
     html = draft_html("Done. ", [("kept", True), ("guess", False)])
     settled_fill, settled_text = COLORS[CellState.SETTLED]
@@ -324,7 +324,7 @@ def test_replays_stored_before_step_0_existed_still_decode():
     import zlib
     from array import array
 
-    from app.frame_codec import decode_canvas, encode_canvas
+    from app.canvas.frame_codec import decode_canvas, encode_canvas
 
     frames = _answer_frames(16)
     v2 = encode_canvas(frames)
@@ -340,7 +340,7 @@ def test_replays_stored_before_step_0_existed_still_decode():
 
 
 def test_replaying_another_answer_while_one_runs_keeps_the_live_frames_apart(qtbot):
-    from app.canvas_panel import CanvasPanel
+    from app.canvas.canvas_panel import CanvasPanel
 
     panel = CanvasPanel()
     qtbot.addWidget(panel)

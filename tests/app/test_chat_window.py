@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QLabel, QListWidget, QPushButton, QSlider, QTextBrowser, QWidget
 
-from app.canvas_view import CanvasView
-from app.chat_page import Composer
+from app.canvas.canvas_view import CanvasView
+from app.chat.chat_page import Composer
 from tests.app.helpers import TEST_CANVAS, ask, open_desktop
 
 CONTRACT_NAMES = [
@@ -196,7 +196,7 @@ def test_closing_mid_answer_keeps_committed_text(qtbot, chat_em, tmp_path):
     qtbot.waitUntil(lambda: desk.controller.closed, timeout=60_000)
     qtbot.wait(100)  # late worker events arrive after the store closed and are ignored
 
-    from app.store import ChatStore
+    from app.store.chats import ChatStore
 
     store = ChatStore(path)
     (conv,) = store.conversations()

@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
 
-from app import crash
-from app.crash import CrashDialog, CrashReporter
+from app.shell import crash
+from app.shell.crash import CrashDialog, CrashReporter
 from tests.app.helpers import ask
 
 

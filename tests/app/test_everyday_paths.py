@@ -211,7 +211,7 @@ def test_status_line_and_picker_speak_plainly(qtbot, desk):
 
 
 def test_models_page_has_no_developer_notes(qtbot):
-    from app.models_page import ModelManagerPage
+    from app.models.models_page import ModelManagerPage
 
     page = ModelManagerPage()
     qtbot.addWidget(page)
@@ -257,7 +257,7 @@ def test_export_opens_in_documents_with_icons_and_confirms(qtbot, desk, tmp_path
 
 @pytest.fixture
 def models_page(qtbot):
-    from app.models_page import ModelManagerPage
+    from app.models.models_page import ModelManagerPage
 
     page = ModelManagerPage()
     qtbot.addWidget(page)
@@ -322,7 +322,7 @@ def test_worker_uses_fewer_threads_than_cores_and_the_setting_changes_it(qtbot, 
 
 
 def test_cpu_note_says_when_other_programs_are_the_bottleneck():
-    from app.cpu_status import cpu_busy_by_others, cpu_note
+    from app.chat.cpu_status import cpu_busy_by_others, cpu_note
 
     assert "bottleneck" in cpu_note("cpu", 1, busy=True)
     assert "bottleneck" not in cpu_note("cpu", 1, busy=False) and cpu_note("cuda:0", 4) == ""
@@ -352,7 +352,7 @@ def test_launcher_prints_the_install_command_when_xcb_libraries_are_missing(tmp_
 
 
 def test_install_hint_per_distribution():
-    from app.qt_libs import distribution, install_hint, missing_libraries, platform_is_xcb
+    from app.shell.qt_libs import distribution, install_hint, missing_libraries, platform_is_xcb
 
     fake = "\tlibxcb-cursor.so.0 => /lib/libxcb-cursor.so.0\n\tlibxcb-icccm.so.4 => not found\n"
     assert missing_libraries(Path("/fake/libqxcb.so"), ldd=lambda _p: fake) == ["libxcb-icccm.so.4"]

@@ -8,7 +8,7 @@ import itertools
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
 
-from app.gpu_panel import GpuCard, GpuPanel
+from app.gpu.gpu_panel import GpuCard, GpuPanel
 from engine.hardware import LiveReading, StaticProvider, discover, load_selection
 from engine.hardware.fake import CPU_ONLY_TORCH_BUILD, FakeGpu, FakeNvml, torch_seeing
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
-from app.desktop_entry import REQUIRED_KEYS, desktop_entry_text, install_desktop_entry, parse_desktop_entry
-from app.single_instance import SingleInstance
-from app.theme import RESOURCES
+from app.shell.desktop_entry import REQUIRED_KEYS, desktop_entry_text, install_desktop_entry, parse_desktop_entry
+from app.shell.single_instance import SingleInstance
+from app.shell.theme import RESOURCES
 
 REPO = Path(__file__).resolve().parents[2]
 ICON_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)  # packaging/render_icons.py
@@ -101,7 +101,7 @@ def test_stale_lock_and_socket_of_a_killed_instance_are_taken_over(tmp_path):
     code = (
         "import os, sys\n"
         "from PySide6.QtCore import QCoreApplication\n"
-        "from app.single_instance import SingleInstance\n"
+        "from app.shell.single_instance import SingleInstance\n"
         "app = QCoreApplication([])\n"
         "assert SingleInstance().claim()\n"
         "print('claimed', flush=True)\n"

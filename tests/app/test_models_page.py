@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QPushButton
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from app.models_page import ModelManagerPage  # noqa: E402
+from app.models.models_page import ModelManagerPage  # noqa: E402
 from engine.models import tokens  # noqa: E402
 from tests.fixtures import hub_server as hubfix  # noqa: E402
 from tests.fixtures.hub_server import GATED_REPO, TINY_REPO, tiny_repo_files, write_repo  # noqa: E402
@@ -124,7 +124,7 @@ def test_import_and_delete_with_confirmation(qtbot, page, tmp_path, monkeypatch)
 def test_work_runs_off_the_gui_thread(qtbot, page, hub_server, monkeypatch):
     import threading
 
-    import app.models_page as models_page
+    import app.models.models_page as models_page
 
     threads = []
     real_pull = models_page.pull
@@ -151,6 +151,6 @@ def test_fit_badges_for_a_selected_gpu(page):
 
 
 def test_page_module_imports_no_torch():
-    code = "import sys, app.models_page; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, app.models.models_page; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

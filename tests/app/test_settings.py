@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QPushButton
 
-from app.app_settings import AppSettings, load_settings, save_settings, settings_path
-from app.settings_dialog import parse_settings
+from app.chat.settings_dialog import parse_settings
+from app.store.app_settings import AppSettings, load_settings, save_settings, settings_path
 
 
 def _field(dialog: QDialog, key: str) -> QLineEdit:
@@ -71,7 +71,7 @@ def test_broken_settings_file_gives_defaults_and_a_message(qtbot, chat_em, tmp_p
     invalid = load_settings()
     assert invalid.sampler == {} and "invalid" in invalid.problem
 
-    from app.desktop import create_desktop
+    from app.shell.desktop import create_desktop
 
     desktop = create_desktop(store_path=tmp_path / "c.sqlite3", autoload=False)
     try:

@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from app.frame_codec import decode_canvas, encode_canvas
-from app.migrations import MIGRATIONS, SCHEMA_VERSION, NewerSchemaError
-from app.store import ChatStore
+from app.canvas.frame_codec import decode_canvas, encode_canvas
+from app.store.chats import ChatStore
+from app.store.migrations import MIGRATIONS, SCHEMA_VERSION, NewerSchemaError
 from engine.events import Frame
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QGuiApplication
 
-from app.canvas_view import CanvasView, grid_shape
-from app.draft import THINKING_MARK, TokenText
-from app.markdown_render import highlight_code, render_markdown, split_fences
-from app.message_view import MessageView
-from app.store import Message
+from app.canvas.canvas_view import CanvasView, grid_shape
+from app.chat.draft import THINKING_MARK, TokenText
+from app.chat.markdown_render import highlight_code, render_markdown, split_fences
+from app.chat.message_view import MessageView
+from app.store.chats import Message
 from app.worker import EngineWorker
 from engine import SamplerSettings
 from engine.events import Frame

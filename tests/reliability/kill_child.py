@@ -23,7 +23,7 @@ def tiny_endless_model():
     """A tiny random DiffusionGemma with the app's character tokenizer and no reachable end of turn."""
     from transformers import PreTrainedTokenizerFast
 
-    from app.model_sources import tiny_tokenizer_dir
+    from app.models.model_sources import tiny_tokenizer_dir
     from engine import EngineModel
     from engine.tiny import tiny_model
 
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from app.app_settings import AppSettings
-    from app.desktop import create_desktop
+    from app.shell.desktop import create_desktop
+    from app.store.app_settings import AppSettings
 
     app = QApplication.instance() or QApplication(["kill-child"])
     desktop = create_desktop(store_path=args.db, settings=AppSettings(read_only=True), autoload=False)

@@ -117,7 +117,7 @@ def check(db: Path, before: dict[int, Row]) -> list[str]:
 
 def reopen_with_the_app(db: Path, before: dict[int, Row]) -> list[str]:
     """The app's store opens the killed database; a cut-off answer becomes "interrupted" and keeps its text."""
-    from app.store import ChatStore
+    from app.store.chats import ChatStore
 
     store = ChatStore(db)
     try:

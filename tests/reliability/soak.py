@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from app.app_settings import AppSettings
-    from app.desktop import create_desktop
-    from app.model_sources import TINY_MODEL, demo_model_available, demo_model_dir
+    from app.models.model_sources import TINY_MODEL, demo_model_available, demo_model_dir
+    from app.shell.desktop import create_desktop
+    from app.store.app_settings import AppSettings
 
     source = args.model
     if source == "demo":

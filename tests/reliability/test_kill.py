@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from app.store import ChatStore
+from app.store.chats import ChatStore
 from tests.reliability.kill_trials import check, run_self_test_trials, run_trials, snapshot
 
 

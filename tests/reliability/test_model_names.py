@@ -249,7 +249,7 @@ def test_model_id_type():
 def test_models_page_refuses_a_crafted_repo_id(qtbot):
     from PySide6.QtWidgets import QPushButton
 
-    from app.models_page import ModelManagerPage
+    from app.models.models_page import ModelManagerPage
 
     page = ModelManagerPage(catalogue=[])
     qtbot.addWidget(page)

@@ -13,8 +13,8 @@ from PySide6.QtCore import QObject, QTimer, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QPushButton, QTextBrowser
 
-from app.message_view import MessageView
-from app.store import Message
+from app.chat.message_view import MessageView
+from app.store.chats import Message
 from tests.app.conftest import chat_em, desk  # noqa: F401 - fixtures
 from tests.app.helpers import anchors, ask, click_link
 

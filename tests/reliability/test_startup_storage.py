@@ -22,9 +22,9 @@ import pytest
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
-from app.app_settings import AppSettings, load_settings, save_settings, settings_path
-from app.desktop import create_desktop
-from app.store import ChatStore, ForeignDatabaseError
+from app.shell.desktop import create_desktop
+from app.store.app_settings import AppSettings, load_settings, save_settings, settings_path
+from app.store.chats import ChatStore, ForeignDatabaseError
 from tests.app.conftest import chat_em, desk  # noqa: F401 - fixtures
 from tests.app.helpers import ask
 
@@ -296,7 +296,7 @@ def test_chats_path_that_is_a_folder_or_a_read_only_file(start_app):
 
 
 def test_our_older_database_is_still_opened_and_stamped(tmp_path):
-    from app.migrations import APPLICATION_ID, SCHEMA_V1
+    from app.store.migrations import APPLICATION_ID, SCHEMA_V1
 
     db = tmp_path / "v1.sqlite3"
     conn = sqlite3.connect(db)

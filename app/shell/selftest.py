@@ -19,9 +19,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from .app_settings import AppSettings
+from ..models.model_sources import default_model_source
+from ..store.app_settings import AppSettings
 from .desktop import Desktop, create_desktop
-from .model_sources import default_model_source
 
 DEFAULT_PROMPT = "Hello! Who are you?"
 HEARTBEAT_MS = 5

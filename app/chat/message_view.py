@@ -19,9 +19,9 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
 from PySide6.QtWidgets import QMessageBox, QTextBrowser, QWidget
 
+from ..store.chats import Message
 from .draft import span_style
 from .markdown_render import CodeTarget, LinkTarget, Rendered, new_href, printable, render_markdown
-from .store import Message
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def draft_html(committed: str, spans: list[tuple[str, bool]]) -> str:
     """Committed text, then the current canvas's draft in the canvas's colours: settled runs solid, the rest in
     the light text of the model's guess."""
     parts = [_plain(committed)]
-    for text, settled in spans:  # the canvas's colours (app/draft.py)
+    for text, settled in spans:  # the canvas's colours (app/chat/draft.py)
         parts.append(f'<span style="{span_style(settled)}">{_plain(text)}</span>')
     return "".join(parts) or f'<span style="color:{DIM}">…</span>'
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .chat_page import ChatPage, name
+from ..chat.chat_page import ChatPage, name
 
 
 def _placeholder(title: str, text: str, object_name: str) -> QWidget:
@@ -38,18 +38,18 @@ def _placeholder(title: str, text: str, object_name: str) -> QWidget:
 
 
 def build_models_page() -> QWidget:
-    """The model manager (◆ modelManager) when `app.models_page` exists, else a placeholder."""
+    """The model manager (◆ modelManager) when `app.models.models_page` exists, else a placeholder."""
     try:
-        from .models_page import ModelManagerPage
+        from ..models.models_page import ModelManagerPage
     except ImportError:
         return _placeholder("Models", "The model manager is not part of this build yet.", "modelManager")
     return ModelManagerPage()
 
 
 def build_gpu_page() -> QWidget:
-    """The GPU panel (◆ gpuPanel) when `app.gpu_panel` exists, else a placeholder."""
+    """The GPU panel (◆ gpuPanel) when `app.gpu.gpu_panel` exists, else a placeholder."""
     try:
-        from .gpu_panel import GpuPanel
+        from ..gpu.gpu_panel import GpuPanel
     except ImportError:
         return _placeholder("GPU", "The GPU panel is not part of this build yet.", "gpuPanel")
     return GpuPanel()

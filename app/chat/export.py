@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from .store import Conversation, Message
+from ..store.chats import Conversation, Message
 
 
 def conversation_markdown(conv: Conversation, messages: list[Message]) -> str:

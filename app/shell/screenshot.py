@@ -1,4 +1,4 @@
-"""`python -m app.screenshot OUT.png [--model PATH] [--prompt TEXT]... [--seed N]`: the window caught mid-answer.
+"""`python -m app.shell.screenshot OUT.png [--model PATH] [--prompt TEXT]... [--seed N]`: the window caught mid-answer.
 
 Asks each prompt in turn (in a throwaway chat store, the canvas following Live) and saves the window at the first
 step of the last answer where the canvas shows its whole story at once — cells still noisy, the model's guesses
@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .canvas_story import CellState, cell_states
+from ..canvas.canvas_story import CellState, cell_states
 
 MIN_PADDING = 8
 MIN_CELLS = 5
@@ -31,9 +31,9 @@ def tells_the_story(states: list[CellState]) -> bool:
 
 async def capture(out: Path, model: str | None, prompts: list[str], at: float, seed: int = 7) -> None:
     """Run the prompts; save the window during the last answer (see the module's docstring)."""
-    from .app_settings import AppSettings
+    from ..models.model_sources import default_model_source
+    from ..store.app_settings import AppSettings
     from .desktop import create_desktop
-    from .model_sources import default_model_source
 
     with tempfile.TemporaryDirectory() as tmp:
         desktop = create_desktop(store_path=Path(tmp) / "chats.sqlite3", settings=AppSettings(read_only=True),
@@ -77,7 +77,7 @@ async def capture(out: Path, model: str | None, prompts: list[str], at: float, s
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the capture, print where the picture went."""
-    parser = argparse.ArgumentParser(prog="python -m app.screenshot")
+    parser = argparse.ArgumentParser(prog="python -m app.shell.screenshot")
     parser.add_argument("out", type=Path)
     parser.add_argument("--model")
     parser.add_argument("--prompt", action="append", help="repeat for several turns; the last one is captured")
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
 
-    from .__main__ import _qt_app
+    from ..__main__ import _qt_app
 
     app = _qt_app([])
     loop = qasync.QEventLoop(app)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .store import Conversation
+from ..store.chats import Conversation
 
 
 class ConversationPanel(QWidget):

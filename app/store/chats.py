@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.events import Frame
 
-from .frame_codec import decode_canvas
+from ..canvas.frame_codec import decode_canvas
 from .migrations import APPLICATION_ID, ForeignDatabaseError, NewerSchemaError, check_ours, migrate
 
 __all__ = [

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 
 from engine import SamplerSettings
 
-from .app_settings import SAMPLER_KEYS, save_settings
+from ..models.model_sources import model_label
+from ..store.app_settings import SAMPLER_KEYS, save_settings
 from .cpu_status import CPU_TOOLTIP, cpu_note
 from .export import conversation_markdown, safe_file_name, stats_text, stats_tooltip, write_atomically
 from .file_dialogs import save_dialog
-from .model_sources import model_label
 from .settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:
-    from .worker import ModelInfo
+    from ..worker import ModelInfo
 
 
 class ModelSettingsMixin:

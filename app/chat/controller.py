@@ -18,12 +18,12 @@ from PySide6.QtCore import QObject, Signal
 
 from engine import CanvasDone, Done, Frame, SamplerSettings
 
-from .app_settings import AppSettings
+from ..shell.main_window import MainWindow
+from ..store.app_settings import AppSettings
+from ..store.chats import ChatStore, StoreWriteError
+from ..worker import EngineWorker, ModelInfo
 from .controller_models import ModelSettingsMixin
 from .controller_views import ConversationViewMixin
-from .main_window import MainWindow
-from .store import ChatStore, StoreWriteError
-from .worker import EngineWorker, ModelInfo
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog
 
-from .app_settings import AppSettings, load_settings
-from .controller import ChatController
-from .main_window import MainWindow
-from .model_sources import (
+from ..chat.controller import ChatController
+from ..models.model_sources import (
     TINY_MODEL,
     TINY_TOOLTIP,
     default_model_source,
@@ -19,8 +17,10 @@ from .model_sources import (
     demo_model_dir,
     model_label,
 )
-from .store import ChatStore
-from .worker import EngineWorker
+from ..store.app_settings import AppSettings, load_settings
+from ..store.chats import ChatStore
+from ..worker import EngineWorker
+from .main_window import MainWindow
 
 OPEN_FOLDER = "__open_folder__"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from engine import Frame
 
+from ..store.chats import Message
 from .settings_dialog import plain_error
-from .store import Message
 
 log = logging.getLogger(__name__)
 

@@ -278,7 +278,7 @@ def startup_failure_message(exc: BaseException) -> str:
 
     from engine.errors import EngineError
 
-    from .store import ForeignDatabaseError, NewerSchemaError, StoreOpenError
+    from ..store.chats import ForeignDatabaseError, NewerSchemaError, StoreOpenError
 
     if isinstance(exc, (EngineError, StoreOpenError, ForeignDatabaseError, NewerSchemaError)):
         log.error("startup failed: %s", exc)  # expected: the message says what to do, a traceback adds nothing

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .canvas_story import COLORS, CellState
+from ..canvas.canvas_story import COLORS, CellState
 
 THINKING_MARK = "💭 thinking… "
 

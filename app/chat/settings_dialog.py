@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from engine import SamplerSettings
 
-from .app_settings import SAMPLER_KEYS
+from ..store.app_settings import SAMPLER_KEYS
 
 TOOLTIP_WIDTH_PX = 360
 LABELS = {

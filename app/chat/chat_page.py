@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .canvas_panel import CanvasPanel
+from ..canvas.canvas_panel import CanvasPanel
 from .composer_drop import local_files, read_dropped
 from .conversation_panel import ConversationPanel
 from .message_view import MessageView

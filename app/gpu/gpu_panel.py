@@ -41,7 +41,7 @@ from engine.hardware import (
     save_selection,
 )
 
-from .model_sources import plain_reason
+from ..models.model_sources import plain_reason
 
 REFRESH_MS = 2000
 

@@ -1,0 +1,1 @@
+"""Models: the catalogue and models on disk, downloads, import, the hub token."""

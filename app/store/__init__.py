@@ -1,0 +1,1 @@
+"""What is kept on disk: the chats database (SQLite, WAL), its migrations, the settings file."""
