@@ -1,4 +1,5 @@
-"""`diffusion-desk` / `python -m app`: open the window, or run the ◆ self-test (`--self-test DIR`).
+"""`diffusion-desk` / `python -m app`: open the window, run the ◆ self-test (`--self-test DIR`), or ◆ `serve …`
+(the same as `python -m engine.serve …`: an OpenAI-compatible server, no window and no Qt).
 
 Every entry point turns an expected failure (an unusable DIFFUSION_DESK_HOME or data folder, a chat database
 that is locked, foreign, newer or damaged) into one clear message — a dialog where a window can exist, one line
@@ -16,7 +17,9 @@ from pathlib import Path
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="diffusion-desk", description="Chat with DiffusionGemma models.")
+    parser = argparse.ArgumentParser(prog="diffusion-desk", description="Chat with DiffusionGemma models.",
+                                     epilog="diffusion-desk serve [--help]: serve a model over an OpenAI-compatible "
+                                     "API, without a window (= python -m engine.serve).")
     parser.add_argument("--self-test", metavar="DIR", type=Path, help="ask one question, write DIR/report.json")
     parser.add_argument("--model", metavar="PATH", help="model folder (or cached hub id) to load")
     parser.add_argument("--prompt", metavar="TEXT", help="the self-test's question")
@@ -125,7 +128,12 @@ async def _run_window(model: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `diffusion-desk` gui-script."""
-    args = _parse(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # before any Qt import: a headless server needs no display libraries
+        from engine.serve.__main__ import main as serve
+
+        return serve(argv[1:])
+    args = _parse(argv)
     if args.install_desktop_entry:
         from .shell.desktop_entry import main as install_desktop_entry
 

@@ -148,3 +148,34 @@ def test_second_launch_of_the_app_exits_and_raises_the_first(tmp_path):
     finally:
         first.kill()
         first.wait(30)
+
+
+def test_serve_subcommand_is_the_engine_server_without_qt():
+    code = ("import sys\nfrom app.__main__ import main\ntry:\n    main(['serve', '--help'])\nexcept SystemExit as e:\n"
+            "    print('rc', e.code)\nprint('qt loaded' if 'PySide6' in sys.modules else 'no qt')")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert "--api-key" in proc.stdout and "rc 0" in proc.stdout and "no qt" in proc.stdout, proc.stderr[-2000:]
+    helped = subprocess.run([sys.executable, "-m", "app", "serve", "--help"], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert helped.returncode == 0 and "--port" in helped.stdout, helped.stderr[-2000:]
+
+
+def test_serve_subcommand_answers_v1_models_on_an_ephemeral_port(tmp_path):
+    import json
+    import re
+    import urllib.request
+
+    env = {**os.environ, "DIFFUSION_DESK_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
+    env.pop("DIFFUSION_DESK_API_KEY", None)
+    server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--model", "tiny", "--port", "0"], cwd=REPO,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()  # "Serving <model> at http://127.0.0.1:PORT/v1 (no key); Ctrl+C stops."
+        found = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
+        assert found, (line, server.stderr.read() if server.poll() is not None else "")
+        with urllib.request.urlopen(found.group(1) + "/models", timeout=30) as answer:
+            models = json.load(answer)
+        assert models["object"] == "list" and models["data"][0]["diffusion"]["per_step_drafts"] is True
+    finally:
+        server.kill()
+        server.wait(30)
