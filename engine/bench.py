@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .cli_common import argv_text, quiet_libraries, run_cli, safe_text
+from .bench_setup import RELEASE_RANDOM, bench_prompt, load_bench_model
+from .cli_common import argv_text, run_cli, safe_text
 from .errors import UsageError
 from .settings import SamplerSettings
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:  # torch loads inside the functions, after run_cli has checked
 
     from .loading import EngineModel
 
-RELEASE_RANDOM = "diffusiongemma-26b-a4b-random"
 
 
 @dataclass
@@ -60,7 +60,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    em = _load(argv_text(args.model, "--model"), argv_text(args.device, "--device"))
+    em = load_bench_model(argv_text(args.model, "--model"), argv_text(args.device, "--device"))
     prompt_tokens = args.prompt_tokens or (512 if em.device.type == "cuda" else 128)
     # A confidence threshold no canvas reaches keeps the step count fixed, so both sides do the same work.
     settings = SamplerSettings.for_model(
@@ -79,14 +79,6 @@ def _bench(args: argparse.Namespace) -> int:
                                      threads=args.threads))
     _print(result, as_json=args.json)
     return 0
-
-
-def bench_prompt(em: EngineModel, prompt_tokens: int) -> torch.Tensor:
-    """The bench's prompt: `prompt_tokens` fixed random ids (the same in every process)."""
-    import torch
-
-    generator = torch.Generator().manual_seed(1234)
-    return torch.randint(3, min(em.vocab_size, 100_000), (1, prompt_tokens), generator=generator).to(em.device)
 
 
 def run_bench(em: EngineModel, ids: torch.Tensor, settings: SamplerSettings, *, runs: int) -> dict:
@@ -169,41 +161,6 @@ def trim_like_engine(em: EngineModel, ids: list[int], budget: int) -> list[int]:
         if token in eos:
             return ids[: i + 1][:budget]
     return ids[:budget]
-
-
-def _load(spec: str, device: str) -> EngineModel:
-    if spec == RELEASE_RANDOM:
-        return release_random_model(device)
-    quiet_libraries()
-    if spec == "tiny":
-        from .tiny import tiny_engine_model
-
-        em = tiny_engine_model()
-        em.model.generation_config.eos_token_id = None  # random weights: no EOS, so every run makes every token
-        return em
-    from .loading import EngineModel
-
-    return EngineModel.from_pretrained(spec, device=device)
-
-
-def release_random_model(device: str = "auto") -> EngineModel:
-    """The release's 26B-A4B shape with random bf16 weights, built directly on the GPU (≈ 52 GB)."""
-    import torch
-    from transformers import DiffusionGemmaForBlockDiffusion
-
-    from .loading import EngineModel, pick_device
-    from .tiny import RELEASE_TEXT, tiny_config
-
-    target = pick_device(device)
-    if target.type != "cuda":
-        raise UsageError(f"{RELEASE_RANDOM} needs a CUDA GPU with ≈ 60 GB free (bf16); this machine has none.")
-    config = tiny_config(**{k: v for k, v in RELEASE_TEXT.items()}, layer_types=None)
-    torch.manual_seed(0)
-    with torch.device(target):
-        model = DiffusionGemmaForBlockDiffusion._from_config(config, dtype=torch.bfloat16)
-    em = EngineModel.wrap(model.eval(), name=RELEASE_RANDOM)
-    em.model.generation_config.eos_token_id = None  # random weights: no EOS, so every run makes every token
-    return em
 
 
 def _sync(em: EngineModel) -> None:

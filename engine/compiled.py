@@ -141,7 +141,7 @@ class CompiledPath:
         """
         import time
 
-        from .generation import CacheState
+        from .cache_state import CacheState
         from .settings import SamplerSettings
 
         start, report = time.perf_counter(), progress or (lambda stage, done, total: None)

@@ -104,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
 def _child(args: argparse.Namespace) -> int:
     import torch
 
-    from .bench import _load, bench_prompt
+    from .bench_setup import bench_prompt, load_bench_model
     from .settings import SamplerSettings
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    em = _load(args.model, args.device)
+    em = load_bench_model(args.model, args.device)
     settings = SamplerSettings.for_model(em, max_new_tokens=args.new_tokens, max_denoising_steps=args.steps,
                                          seed=args.seed, confidence_threshold=1e-12)
     ids = bench_prompt(em, args.prompt_tokens)

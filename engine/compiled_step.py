@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .generation import accept_mask, token_entropy
+from .sampling import accept_mask, token_entropy
 from .static_cache import RingKVCache
 
 # params: t_min, t_max, max_denoising_steps, entropy_bound, confidence_threshold, stability_threshold

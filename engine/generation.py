@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -25,19 +25,13 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
     LinearTemperatureScheduleLogitsProcessor,
 )
 
+from .cache_state import CacheState
 from .events import CanvasDone, CanvasStart, Done, Frame, Stats
 from .loading import EngineModel
+from .sampling import accept_mask, token_entropy
 from .settings import SamplerSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class CacheState:
-    """The KV cache of a conversation and the ids it holds (in order), for reuse by the next turn."""
-
-    cache: Any = None
-    ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -290,23 +284,6 @@ def _denoising_step(model: Any, canvas: _Canvas, cache: Any, positions: torch.Te
     packed = torch.cat([canvas.current[0].float(), draft[0].float(), accepted[0].float(), entropy[0], finished_t])
     data = packed.cpu().tolist()
     return data[-1] > 0.5, data
-
-
-def token_entropy(logits: torch.Tensor) -> torch.Tensor:
-    """Per-position entropy, op for op as `torch.distributions.Categorical(logits=...).entropy()` (same bits),
-    without building a distribution object (and its argument validation) every step."""
-    normalized = logits - logits.logsumexp(dim=-1, keepdim=True)
-    probs = torch.softmax(normalized, dim=-1)
-    clamped = torch.clamp(normalized, min=torch.finfo(normalized.dtype).min)
-    return -(clamped * probs).sum(-1)
-
-
-def accept_mask(entropy: torch.Tensor, bound: float) -> torch.Tensor:
-    """The entropy-bound rule: lowest-entropy tokens whose summed entropy minus their max stays within `bound`."""
-    sorted_entropy, order = torch.sort(entropy, dim=-1, descending=False)
-    cumulative = torch.cumsum(sorted_entropy, dim=-1)
-    selected = cumulative - sorted_entropy <= bound
-    return torch.scatter(input=torch.zeros_like(selected), dim=-1, index=order, src=selected)
 
 
 def _stable(history: list[torch.Tensor], draft: torch.Tensor, threshold: int) -> torch.Tensor | None:

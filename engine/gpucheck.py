@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .bench_setup import RELEASE_RANDOM
 from .cli_common import argv_text, run_cli
 from .errors import EngineError, UsageError
 
-RELEASE_RANDOM = "diffusiongemma-26b-a4b-random"
 STEPS = (16, 48)
 # What a first compile costs before its first timed run (DIFFUSIONGEMMA.md: 234 s on an H200 for the 26B shape;
 # ≈ 90 s for the tiny model on a busy 2-core CPU): the budget does not start one it cannot finish.

@@ -8,9 +8,8 @@ from typing import Any
 
 import torch
 
+from .bench_setup import RELEASE_RANDOM
 from .errors import ProfileError, ProfileMemoryError
-
-RELEASE_RANDOM = "diffusiongemma-26b-a4b-random"
 
 
 def load_profile(source: Any, profile: str, target: torch.device) -> tuple[Any, float]:

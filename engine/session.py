@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import torch
 
+from .cache_state import CacheState
 from .events import CanvasDone, Done, Frame
-from .generation import CacheState, generate
+from .generation import generate
 from .loading import EngineModel
 from .settings import SamplerSettings
 from .static_cache import CacheRollbackError

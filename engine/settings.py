@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .loading import EngineModel
+from typing import Any
 
 # The release's generation_config.json (../shared/DIFFUSIONGEMMA.md); used where a model ships none.
 RELEASE_DEFAULTS = {
@@ -53,7 +50,7 @@ class SamplerSettings:
             _int_in(self, "seed", 0, 2**63 - 1)
 
     @classmethod
-    def for_model(cls, em: EngineModel | Any, **overrides: Any) -> SamplerSettings:
+    def for_model(cls, em: Any, **overrides: Any) -> SamplerSettings:
         """The model's generation_config defaults, with max_new_tokens raised to a useful chat length."""
         model = getattr(em, "model", em)
         gc = getattr(model, "generation_config", None)

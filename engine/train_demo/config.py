@@ -6,11 +6,27 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..paths import demo_model_dir
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID, TURN_CLOSE_ID
 
 # Anchored at the checkout, never the current folder: a `train-demo/ckpt.pt` planted where the command happens to run
 # is not picked up by --resume.
 WORK_DIR = Path(__file__).resolve().parents[2] / "train-demo"
 EXPORT_DIR = demo_model_dir()
+
+
+# Default sampler settings shipped in generation_config.json (chosen from the eval sweep, see TRAINING.md).
+GENERATION_DEFAULTS = {
+    "max_new_tokens": 256,
+    "max_denoising_steps": 24,
+    "sampler_config": {"entropy_bound": 0.1, "_cls_name": "EntropyBoundSamplerConfig"},
+    "t_min": 0.4,
+    "t_max": 1.5,  # high early temperature: confident answers still sharpen over ~8-12 steps (sweep in TRAINING.md)
+    "stability_threshold": 1,
+    "confidence_threshold": 0.005,
+    "bos_token_id": BOS_ID,
+    "pad_token_id": PAD_ID,
+    "eos_token_id": [EOS_ID, TURN_CLOSE_ID],
+}
 
 
 @dataclass

@@ -21,7 +21,7 @@ from .tokenizer import PAD_ID, VOCAB_SIZE, CharCodec
 def _gen_config(overrides: dict | None = None):
     from transformers.models.diffusion_gemma.generation_diffusion_gemma import DiffusionGemmaGenerationConfig
 
-    from .train import GENERATION_DEFAULTS
+    from .config import GENERATION_DEFAULTS
 
     cfg = json.loads(json.dumps(GENERATION_DEFAULTS))
     cfg.update(overrides or {})

@@ -13,10 +13,10 @@ import torch
 
 from ..errors import CheckpointError
 from .checkpoint import load_checkpoint
-from .config import EXPORT_DIR, WORK_DIR, TrainConfig
+from .config import EXPORT_DIR, GENERATION_DEFAULTS, WORK_DIR, TrainConfig
 from .data import SKILLS, TRAIN_MIX
 from .objective import diffusion_loss, make_batch
-from .tokenizer import BOI_ID, BOS_ID, EOI_ID, EOS_ID, IMAGE_ID, PAD_ID, TURN_CLOSE_ID, CharCodec
+from .tokenizer import BOI_ID, BOS_ID, EOI_ID, EOS_ID, IMAGE_ID, PAD_ID, CharCodec
 
 SHORT_MIX = {"a": 0.45, "b": 0.30, "c": 0.25}
 FULL_MIX = {"a": 0.2, "b": 0.2, "c": 0.15, "d": 0.2, "e": 0.25}
@@ -58,21 +58,6 @@ def model_config(tc: TrainConfig):
         eoi_token_id=EOI_ID,
         image_token_id=IMAGE_ID,
     )
-
-
-# Default sampler settings shipped in generation_config.json (chosen from the eval sweep, see TRAINING.md).
-GENERATION_DEFAULTS = {
-    "max_new_tokens": 256,
-    "max_denoising_steps": 24,
-    "sampler_config": {"entropy_bound": 0.1, "_cls_name": "EntropyBoundSamplerConfig"},
-    "t_min": 0.4,
-    "t_max": 1.5,  # high early temperature: confident answers still sharpen over ~8-12 steps (sweep in TRAINING.md)
-    "stability_threshold": 1,
-    "confidence_threshold": 0.005,
-    "bos_token_id": BOS_ID,
-    "pad_token_id": PAD_ID,
-    "eos_token_id": [EOS_ID, TURN_CLOSE_ID],
-}
 
 
 def build_model(tc: TrainConfig):

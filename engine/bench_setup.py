@@ -1,0 +1,59 @@
+"""What the benchmarks share: the model they load and the prompt they time (the same in every process)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .cli_common import quiet_libraries
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+    from .loading import EngineModel
+
+RELEASE_RANDOM = "diffusiongemma-26b-a4b-random"
+
+
+def load_bench_model(spec: str, device: str) -> EngineModel:
+    """`tiny` (random, no EOS), the release shape with random weights (CUDA), or a model folder / hub id."""
+    if spec == RELEASE_RANDOM:
+        return release_random_model(device)
+    quiet_libraries()
+    if spec == "tiny":
+        from .tiny import tiny_engine_model
+
+        em = tiny_engine_model()
+        em.model.generation_config.eos_token_id = None  # random weights: no EOS, so every run makes every token
+        return em
+    from .loading import EngineModel
+
+    return EngineModel.from_pretrained(spec, device=device)
+
+
+def release_random_model(device: str = "auto") -> EngineModel:
+    """The release's 26B-A4B shape with random bf16 weights, built directly on the GPU (≈ 52 GB)."""
+    import torch
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    from .loading import EngineModel, pick_device
+    from .tiny import RELEASE_TEXT, tiny_config
+
+    target = pick_device(device)
+    if target.type != "cuda":
+        raise UsageError(f"{RELEASE_RANDOM} needs a CUDA GPU with ≈ 60 GB free (bf16); this machine has none.")
+    config = tiny_config(**{k: v for k, v in RELEASE_TEXT.items()}, layer_types=None)
+    torch.manual_seed(0)
+    with torch.device(target):
+        model = DiffusionGemmaForBlockDiffusion._from_config(config, dtype=torch.bfloat16)
+    em = EngineModel.wrap(model.eval(), name=RELEASE_RANDOM)
+    em.model.generation_config.eos_token_id = None  # random weights: no EOS, so every run makes every token
+    return em
+
+
+def bench_prompt(em: EngineModel, prompt_tokens: int) -> torch.Tensor:
+    """The bench's prompt: `prompt_tokens` fixed random ids (the same in every process)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(1234)
+    return torch.randint(3, min(em.vocab_size, 100_000), (1, prompt_tokens), generator=generator).to(em.device)
