@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from engine import CanvasDone, CanvasStart, Done, EngineError, Frame, SamplerSet
 
 from .canvas.frame_codec import CanvasFrames, encode_canvas, start_frame
 from .chat.draft import TokenText
+from .gpu.compiled_setup import CompiledSetup, compiled_path_error, on_cuda
 from .models.model_sources import TINY_MODEL, load_engine_model
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,13 @@ class _Runner(QObject):
     canvas_done = Signal(int, object, object, bytes)
     done = Signal(int, object)
     error = Signal(int, str)
+    load_progress = Signal(object)  # engine LoadProgress
+    notice = Signal(str)
+    profile_suggested = Signal(str, str, str)  # source, suggested profile, the load error's message
 
-    def __init__(self) -> None:
+    def __init__(self, compiled_on: Any = None) -> None:
         super().__init__()
+        self.compiled = CompiledSetup(compiled_on or on_cuda, self.loading.emit, self.notice.emit)
         self._em: Any = None
         self._session: Any = None
         self._session_key: int | None = None
@@ -97,11 +102,17 @@ class _Runner(QObject):
         try:
             self._apply_threads()
             device, profile = placement if isinstance(placement, tuple) else ("auto", None)
-            em = prebuilt if prebuilt is not None else load_engine_model(source, device, profile)
+            em = prebuilt if prebuilt is not None else load_engine_model(
+                source, device, profile, on_progress=self.load_progress.emit
+            )
+            self.compiled.apply(em)
             pieces = em.token_pieces()
             defaults = SamplerSettings.for_model(em).as_dict()
             text = _token_text(em, pieces)
         except EngineError as exc:
+            suggestion = getattr(exc, "suggestion", None)
+            if suggestion:
+                self.profile_suggested.emit(source, str(suggestion), str(exc))
             self.error.emit(0, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - the window must keep running and say what happened
@@ -114,15 +125,44 @@ class _Runner(QObject):
         info = ModelInfo(name, source, str(em.device), int(em.canvas_length), pieces, defaults, is_random, text)
         self.loaded.emit(info)
 
+    @Slot(bool)
+    def set_compiled(self, enabled: bool) -> None:
+        """The GPU-optimized path on or off; off drops it now (the session re-encodes), on applies at the next load."""
+        self.compiled.enabled = bool(enabled)
+        if not enabled and self._em is not None and getattr(self._em, "compiled", None) is not None:
+            self._em.compiled = None
+            self._session, self._session_key = None, None
+
+    @Slot(object)
+    def run_with_model(self, job: object) -> None:
+        """Run `job(em)` here, in the thread that owns the model (`em` is None before a load): the app's server
+        requests. Another generation used the model in between, so the chat's cached prefix is dropped."""
+        self._apply_threads()
+        self._session, self._session_key = None, None
+        try:
+            job(self._em)
+        except Exception:  # noqa: BLE001 - a failing job must not end the engine thread
+            log.error("a job on the engine thread failed\n%s", traceback.format_exc())
+
     @Slot(object, object)
     def generate(self, request: GenerationRequest, cancel: threading.Event) -> None:
-        """Iterate one answer's events and forward them (frames coalesced, canvases whole)."""
+        """Iterate one answer's events and forward them (frames coalesced, canvases whole). When the compiled path
+        fails before the first canvas is committed, it is turned off for the session and the answer runs eagerly."""
         if self._em is None:
             self.error.emit(request.request_id, "No model is loaded yet. Pick one in the model list first.")
             return
+        failure = self._answer(request, cancel)
+        if failure is not None:
+            self.compiled.fall_back(self._em, failure)
+            self._session, self._session_key = None, None
+            self._answer(request, cancel)
+
+    def _answer(self, request: GenerationRequest, cancel: threading.Event) -> Exception | None:
+        """One pass over the answer's events; returns a compiled-path error that may be retried eagerly."""
         rid = request.request_id
         self._apply_threads()
         frames: list[Frame] = []
+        committed = False
         pending: Frame | None = None
         start: Frame | None = None
         last_emit = 0.0
@@ -149,16 +189,21 @@ class _Runner(QObject):
                     canvas_frames = CanvasFrames([f for f in frames if f.canvas_index == event.canvas_index], own_start)
                     blob = encode_canvas(canvas_frames) if canvas_frames else b""
                     self.canvas_done.emit(rid, event, canvas_frames, blob)
-                    frames = []
+                    frames, committed = [], True
                 elif isinstance(event, Done):
                     self.done.emit(rid, event)
         except EngineError as exc:
             self._session, self._session_key = None, None
+            if compiled_path_error(exc) and not committed and getattr(self._em, "compiled", None) is not None:
+                return exc
+            if compiled_path_error(exc):
+                self.compiled.fall_back(self._em, exc)
             self.error.emit(rid, str(exc))
         except Exception as exc:  # noqa: BLE001
             log.error("generation failed\n%s", traceback.format_exc())
             self._session, self._session_key = None, None
             self.error.emit(rid, f"Generation failed: {exc}")
+        return None
 
     def _events(self, request: GenerationRequest, cancel: threading.Event) -> Iterator[Any]:
         """The engine's event stream; one `ChatSession` per conversation keeps its KV cache between turns."""
@@ -194,20 +239,31 @@ class EngineWorker(QObject):
     canvas_done = Signal(int, object, object, bytes)  # request id, CanvasDone, its frames, packed frames
     done = Signal(int, object)  # request id, Done
     error = Signal(int, str)  # request id (0: model load), message
+    load_progress = Signal(object)  # engine LoadProgress: stage, done, total, unit, message, fraction
+    notice = Signal(str)  # a message for the banner (e.g. the GPU-optimized path turned itself off)
+    profile_suggested = Signal(str, str, str)  # source, a profile that would fit, the load error's message
 
     _load_requested = Signal(str, object, object)
     _generate_requested = Signal(object, object)
     _threads_requested = Signal(object)
+    _job_requested = Signal(object)
+    _compiled_requested = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, compiled_on: Any = None) -> None:
+        """`compiled_on(em)` says whether a loaded model takes the compiled path (default: it is on CUDA)."""
         super().__init__(parent)
         self._thread = QThread()
         self._thread.setObjectName("engineWorker")
-        self._runner = _Runner()
+        self._runner = _Runner(compiled_on)
         self._runner.moveToThread(self._thread)
         self._load_requested.connect(self._runner.load)
         self._generate_requested.connect(self._runner.generate)
         self._threads_requested.connect(self._runner.set_cpu_threads)
+        self._job_requested.connect(self._runner.run_with_model)
+        self._compiled_requested.connect(self._runner.set_compiled)
+        self._runner.load_progress.connect(self.load_progress)
+        self._runner.notice.connect(self.notice)
+        self._runner.profile_suggested.connect(self.profile_suggested)
         self._runner.loading.connect(self.model_loading)
         self._runner.loaded.connect(self.model_loaded)
         self._runner.frame.connect(self.frame)
@@ -240,9 +296,27 @@ class EngineWorker(QObject):
         self._generate_requested.emit(request, self._cancel)
         return self._next_id
 
+    def run_with_model(self, job: Callable[[Any], None]) -> None:
+        """Queue `job(em)` on the engine thread, after the answers and jobs queued before it (the server's requests
+        wait their turn behind a chat answer). Callable from any thread; `em` is None when no model is loaded."""
+        self._job_requested.emit(job)
+
     def set_cpu_threads(self, threads: int | None) -> None:
         """How many CPU threads the engine uses from the next answer on (None or 0: physical cores − 1)."""
         self._threads_requested.emit(threads)
+
+    @property
+    def compiled_on(self) -> Any:
+        """The predicate `compiled_on(em)` that decides whether a loaded model takes the compiled path."""
+        return self._runner.compiled.compiled_on
+
+    @compiled_on.setter
+    def compiled_on(self, predicate: Any) -> None:
+        self._runner.compiled.compiled_on = predicate  # read by the worker thread at the next load
+
+    def set_compiled(self, enabled: bool) -> None:
+        """Turn the GPU-optimized (compiled) path on (from the next load) or off (now)."""
+        self._compiled_requested.emit(bool(enabled))
 
     def cpu_threads(self) -> int:
         """The thread count the worker applied last (0 before its first load or answer)."""

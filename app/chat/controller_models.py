@@ -6,13 +6,15 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from PySide6.QtWidgets import QMessageBox
+
 from engine import SamplerSettings
 
 from ..models.model_sources import model_label
 from ..store.app_settings import SAMPLER_KEYS, save_settings
 from .cpu_status import CPU_TOOLTIP, cpu_note
 from .export import conversation_markdown, safe_file_name, stats_text, stats_tooltip, write_atomically
-from .file_dialogs import save_dialog
+from ..common.file_dialogs import save_dialog
 from .settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:
@@ -25,7 +27,56 @@ class ModelSettingsMixin:
 
     def load_model(self, source: str) -> None:
         """Load `source` in the worker thread on the chosen device."""
+        self._wire_models()
         self.worker.load(source, self.device, self.profile)
+
+    def _wire_models(self) -> None:
+        """Connect the worker's load progress, notices and profile suggestions (once) and pass the compiled-path
+        setting on before the first load. Lazy, because the chat controller wires its own signals."""
+        if getattr(self, "_models_wired", False):
+            return
+        self._models_wired = True
+        self.worker.set_compiled(self.settings.compiled_path)
+        self.worker.load_progress.connect(self._load_progress)
+        self.worker.notice.connect(self.page.show_banner)
+        self.worker.profile_suggested.connect(self.offer_profile)
+
+    def _load_progress(self, progress: object) -> None:
+        """One `LoadProgress` from the worker: the bar beside the model picker shows its share and message."""
+        if self.closed:
+            return
+        fraction = max(0.0, min(1.0, float(getattr(progress, "fraction", 0.0))))
+        text = str(getattr(progress, "message", ""))
+        bar = self.window.load_progress
+        self.window.show_loading(text or "Loading…")
+        bar.setRange(0, 1000)
+        bar.setValue(int(fraction * 1000))
+        bar.setFormat(f"{fraction:.0%}")
+        bar.setTextVisible(True)
+        bar.setToolTip(text)
+
+    def offer_profile(self, source: str, suggestion: str, message: str) -> QMessageBox | None:
+        """A load ran out of memory and the engine named a profile that fits: offer "Load as …" as one click."""
+        if self.closed:
+            return None
+        from engine.hardware import PROFILE_LABELS
+
+        box = QMessageBox(QMessageBox.Icon.Warning, "The model does not fit", message, parent=self.window)
+        box.setObjectName("profileRetryDialog")
+        box.setAccessibleName("profileRetryDialog")
+        retry = box.addButton(f"Load as {PROFILE_LABELS.get(suggestion, suggestion)}",
+                              QMessageBox.ButtonRole.AcceptRole)
+        retry.setObjectName("profileRetryButton")
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: button is retry and self.retry_as(source, suggestion))
+        box.open()
+        return box
+
+    def retry_as(self, source: str, profile: str) -> None:
+        """Load `source` again with `profile` (and keep that profile for later loads)."""
+        self.profile = profile
+        self.page.hide_banner()
+        self.load_model(source)
 
     def use_gpu(self, index: int, profile: str) -> None:
         """The GPU page's choice: later loads go to that device with that profile; the current model reloads."""
@@ -35,8 +86,10 @@ class ModelSettingsMixin:
             self.load_model(self.model.source)
 
     def _model_loading(self, text: str) -> None:
+        self._wire_models()
         self.model = None
         self.window.show_loading(text)
+        self.window.load_progress.setRange(0, 0)  # busy until the next progress report
         self.window.stats_label.setText(text)
         self._update_buttons()
 
@@ -81,14 +134,20 @@ class ModelSettingsMixin:
         if self.model is None or self.sampler is None:
             self.page.show_banner("Load a model first: sampler defaults come from the model.")
             return None
-        dialog = SettingsDialog(self.sampler, self.model.defaults, self.window, cpu_threads=self.settings.cpu_threads)
-        dialog.accepted.connect(lambda: self._apply_settings(dialog.accepted_settings, dialog.accepted_cpu_threads))
+        dialog = SettingsDialog(self.sampler, self.model.defaults, self.window, cpu_threads=self.settings.cpu_threads,
+                                compiled_path=self.settings.compiled_path)
+        dialog.accepted.connect(lambda: self._apply_settings(dialog.accepted_settings, dialog.accepted_cpu_threads,
+                                                             dialog.accepted_compiled_path))
         dialog.open()
         return dialog
 
-    def _apply_settings(self, settings: SamplerSettings | None, cpu_threads: int | None = None) -> None:
+    def _apply_settings(self, settings: SamplerSettings | None, cpu_threads: int | None = None,
+                        compiled_path: bool | None = None) -> None:
         if settings is None or self.model is None:
             return
+        if compiled_path is not None and compiled_path != self.settings.compiled_path:
+            self.settings.compiled_path = compiled_path
+            self.worker.set_compiled(compiled_path)
         if cpu_threads is not None and cpu_threads != self.settings.cpu_threads:
             self.settings.cpu_threads = cpu_threads
             self.worker.set_cpu_threads(cpu_threads or None)

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -52,6 +53,10 @@ HELP = {
 THREADS_HELP = ("How many processor threads answer on the CPU. Automatic uses one fewer than the cores this "
                 "computer has, so the window and other programs keep a core; more threads than free cores make "
                 "answers much slower when another program is busy.")
+COMPILED_HELP = ("On an NVIDIA GPU, answer through a compiled, CUDA-graph version of the model: several times faster "
+                 "per step. The first load on a GPU spends a few minutes optimizing (the result is saved and reused "
+                 "on later launches). Turn it off if answers look wrong or the optimizing step fails; the app then "
+                 "answers on the ordinary (eager) path. No effect on the CPU.")
 INTEGER_KEYS = {"max_new_tokens", "max_denoising_steps", "stability_threshold"}
 
 
@@ -88,7 +93,7 @@ class SettingsDialog(QDialog):
     """Edits sampler settings; `accepted_settings` and `accepted_cpu_threads` hold the result after OK."""
 
     def __init__(self, current: SamplerSettings, defaults: dict[str, Any], parent: QWidget | None = None,
-                 *, cpu_threads: int = 0) -> None:
+                 *, cpu_threads: int = 0, compiled_path: bool = True) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setAccessibleName("settingsDialog")
@@ -97,6 +102,7 @@ class SettingsDialog(QDialog):
         self._defaults = defaults
         self.accepted_settings: SamplerSettings | None = None
         self.accepted_cpu_threads = cpu_threads
+        self.accepted_compiled_path = compiled_path
         self.fields: dict[str, QLineEdit] = {}
         form = QFormLayout()
         for key in SAMPLER_KEYS:
@@ -121,6 +127,12 @@ class SettingsDialog(QDialog):
         threads_label = QLabel("Processor threads (CPU)", self)
         threads_label.setToolTip(self.threads.toolTip())
         form.addRow(threads_label, self.threads)
+        self.compiled = QCheckBox("Use the GPU-optimized path", self)
+        self.compiled.setObjectName("setting_compiled_path")
+        self.compiled.setAccessibleName("setting_compiled_path")
+        self.compiled.setChecked(compiled_path)
+        self.compiled.setToolTip(rich_tooltip(COMPILED_HELP, "EngineModel.enable_compiled: torch.compile, CUDA graphs"))
+        form.addRow("", self.compiled)
         self.error = QLabel("", self)
         self.error.setObjectName("settingsError")
         self.error.setAccessibleName("settingsError")
@@ -162,4 +174,5 @@ class SettingsDialog(QDialog):
             self.error.setText(plain_error(str(exc)))
             return
         self.accepted_cpu_threads = self.threads.value()
+        self.accepted_compiled_path = self.compiled.isChecked()
         super().accept()

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ TINY_MODEL = "tiny"
 TINY_LABEL = "Test model (gibberish answers, for trying the window)"
 TINY_TOOLTIP = "A tiny model with random, untrained weights: it loads instantly and answers with noise."
 TINY_DIR_NAME = "tiny-random-untrained"
+
 
 def plain_reason(reason: str) -> str:
     """A catalogue reason without its developer's aside in parentheses ("… (no Blackwell GPU here)")."""
@@ -55,9 +57,12 @@ def model_label(source: str) -> str:
     return path.name or source
 
 
-def load_engine_model(source: str, device: str = "auto", profile: str | None = None) -> Any:
+def load_engine_model(
+    source: str, device: str = "auto", profile: str | None = None, on_progress: Callable[[Any], None] | None = None
+) -> Any:
     """An `EngineModel` for `source` (a folder, a cached hub id, or `TINY_MODEL`) on `device` ("auto", "cpu",
-    "cuda:N") with a load `profile` (None: the engine's choice). Worker thread only."""
+    "cuda:N") with a load `profile` (None: the engine's choice); `on_progress` receives the engine's `LoadProgress`
+    items. Worker thread only."""
     from engine import EngineModel
 
     if source == TINY_MODEL:
@@ -66,7 +71,7 @@ def load_engine_model(source: str, device: str = "auto", profile: str | None = N
         em = tiny_engine_model(seed=0)
         em.name = TINY_DIR_NAME
         return em
-    return EngineModel.from_pretrained(source, device=device, profile=profile)
+    return EngineModel.from_pretrained(source, device=device, profile=profile, on_progress=on_progress)
 
 
 def tiny_tokenizer_dir() -> Path:

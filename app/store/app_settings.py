@@ -53,6 +53,7 @@ class AppSettings:
     sampler: dict[str, Any] = field(default_factory=dict)
     model: str = ""
     cpu_threads: int = 0  # 0: automatic (physical cores − 1)
+    compiled_path: bool = True  # the GPU-optimized (compiled) path on CUDA
     problem: str = ""
     read_only: bool = False  # the self-test never changes the user's settings
 
@@ -102,10 +103,14 @@ def load_settings(path: Path | None = None) -> AppSettings:
     if not isinstance(threads, int) or isinstance(threads, bool) or not 0 <= threads <= MAX_CPU_THREADS:
         dropped.append("cpu_threads")
         threads = 0
+    compiled = app.get("compiled_path", True)
+    if not isinstance(compiled, bool):
+        dropped.append("compiled_path")
+        compiled = True
     if dropped:
         problem = (f"Some lines of {path} could not be read and were ignored ({', '.join(dropped)}); "
                    f"the other settings were kept. {problem}").strip()
-    return AppSettings(sampler=sampler, model=model, cpu_threads=threads, problem=problem)
+    return AppSettings(sampler=sampler, model=model, cpu_threads=threads, compiled_path=compiled, problem=problem)
 
 
 def _read_line_by_line(text: str) -> tuple[dict[str, Any], list[str]]:
@@ -182,6 +187,7 @@ def save_settings(settings: AppSettings, path: Path | None = None) -> str:
     lines.append(f"model = {_toml_value(settings.model)}")
     if settings.cpu_threads:
         lines.append(f"cpu_threads = {int(settings.cpu_threads)}")
+    lines.append(f"compiled_path = {'true' if settings.compiled_path else 'false'}")
     lines += ["", "[sampler]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in settings.sampler.items() if k in SAMPLER_KEYS]
     tmp = path.with_suffix(".toml.tmp")
