@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QScrollArea, QVBoxLayout, QWidget
 
 from engine.events import Frame
 
+from ..common.file_dialogs import save_dialog
 from .animation_export import AnimationExport
 from .canvas_story import end_position
 from .canvas_timeline import Slot, Timeline
@@ -29,18 +30,6 @@ from .film_strip import FilmStrip, write_film_strip
 
 LIVE, PLAY, PAUSE = "live", "play", "pause"
 ANIMATION_FILTERS = "Animated GIF (*.gif);;Animated PNG (*.png)"
-
-
-def documents_folder() -> str:
-    """The user's documents folder (created when the platform names one that does not exist yet), else home."""
-    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    try:
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            return folder
-    except OSError:
-        pass
-    return str(Path.home())
 
 
 class CanvasPanel(QWidget):
@@ -330,13 +319,8 @@ class CanvasPanel(QWidget):
         """Open the save dialog (in the documents folder); choosing a file starts the export."""
         if not len(self.timeline):
             return None
-        folder = documents_folder()
-        dialog = QFileDialog(self, "Save animation", str(Path(folder) / "diffusion-desk-answer.gif"),
-                             ANIMATION_FILTERS)
-        dialog.setObjectName("saveAnimationDialog")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
-        dialog.setDefaultSuffix("gif")
+        dialog = save_dialog(self, "Save animation", "diffusion-desk-answer.gif", ANIMATION_FILTERS,
+                             object_name="saveAnimationDialog")
         dialog.fileSelected.connect(self.export_animation)
         dialog.finished.connect(dialog.deleteLater)
         self.save_dialog = dialog

@@ -26,10 +26,15 @@ GLYPHS = {
 
 
 def documents_folder() -> Path:
-    """The user's documents folder (their home when the system names none)."""
+    """The user's documents folder (made when the system names one that does not exist yet), else their home."""
     found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    folder = Path(found) if found else Path.home()
-    return folder if folder.is_dir() else Path.home()
+    if found:
+        try:
+            Path(found).mkdir(parents=True, exist_ok=True)
+            return Path(found)
+        except OSError:
+            pass
+    return Path.home()
 
 
 def glyph_icon(glyph: str, widget: QWidget, size: int = 32) -> QIcon:
@@ -47,15 +52,17 @@ def glyph_icon(glyph: str, widget: QWidget, size: int = 32) -> QIcon:
     return QIcon(pixmap)
 
 
-def save_dialog(parent: QWidget | None, title: str, file_name: str, name_filter: str) -> QFileDialog:
-    """A non-blocking "save as" dialog (open it with `.open()` or `.exec()`) starting in Documents."""
+def save_dialog(parent: QWidget | None, title: str, file_name: str, name_filter: str,
+                object_name: str = "saveFileDialog") -> QFileDialog:
+    """A non-blocking "save as" dialog (open it with `.open()` or `.exec()`) starting in Documents; the default
+    suffix is the first filter's."""
     dialog = QFileDialog(parent, title, str(documents_folder() / file_name), name_filter)
-    dialog.setObjectName("saveFileDialog")
-    dialog.setAccessibleName("saveFileDialog")
+    dialog.setObjectName(object_name)
+    dialog.setAccessibleName(object_name)
     dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # the same, readable dialog on every desktop
     dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
     dialog.setFileMode(QFileDialog.FileMode.AnyFile)
-    dialog.setDefaultSuffix(name_filter.rpartition("*.")[2].rstrip(")") or "")
+    dialog.setDefaultSuffix(name_filter.split(";;")[0].rpartition("*.")[2].rstrip(")") or "")
     dialog.setStyleSheet(TOOLBAR_STYLE)
     for button in dialog.findChildren(QToolButton):
         glyph = GLYPHS.get(button.objectName())
