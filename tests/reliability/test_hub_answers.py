@@ -19,6 +19,7 @@ import pytest
 from engine import paths
 from engine.models import HubAnswerError, find_local, list_local_models, pull, store, verify_model
 from tests.fixtures.hub_server import HubRepo, HubServer, make_hub, tiny_repo_files
+from tests.reliability.fs_tree import tree
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "evil-org/diffusiongemma-tiny"
@@ -26,17 +27,6 @@ COMMIT = "e" * 40
 SHARD = "model-00002-of-00003.safetensors"
 FAST = {"base_delay": 0.01, "chunk_size": 16 * 1024, "retries": 0}
 CHATS = b"SQLite format 3\x00 -- the user's chats"
-
-
-def tree(root: Path) -> dict[str, object]:
-    found: dict[str, object] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            found[rel] = "-> " + os.readlink(path) if path.is_symlink() else "dir" if path.is_dir() \
-                else path.read_bytes()
-    return found
 
 
 @pytest.fixture

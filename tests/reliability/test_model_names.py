@@ -32,25 +32,10 @@ from engine.models import (
 )
 from engine.models.__main__ import main
 from tests.fixtures.hub_server import tiny_repo_files, write_repo
+from tests.reliability.fs_tree import tree
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMIT = "c" * 40
-
-
-def tree(root: Path) -> dict[str, object]:
-    """Every entry under `root`: relative path -> link target, file bytes or "dir"."""
-    found: dict[str, object] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                found[rel] = "-> " + os.readlink(path)
-            elif path.is_dir():
-                found[rel] = "dir"
-            else:
-                found[rel] = path.read_bytes()
-    return found
 
 
 def foreign_repo(name: str, files: dict[str, bytes]) -> Path:
