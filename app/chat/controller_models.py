@@ -10,11 +10,11 @@ from PySide6.QtWidgets import QMessageBox
 
 from engine import SamplerSettings
 
+from ..common.file_dialogs import save_dialog
 from ..models.model_sources import model_label
 from ..store.app_settings import SAMPLER_KEYS, save_settings
 from .cpu_status import CPU_TOOLTIP, cpu_note
 from .export import conversation_markdown, safe_file_name, stats_text, stats_tooltip, write_atomically
-from ..common.file_dialogs import save_dialog
 from .settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:

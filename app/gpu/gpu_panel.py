@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +41,10 @@ from engine.hardware import (
 )
 
 from ..models.model_sources import plain_reason
+from .profile_table import CardPicker, fill_load_as, speed_text
+from .profile_table import badge as _badge
+from .profile_table import muted as _muted
+from .profile_table import named as _name
 
 REFRESH_MS = 2000
 
@@ -57,38 +60,6 @@ STYLE = """
 #gpuPanel QLabel[badge="off"] { background: palette(midlight); color: palette(mid); text-decoration: line-through; }
 #gpuPanel QLabel[muted="true"] { color: palette(placeholder-text); }
 """
-
-
-def _name(widget: Any, object_name: str, description: str = "") -> Any:
-    widget.setObjectName(object_name)
-    widget.setAccessibleName(object_name)
-    if description:
-        widget.setAccessibleDescription(description)
-    return widget
-
-
-def _badge(text: str, colour: str, tooltip: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setProperty("badge", colour)
-    label.setToolTip(tooltip)
-    label.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-    return label
-
-
-def _muted(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setProperty("muted", "true")
-    label.setWordWrap(True)
-    return label
-
-
-def speed_text(rec: Recommendation) -> str:
-    """ "~300 tok/s (estimate)", "412 tok/s (measured)" or "speed not estimated"."""
-    if rec.estimated_tok_s is None:
-        return "speed not estimated"
-    if rec.estimate:
-        return f"~{rec.estimated_tok_s:,.0f} tok/s (estimate)"
-    return f"{rec.estimated_tok_s:,.0f} tok/s (measured)"
 
 
 def _rec_text(rec: Recommendation) -> str:
@@ -172,15 +143,13 @@ class GpuCard(QFrame):
         action = QHBoxLayout()
         action.addWidget(QLabel("Load as"))
         self.profile_combo = _name(QComboBox(), "gpuProfile", "Which model variant and load profile this GPU uses")
-        for rec in self._choices():
-            label = PROFILE_LABELS.get(rec.profile, rec.profile)
-            self.profile_combo.addItem(f"{label} — {model_entry(rec.model)['name']}", (rec.model, rec.profile))
+        choices = fill_load_as(self.profile_combo, self.recommendations)
         action.addWidget(self.profile_combo, 1)
         self.use_button = _name(QPushButton("Use this GPU"), "useGpuButton", f"Load the model on GPU {gpu.index}")
         self.use_button.clicked.connect(self._use)
         action.addWidget(self.use_button)
         layout.addLayout(action)
-        enabled = usable and self.profile_combo.count() > 0
+        enabled = usable and choices > 0
         self.use_button.setEnabled(enabled)
         self.profile_combo.setEnabled(enabled)
         if not usable:
@@ -233,10 +202,6 @@ class GpuCard(QFrame):
             "<i>Speeds are estimates (upper bounds from memory bandwidth) until this GPU has a measured figure.</i>"
         )
         return "<br>".join(lines)
-
-    def _choices(self) -> list[Recommendation]:
-        usable = [r for r in self.recommendations if r.fits and not (r.profile == "offload" and r.offloaded_gb <= 0)]
-        return sorted(usable, key=lambda r: (not r.recommended, model_entry(r.model).get("embedded", False)))
 
     def _use(self) -> None:
         model, profile = self.profile_combo.currentData()
@@ -309,6 +274,8 @@ class GpuPanel(QWidget):
         self._cards_layout.addStretch(1)
         scroll.setWidget(self._cards_box)
         outer.addWidget(scroll, 1)
+        self.card_picker = CardPicker(self)
+        outer.addWidget(self.card_picker)
 
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
