@@ -17,6 +17,7 @@ from ..models.model_sources import (
     demo_model_dir,
     model_label,
 )
+from ..server.server_controller import ServerController
 from ..store.app_settings import AppSettings, load_settings
 from ..store.chats import ChatStore
 from ..worker import EngineWorker
@@ -33,9 +34,12 @@ class Desktop:
     controller: ChatController
     worker: EngineWorker
     store: ChatStore
+    server: ServerController | None = None
 
     def close(self) -> None:
-        """Stop the worker thread and close the store (the window's close hook)."""
+        """Stop the server, the worker thread and close the store (the window's close hook)."""
+        if self.server is not None:
+            self.server.shutdown()
         self.controller.shutdown()
         self.worker.shutdown()
         self.store.close()
@@ -109,7 +113,8 @@ def create_desktop(
     gpu_selected = getattr(window.gpu_page, "gpu_selected", None)
     if gpu_selected is not None:
         gpu_selected.connect(controller.use_gpu)
-    desktop = Desktop(window, controller, worker, store)
+    server = ServerController(window.server_page, worker, controller)
+    desktop = Desktop(window, controller, worker, store, server)
     window.close_hooks.append(desktop.close)
     conversations = store.conversations()
     if conversations:

@@ -1,4 +1,4 @@
-"""The main window: a navigation rail (Chat / Models / GPU), the model picker, the status bar. Layout only.
+"""The main window: a navigation rail (Chat / Models / GPU / Server), the model picker, the status bar. Layout only.
 
 The Models and GPU pages are standalone widgets from their own modules; when a module is not there yet the
 window shows a placeholder page instead, so it works either way.
@@ -55,6 +55,13 @@ def build_gpu_page() -> QWidget:
     return GpuPanel()
 
 
+def build_server_page() -> QWidget:
+    """The Server switch (serverPanel): the loaded model over an OpenAI-compatible API."""
+    from ..server.server_panel import ServerPanel
+
+    return ServerPanel()
+
+
 class MainWindow(QMainWindow):
     """Widgets are attributes (`chat`, `model_picker`, `stats_label`, …) for the controller and for tests."""
 
@@ -67,14 +74,15 @@ class MainWindow(QMainWindow):
         self.chat = ChatPage(self)
         self.models_page = build_models_page()
         self.gpu_page = build_gpu_page()
+        self.server_page = build_server_page()
         self.pages = QStackedWidget(self)
-        for page in (self.chat, self.models_page, self.gpu_page):
+        for page in (self.chat, self.models_page, self.gpu_page, self.server_page):
             self.pages.addWidget(page)
 
-        self.nav = name(QListWidget(self), "navigation", "Switch between chat, models and GPU")
+        self.nav = name(QListWidget(self), "navigation", "Switch between chat, models, GPU and server")
         self.nav.setFixedWidth(92)
         self.nav.setIconSize(QSize(20, 20))
-        for label in ("Chat", "Models", "GPU"):
+        for label in ("Chat", "Models", "GPU", "Server"):
             item = QListWidgetItem(label)
             item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             item.setSizeHint(QSize(88, 44))

@@ -1,0 +1,82 @@
+"""The server's API key: kept only in the OS keyring (service "Diffusion Desk", username "api-key").
+
+Keyring calls can block (a locked wallet asks for a password, D-Bus may be slow), so `ApiKeyStore` runs them on a
+short-lived thread and reports with signals. With no keyring backend the key lives in memory for this session.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.models.tokens import SERVICE, keyring_available
+
+USERNAME = "api-key"
+SESSION_ONLY = "No system keyring is available: the key is kept for this session only."
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    import keyring.errors
+
+    return (keyring.errors.KeyringError, RuntimeError, OSError)
+
+
+def read_key() -> str:
+    """The stored key ("" when none or no keyring); blocks on the keyring."""
+    if not keyring_available():
+        return ""
+    import keyring
+
+    try:
+        return keyring.get_password(SERVICE, USERNAME) or ""
+    except _errors():
+        return ""
+
+
+def write_key(key: str) -> str:
+    """Store `key` ("" deletes it); returns "" when it is in the keyring, else why it is kept for the session only."""
+    if not keyring_available():
+        return SESSION_ONLY
+    import keyring
+
+    try:
+        if key:
+            keyring.set_password(SERVICE, USERNAME, key)
+        elif keyring.get_password(SERVICE, USERNAME) is not None:
+            keyring.delete_password(SERVICE, USERNAME)
+    except _errors() as exc:
+        return f"The keyring refused the key ({type(exc).__name__}): it is kept for this session only."
+    return ""
+
+
+def new_key() -> str:
+    """A fresh random key (URL-safe, 32 bytes of entropy)."""
+    return "dd-" + secrets.token_urlsafe(32)
+
+
+class ApiKeyStore(QObject):
+    """Reads and writes the key off the GUI thread; `key` is the last value read or saved."""
+
+    loaded = Signal(str)  # the key ("" when none)
+    saved = Signal(str)  # "" or a note (session only, keyring refused)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.key = ""
+
+    def load(self) -> None:
+        """Read the key in the background; `loaded` follows."""
+        threading.Thread(target=lambda: self._loaded(read_key()), name="api-key-read", daemon=True).start()
+
+    def save(self, key: str) -> None:
+        """Keep `key` now and store it in the background; `saved` follows."""
+        self.key = key.strip()
+        threading.Thread(target=lambda k=self.key: self.saved.emit(write_key(k)), name="api-key-write",
+                         daemon=True).start()
+
+    def _loaded(self, key: str) -> None:
+        if not self.key:  # a key typed while the keyring was answering wins
+            self.key = key
+        self.loaded.emit(self.key)

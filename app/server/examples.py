@@ -1,0 +1,37 @@
+"""The copyable client examples the Server panel shows: curl and the official openai-python client."""
+
+from __future__ import annotations
+
+import json
+
+KEY_VARIABLE = "DIFFUSION_DESK_API_KEY"
+
+
+def curl_example(url: str, model_id: str, has_key: bool) -> str:
+    """A curl command that streams one answer from the server at `url` (`…/v1`)."""
+    body = json.dumps({"model": model_id, "stream": True,
+                       "messages": [{"role": "user", "content": "Write a haiku about diffusion."}]})
+    body = body.replace("'", "'\\''")  # a model id is data: keep it inside the shell's single quotes
+    lines = [f"curl -N {url}/chat/completions", "  -H 'Content-Type: application/json'"]
+    if has_key:
+        lines.append(f'  -H "Authorization: Bearer ${KEY_VARIABLE}"')
+    lines.append(f"  -d '{body}'")
+    return " \\\n".join(lines)
+
+
+def python_example(url: str, model_id: str, has_key: bool) -> str:
+    """An openai-python script that streams one answer from the server at `url`."""
+    key = f'os.environ["{KEY_VARIABLE}"]' if has_key else '"not-needed"'
+    return "\n".join([
+        "import os" if has_key else "",
+        "from openai import OpenAI",
+        "",
+        f"client = OpenAI(base_url={json.dumps(url)}, api_key={key})",
+        "stream = client.chat.completions.create(",
+        f"    model={json.dumps(model_id)},",
+        '    messages=[{"role": "user", "content": "Write a haiku about diffusion."}],',
+        "    stream=True,",
+        ")",
+        "for chunk in stream:",
+        '    print(chunk.choices[0].delta.content or "", end="", flush=True)',
+    ]).lstrip("\n")
