@@ -271,11 +271,11 @@ class GpuPanel(QWidget):
         self._cards_box = QWidget()
         self._cards_layout = QVBoxLayout(self._cards_box)
         self._cards_layout.setSpacing(12)
+        self.card_picker = CardPicker(self._cards_box)  # below the cards: "what would run on another card?"
+        self._cards_layout.addWidget(self.card_picker)
         self._cards_layout.addStretch(1)
         scroll.setWidget(self._cards_box)
         outer.addWidget(scroll, 1)
-        self.card_picker = CardPicker(self)
-        outer.addWidget(self.card_picker)
 
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
@@ -300,7 +300,7 @@ class GpuPanel(QWidget):
         for gpu, usable in shown:
             card = GpuCard(gpu, usable=usable, unusable_reason=unusable_reason, parent=self._cards_box)
             card.use_requested.connect(self._select)
-            self._cards_layout.insertWidget(self._cards_layout.count() - 1, card)
+            self._cards_layout.insertWidget(self._cards_layout.indexOf(self.card_picker), card)
             self.cards.append(card)
         if report.cpu_mode:
             demo = model_entry(cpu_recommendation()["model"])["name"]

@@ -36,6 +36,8 @@ VLLM_LABEL = "NVFP4 — via a vLLM server"
 NOT_CONFIRMED = "not confirmed on a GPU"
 COLOURS = {"green": "#1e7b3c", "yellow": "#b7791f", "red": "#b3261e", "grey": "#6b6b6b"}
 PICKER_HINT = "Pick a card…"
+SOURCES = {"catalogue": "from the catalogue", "measured": "measured on the CPU",
+           "computed from parameter shapes": "computed from parameter shapes"}
 
 
 def named(widget: Any, object_name: str, description: str = "") -> Any:
@@ -90,7 +92,8 @@ def notes_text(rec: Recommendation) -> str:
     """The reason (why not, how tight, how slow) and whether the memory figure was confirmed on a GPU."""
     parts = [rec.reason] if rec.reason else []
     if not rec.confirmed_on_gpu:
-        parts.append(f"memory: {rec.memory_source} figure, {NOT_CONFIRMED}")
+        source = SOURCES.get(rec.memory_source, rec.memory_source)
+        parts.append(f"memory {source}, {NOT_CONFIRMED}")
     return "; ".join(parts)
 
 
@@ -145,7 +148,9 @@ class ProfileTable(QTableWidget):
         self.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.setWordWrap(True)
         header = self.horizontalHeader()
-        for column in range(len(self.COLUMNS) - 1):
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, 250)
+        for column in range(1, len(self.COLUMNS) - 1):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(self.COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.recommendations: list[Recommendation] = []
@@ -157,7 +162,7 @@ class ProfileTable(QTableWidget):
         for row, rec in enumerate(self.recommendations):
             colour = rec.colour if rec.supported else "grey"
             fit = "★ recommended" if rec.recommended else ("fits" if rec.fits else "does not fit" if rec.supported
-                                                            else "not loadable here")
+                                                            else "" if rec.reason.startswith("not") else "not loadable")
             cells = (model_entry(rec.model)["name"], profile_label(rec.profile), memory_text(rec),
                      speed_text(rec), "; ".join(p for p in (fit, notes_text(rec)) if p))
             for column, text in enumerate(cells):
@@ -166,7 +171,18 @@ class ProfileTable(QTableWidget):
                 if column == 1:
                     item.setForeground(QColor(COLOURS[colour]))
                 self.setItem(row, column, item)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Rows as tall as their wrapped notes at the current width, and the table as tall as its rows."""
         self.resizeRowsToContents()
+        rows = sum(self.rowHeight(r) for r in range(self.rowCount()))
+        self.setFixedHeight(self.horizontalHeader().height() + rows + 2 * self.frameWidth() + 4)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 — Qt override
+        """Re-wrap the notes when the width changes."""
+        super().resizeEvent(event)
+        self._fit()
 
     def row_texts(self) -> list[list[str]]:
         """The table's cells as text (for scripted checks)."""
@@ -197,7 +213,6 @@ class CardPicker(QWidget):
                           "gpuCardEstimates")
         layout.addWidget(self.note)
         self.table = ProfileTable(self)
-        self.table.setMinimumHeight(260)
         self.table.hide()
         layout.addWidget(self.table)
         self.gpu: GpuInfo | None = None
