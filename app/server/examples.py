@@ -9,8 +9,8 @@ KEY_VARIABLE = "DIFFUSION_DESK_API_KEY"
 
 def curl_example(url: str, model_id: str, has_key: bool) -> str:
     """A curl command that streams one answer from the server at `url` (`…/v1`)."""
-    body = json.dumps({"model": model_id, "stream": True,
-                       "messages": [{"role": "user", "content": "Write a haiku about diffusion."}]})
+    body = (f'{{"model": {json.dumps(model_id)}, "stream": true,\n'
+            '       "messages": [{"role": "user", "content": "Write a haiku about diffusion."}]}')
     body = body.replace("'", "'\\''")  # a model id is data: keep it inside the shell's single quotes
     lines = [f"curl -N {url}/chat/completions", "  -H 'Content-Type: application/json'"]
     if has_key:

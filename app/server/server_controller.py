@@ -15,7 +15,7 @@ from engine import EngineError
 from engine.serve import DEFAULT_HOST, Server
 
 from .api_key import ApiKeyStore
-from .server_panel import ServerPanel
+from .server_panel import ServerPanel, result_text
 from .worker_queue import ServerEvents, WorkerQueue
 
 log = logging.getLogger(__name__)
@@ -165,4 +165,4 @@ class ServerController(QObject):
                 canvas = self.chat.page.canvas
                 canvas.end_live()
                 canvas.transport.show_status(f"Server request {record.id}: {record.completion_tokens} tokens, "
-                                             f"{record.reason or record.error[:80]}")
+                                             f"{result_text(record)}")

@@ -153,6 +153,7 @@ class ServerPanel(QWidget):
         self.log.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.log.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.log.horizontalHeader().setSectionResizeMode(len(LOG_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.log.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.log, 1)
         self.show_examples(f"http://127.0.0.1:{DEFAULT_PORT}/v1", "diffusion-gemma", False)
 
