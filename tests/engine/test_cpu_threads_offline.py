@@ -80,3 +80,19 @@ def test_check_reachable_fails_fast(monkeypatch):
     check_reachable("https://hub.example", resolve=lambda host, port: [])  # resolves: no error
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
     check_reachable("https://hub.example", resolve=refuse)  # behind a proxy the proxy looks names up
+
+
+def test_bench_cpu_prints_quiet_and_busy_medians(tmp_path):
+    """The benchmark command runs end to end (one answer, one burner) and prints its figures as JSON."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DIFFUSION_DESK_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "engine.bench_cpu", "--answers", "1", "--burners", "1", "--json"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["threads"] >= 1 and out["burners"] == 1
+    assert out["quiet_median_s"] > 0 and out["busy_median_s"] > 0 and out["busy_over_quiet"] > 0
