@@ -25,6 +25,7 @@ from .canvas.frame_codec import CanvasFrames, encode_canvas, start_frame
 from .chat.draft import TokenText
 from .gpu.compiled_setup import CompiledSetup, compiled_path_error, on_cuda
 from .models.model_sources import TINY_MODEL, load_engine_model
+from .models.remote_source import canvas_note, connect_remote, is_remote_model, is_remote_source, remote_url
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class ModelInfo:
     defaults: dict[str, Any] = field(default_factory=dict)
     is_random: bool = False
     text: TokenText | None = None
+    canvas_note: str = ""  # what the canvas says during an answer (a remote server without per-step frames)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,9 @@ class _Runner(QObject):
     @Slot(str, object, object)
     def load(self, source: str, prebuilt: object, placement: object) -> None:
         """Load a model (or take a prebuilt one) and announce it with its id→piece table."""
+        if is_remote_source(source):
+            self._load_remote(source)
+            return
         label = "tiny random model" if source == TINY_MODEL else source
         self.loading.emit(f"Loading {label}…")
         try:
@@ -124,6 +129,18 @@ class _Runner(QObject):
         is_random = source == TINY_MODEL or prebuilt is not None and "random" in name.lower()
         info = ModelInfo(name, source, str(em.device), int(em.canvas_length), pieces, defaults, is_random, text)
         self.loaded.emit(info)
+
+    def _load_remote(self, source: str) -> None:
+        """Connect to a remote OpenAI-compatible server; it answers in place of a local model."""
+        self.loading.emit(f"Connecting to {remote_url(source)}…")
+        try:
+            remote = connect_remote(source)
+        except EngineError as exc:
+            self.error.emit(0, str(exc))
+            return
+        self._em, self._session, self._session_key = remote, None, None
+        self.loaded.emit(ModelInfo(remote.name, source, "remote", int(remote.canvas_length), [],
+                                   SamplerSettings().as_dict(), canvas_note=canvas_note(remote)))
 
     @Slot(bool)
     def set_compiled(self, enabled: bool) -> None:
@@ -209,6 +226,11 @@ class _Runner(QObject):
         """The engine's event stream; one `ChatSession` per conversation keeps its KV cache between turns."""
         from engine import ChatSession
 
+        if is_remote_model(self._em):
+            from engine.remote import generate_remote
+
+            return generate_remote(self._em, request.messages, request.settings, cancel=cancel,
+                                   enable_thinking=request.enable_thinking)
         if self._session is None or self._session_key != request.conversation_id:
             self._session, self._session_key = ChatSession(self._em), request.conversation_id
         return self._session.send(

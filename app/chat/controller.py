@@ -290,6 +290,8 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
         self.live = LiveAnswer(rid, self.conversation_id, answer.id, seed)
         self.selected_answer = answer.id
         self.page.canvas.begin_live()
+        if self.model.canvas_note:  # e.g. a remote server that streams whole canvases only
+            self.page.canvas.view.set_note(self.model.canvas_note)
         self.page.hide_banner()
         self.render_messages()
         self.refresh_conversations()

@@ -51,6 +51,8 @@ def model_label(source: str) -> str:
     """A short, honest name for the model picker and the status bar."""
     if source == TINY_MODEL:
         return TINY_LABEL
+    if source.startswith("remote:"):  # app.models.remote_source
+        return f"Remote: {source[len('remote:'):]}"
     path = Path(source)
     if demo_model_available() and path.resolve() == demo_model_dir().resolve():
         return "Demo model (embedded, tiny — trained on simple Q&A)"

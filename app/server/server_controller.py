@@ -77,6 +77,9 @@ class ServerController(QObject):
         if em is None:
             self._failed.emit("Load a model first (Chat page, model picker); then turn the server on.")
             return
+        if not hasattr(em, "chat_ids"):  # a remote server answers this window; there is no local model to serve
+            self._failed.emit("The window is using a remote server; load a local model to serve it from here.")
+            return
         self.events.vocab_size = int(getattr(em, "vocab_size", 2))
         try:
             server = Server(em, host=self.host, port=port, api_key=key, engine_queue=WorkerQueue(self.worker, em),

@@ -17,6 +17,7 @@ from ..models.model_sources import (
     demo_model_dir,
     model_label,
 )
+from ..models.remote_source import REMOTE_LABEL, RemoteDialog, remember_key, remote_source
 from ..server.server_controller import ServerController
 from ..store.app_settings import AppSettings, load_settings
 from ..store.chats import ChatStore
@@ -24,6 +25,7 @@ from ..worker import EngineWorker
 from .main_window import MainWindow
 
 OPEN_FOLDER = "__open_folder__"
+REMOTE = "__remote__"
 
 
 @dataclass
@@ -54,6 +56,8 @@ class ModelPicker:
             self.add(str(demo_model_dir()))
         self.add(TINY_MODEL)
         combo.addItem("Open a model folder…", OPEN_FOLDER)
+        combo.addItem(REMOTE_LABEL, REMOTE)
+        self.remote_dialog: RemoteDialog | None = None
         combo.activated.connect(self._activated)
 
     def add(self, source: str) -> int:
@@ -72,13 +76,39 @@ class ModelPicker:
         self.combo.setCurrentIndex(self.add(source))
         self.controller.load_model(source)
 
+    def _restore(self) -> None:
+        current = self.controller.model.source if self.controller.model else ""
+        self.combo.setCurrentIndex(max(0, self.combo.findData(current)))
+
+    def ask_remote(self) -> RemoteDialog:
+        """The remote-server dialog (non-blocking); OK keeps the key (keyring) and connects in the background."""
+        dialog = self.remote_dialog = RemoteDialog(self.combo.window())
+        dialog.accepted.connect(lambda: self._remote_chosen(dialog.url.text(), dialog.key.text()))
+        dialog.rejected.connect(self._restore)
+        dialog.open()
+        return dialog
+
+    def _remote_chosen(self, url: str, key: str) -> None:
+        from engine.remote import RemoteError, RemoteModel
+
+        try:
+            url = RemoteModel(url).url  # checked and normalised here; nothing is sent yet
+        except RemoteError as exc:
+            self._restore()
+            self.controller.page.show_banner(str(exc))
+            return
+        remember_key(url, key.strip())
+        self.load(remote_source(url))
+
     def _activated(self, index: int) -> None:
         source = self.combo.itemData(index)
+        if source == REMOTE:
+            self.ask_remote()
+            return
         if source == OPEN_FOLDER:
             folder = QFileDialog.getExistingDirectory(self.combo.window(), "Open a DiffusionGemma model folder")
             if not folder:
-                current = self.controller.model.source if self.controller.model else ""
-                self.combo.setCurrentIndex(max(0, self.combo.findData(current)))
+                self._restore()
                 return
             source = folder
         self.load(source)

@@ -1,0 +1,101 @@
+"""The "Remote server (OpenAI-compatible)" model source: chosen through the picker's dialog, answering in the real
+window through the same worker and events — per-step frames from another Diffusion Desk, whole canvases (and the
+canvas note saying so) from a vLLM-style stream, and a clear banner for a refused key."""
+
+from __future__ import annotations
+
+import keyring
+import pytest
+from keyring.backends import fail
+from PySide6.QtWidgets import QWidget
+
+from app.models.remote_source import NO_STEPS_NOTE
+from app.shell.desktop import REMOTE
+from engine.serve import Server
+from tests.app.helpers import ask
+from tests.engine.test_remote import RECORDING, VLLM_KEY, FakeVllm, serve
+
+KEY = "remote-test-key"
+
+
+@pytest.fixture(autouse=True)
+def no_keyring():
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())  # keys stay in this session: the test never touches the OS keyring
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def other_desk():
+    """Another Diffusion Desk's server: its own tiny model (never the window's), answering per step."""
+    from transformers import PreTrainedTokenizerFast
+
+    from app.models.model_sources import tiny_tokenizer_dir
+    from engine import EngineModel
+    from engine.tiny import tiny_model
+
+    model = tiny_model(seed=1, vocab_size=128, canvas_length=32)
+    em = EngineModel.wrap(model, PreTrainedTokenizerFast.from_pretrained(str(tiny_tokenizer_dir())),
+                          name="other-desk-model")
+    server = Server(em, port=0, api_key=KEY).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def vllm():
+    fake = FakeVllm()
+    url, server, thread = serve(fake.app)
+    fake.url = url
+    yield fake
+    server.should_exit = True
+    thread.join(10)
+
+
+def _choose_remote(qtbot, desk, url: str, key: str):
+    """Pick "Remote server (OpenAI-compatible)…" in the model picker and fill its dialog, as a user would."""
+    picker = desk.window.model_picker_controller
+    combo = desk.window.findChild(QWidget, "modelPicker")
+    combo.activated.emit(combo.findData(REMOTE))
+    dialog = picker.remote_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.url.setText(url)
+    dialog.key.setText(key)
+    dialog.accept()
+
+
+def _use_remote(qtbot, desk, url: str, key: str):
+    with qtbot.waitSignal(desk.controller.model_ready, timeout=30_000) as ready:
+        _choose_remote(qtbot, desk, url, key)
+    desk.controller.sampler = desk.controller.sampler.with_(max_new_tokens=64, max_denoising_steps=3)
+    return ready.args[0]
+
+
+def test_another_diffusion_desk_answers_with_per_step_frames(qtbot, desk, other_desk):
+    info = _use_remote(qtbot, desk, other_desk.url, KEY)
+    assert info.device == "remote" and info.canvas_note == "" and "other-desk-model" in info.name
+    assert "Remote:" in desk.window.stats_label.text()
+    message_id = ask(qtbot, desk, "hello over there")
+    stored = desk.store.message(message_id)
+    record = other_desk.records[-1]
+    assert stored.status == "done" and record.state == "finished" and record.completion_tokens > 0
+    frames = desk.window.chat.canvas.frames
+    assert frames and {f.step for f in frames} >= {1, 2, 3}  # every denoising step travelled over HTTP
+
+
+def test_a_vllm_style_server_gives_canvases_and_the_canvas_says_why_no_steps(qtbot, desk, vllm):
+    info = _use_remote(qtbot, desk, vllm.url, VLLM_KEY)
+    assert info.canvas_note == NO_STEPS_NOTE
+    message_id = ask(qtbot, desk, "hello vllm")
+    stored = desk.store.message(message_id)
+    assert stored.status == "done" and stored.text
+    assert stored.text.split()[0] in RECORDING.read_text(encoding="utf-8")
+    canvas = desk.window.chat.canvas
+    assert canvas.frames == [] and canvas.view._note == NO_STEPS_NOTE  # the note painted in place of a grid
+
+
+def test_a_refused_key_is_a_clear_banner(qtbot, desk, other_desk):
+    _choose_remote(qtbot, desk, other_desk.url, "wrong")
+    banner = desk.window.findChild(QWidget, "errorBanner")
+    qtbot.waitUntil(lambda: banner.isVisible() and "refused the API key" in banner.text(), timeout=30_000)
