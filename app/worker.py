@@ -25,7 +25,14 @@ from .canvas.frame_codec import CanvasFrames, encode_canvas, start_frame
 from .chat.draft import TokenText
 from .gpu.compiled_setup import CompiledSetup, compiled_path_error, on_cuda
 from .models.model_sources import TINY_MODEL, load_engine_model
-from .models.remote_source import canvas_note, connect_remote, is_remote_model, is_remote_source, remote_url
+from .models.remote_source import (
+    canvas_note,
+    connect_remote,
+    is_remote_model,
+    is_remote_source,
+    remote_defaults,
+    remote_url,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +146,10 @@ class _Runner(QObject):
             self.error.emit(0, str(exc))
             return
         self._em, self._session, self._session_key = remote, None, None
-        self.loaded.emit(ModelInfo(remote.name, source, "remote", int(remote.canvas_length), [],
-                                   SamplerSettings().as_dict(), canvas_note=canvas_note(remote)))
+        # No tokenizer here: a one-entry piece table lets the canvas paint each step's cell states (noise, guess,
+        # settled) without text; the text arrives with each canvas.
+        self.loaded.emit(ModelInfo(remote.name, source, "remote", int(remote.canvas_length), [""],
+                                   remote_defaults(), canvas_note=canvas_note(remote)))
 
     @Slot(bool)
     def set_compiled(self, enabled: bool) -> None:

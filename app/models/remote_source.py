@@ -88,12 +88,32 @@ def is_remote_model(em: Any) -> bool:
     return isinstance(em, RemoteModel)
 
 
+def remote_defaults() -> dict[str, Any]:
+    """The sampler values the window starts from for a remote model (the server's own are not announced)."""
+    from engine import SamplerSettings
+
+    return SamplerSettings().as_dict()
+
+
 def connect_remote(source: str) -> Any:
-    """On the worker thread: a connected `RemoteModel` for `source`, or a `RemoteError` that says what to do."""
+    """On the worker thread: a connected `RemoteModel` for `source`, or a `RemoteError` that says what to do.
+    It sends only the denoising settings the user changed, so the server's model keeps its own defaults
+    (DiffusionGemma's temperature schedule and step count differ from the generic ones)."""
     from engine.remote import RemoteModel
 
+    class ChangedOnlyRemote(RemoteModel):
+        def request_body(self, messages: list[dict[str, str]], settings: Any, *,
+                         enable_thinking: bool = False) -> dict[str, Any]:
+            body = super().request_body(messages, settings, enable_thinking=enable_thinking)
+            knobs = body.pop("diffusion", None)
+            changed = {k: v for k, v in (knobs or {}).items() if defaults.get(k) != v}
+            if changed:
+                body["diffusion"] = changed
+            return body
+
+    defaults = remote_defaults()
     url = remote_url(source)
-    return RemoteModel(url, api_key=read_key(url)).connect()
+    return ChangedOnlyRemote(url, api_key=read_key(url)).connect()
 
 
 def canvas_note(remote: Any) -> str:
@@ -114,6 +134,7 @@ class RemoteDialog(QDialog):
         self.setObjectName("remoteServerDialog")
         self.setAccessibleName("remoteServerDialog")
         self.setWindowTitle("Remote server (OpenAI-compatible)")
+        self.setMinimumWidth(560)
         layout = QVBoxLayout(self)
         intro = QLabel("Answer with a DiffusionGemma model served elsewhere: another Diffusion Desk (its Server page "
                        "or `diffusion-desk serve`) shows every denoising step; vLLM shows whole canvases.")

@@ -84,6 +84,17 @@ def test_another_diffusion_desk_answers_with_per_step_frames(qtbot, desk, other_
     assert frames and {f.step for f in frames} >= {1, 2, 3}  # every denoising step travelled over HTTP
 
 
+def test_only_the_denoising_settings_the_user_changed_are_sent(other_desk):
+    from app.models.remote_source import connect_remote, remember_key, remote_source
+    from engine import SamplerSettings
+
+    remember_key(other_desk.url, KEY)
+    remote = connect_remote(remote_source(other_desk.url))
+    hi = [{"role": "user", "content": "hi"}]
+    assert "diffusion" not in remote.request_body(hi, SamplerSettings())  # the server's model keeps its own
+    assert remote.request_body(hi, SamplerSettings(max_denoising_steps=3))["diffusion"] == {"max_denoising_steps": 3}
+
+
 def test_a_vllm_style_server_gives_canvases_and_the_canvas_says_why_no_steps(qtbot, desk, vllm):
     info = _use_remote(qtbot, desk, vllm.url, VLLM_KEY)
     assert info.canvas_note == NO_STEPS_NOTE
