@@ -166,3 +166,28 @@ def _safe(work) -> dict:
     except BaseException as exc:  # noqa: BLE001 - handed to the test
         result["failure"] = exc
     return result
+
+
+def test_loading_another_model_restarts_the_server_with_it(qtbot, desk):
+    from transformers import PreTrainedTokenizerFast
+
+    from app.models.model_sources import tiny_tokenizer_dir
+    from engine import EngineModel
+    from engine.tiny import tiny_model
+
+    panel, switch = _turn_on(qtbot, desk)
+    first = desk.server.server
+    other = EngineModel.wrap(tiny_model(seed=2, vocab_size=128, canvas_length=32),
+                             PreTrainedTokenizerFast.from_pretrained(str(tiny_tokenizer_dir())), name="second-model")
+    with qtbot.waitSignal(desk.server.started, timeout=60_000):
+        desk.worker.use_model(other, "second")
+    qtbot.waitUntil(lambda: "second-model" in panel.status.text(), timeout=10_000)
+    assert desk.server.server is not first and switch.isChecked() and panel.url.text()
+    url = panel.url.text()
+
+    def ask_second(result: dict) -> None:
+        client = openai.OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=60)
+        result["answer"] = client.chat.completions.create(
+            model="second-model", messages=[{"role": "user", "content": "hi"}], max_tokens=32, extra_body=FAST)
+
+    assert _in_thread(qtbot, ask_second)["answer"].model == "second-model"
