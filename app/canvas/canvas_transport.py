@@ -19,17 +19,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..common.widgets import named
 from .canvas_story import LEGEND
 
 SPEEDS = (2, 4, 8, 16, 32, 60)  # steps per second
 DEFAULT_SPEED = 8  # a 16-step canvas (plus its random start) plays in about two seconds
 
 
-def _named(widget: QWidget, name: str, tip: str) -> QWidget:
-    widget.setObjectName(name)
-    widget.setAccessibleName(name)
-    widget.setToolTip(tip)
-    return widget
 
 
 def legend_html() -> str:
@@ -47,34 +43,37 @@ class Transport(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.scrubber = _named(QSlider(Qt.Orientation.Horizontal, self), "canvasScrubber",
-                               "Replay every step of every canvas of the selected answer")
+        self.scrubber = named(QSlider(Qt.Orientation.Horizontal, self), "canvasScrubber",
+                               tip="Replay every step of every canvas of the selected answer")
         self.scrubber.setEnabled(False)
-        self.position_label = _named(QLabel("", self), "scrubberLabel", "The step shown, as in the canvas header")
+        self.position_label = named(QLabel("", self), "scrubberLabel", tip="The step shown, as in the canvas header")
         self.position_label.setMinimumWidth(150)
         self.previous_canvas = self._tool("«", "previousCanvasButton", "Previous canvas (Up)")
         self.step_back = self._tool("‹", "stepBackButton", "One step back (Left)")
-        self.play_button = _named(QPushButton("▶ Play", self), "playButton",
-                                  "Play the steps at the chosen speed; new answers then play in slow motion (Space)")
+        self.play_button = named(
+            QPushButton("▶ Play", self), "playButton",
+            tip="Play the steps at the chosen speed; new answers then play in slow motion (Space)",
+        )
         self.play_button.setCheckable(True)
         self.step_forward = self._tool("›", "stepForwardButton", "One step forward (Right)")
         self.next_canvas = self._tool("»", "nextCanvasButton", "Next canvas (Down)")
-        self.speed = _named(QComboBox(self), "canvasSpeed", "Replay speed in denoising steps per second")
+        self.speed = named(QComboBox(self), "canvasSpeed", tip="Replay speed in denoising steps per second")
         for value in SPEEDS:
             self.speed.addItem(f"{value} steps/s", value)
         self.speed.setCurrentIndex(SPEEDS.index(DEFAULT_SPEED))
-        self.live_button = _named(QPushButton("Live", self), "liveButton",
-                                  "Follow the answer being generated at full speed")
+        self.live_button = named(QPushButton("Live", self), "liveButton",
+                                  tip="Follow the answer being generated at full speed")
         self.live_button.setCheckable(True)
-        self.save_button = _named(QPushButton("Save animation…", self), "saveAnimationButton",
-                                  "Save every step of this answer as an animated GIF or PNG to share")
+        self.save_button = named(QPushButton("Save animation…", self), "saveAnimationButton",
+                                  tip="Save every step of this answer as an animated GIF or PNG to share")
         self.save_button.setEnabled(False)
-        self.status = _named(QLabel("", self), "canvasStatus", "")
+        self.status = named(QLabel("", self), "canvasStatus", tip="")
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # quotes file paths: never markup
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.setVisible(False)
-        self.legend = _named(QLabel(legend_html(), self), "canvasLegend", "What the canvas's colours and symbols mean")
+        self.legend = named(QLabel(legend_html(), self), "canvasLegend",
+                            tip="What the canvas's colours and symbols mean")
         self.legend.setStyleSheet("color: #94a3b8; padding: 0 8px;")
         self.legend.setWordWrap(True)
         self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -102,7 +101,7 @@ class Transport(QWidget):
         layout.addLayout(status_row)
 
     def _tool(self, text: str, name: str, tip: str) -> QToolButton:
-        button = _named(QToolButton(self), name, tip)
+        button = named(QToolButton(self), name, tip=tip)
         button.setText(text)
         return button
 

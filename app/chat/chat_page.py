@@ -19,18 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from ..canvas.canvas_panel import CanvasPanel
+from ..common.widgets import named
 from .composer_drop import local_files, read_dropped
 from .conversation_panel import ConversationPanel
 from .message_view import MessageView
-
-
-def name(widget: QWidget, object_name: str, tip: str = "") -> QWidget:
-    """objectName = accessibleName (◆), plus an optional tooltip."""
-    widget.setObjectName(object_name)
-    widget.setAccessibleName(object_name)
-    if tip:
-        widget.setToolTip(tip)
-    return widget
 
 
 class Composer(QPlainTextEdit):
@@ -41,7 +33,7 @@ class Composer(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        name(self, "composer")
+        named(self, "composer")
         self.setPlaceholderText("Ask something…  (Enter sends, Shift+Enter for a new line)")
         self.setTabChangesFocus(True)
         self.setFixedHeight(84)
@@ -80,20 +72,20 @@ class ChatPage(QWidget):
         self.messages = MessageView(self)
         self.canvas = CanvasPanel(self)
 
-        self.system_prompt = name(QLineEdit(self), "systemPrompt", "System prompt of this conversation")
+        self.system_prompt = named(QLineEdit(self), "systemPrompt", tip="System prompt of this conversation")
         self.system_prompt.setPlaceholderText("System prompt for this conversation (optional)")
-        self.thinking = name(QCheckBox("Thinking", self), "thinkingToggle",
-                             "Let the model think first; its thought is shown folded under the answer")
+        self.thinking = named(QCheckBox("Thinking", self), "thinkingToggle",
+                             tip="Let the model think first; its thought is shown folded under the answer")
         top = QHBoxLayout()
         top.addWidget(self.system_prompt, 1)
         top.addWidget(self.thinking)
 
-        self.banner = name(QLabel(self), "errorBanner")
+        self.banner = named(QLabel(self), "errorBanner")
         self.banner.setWordWrap(True)
         self.banner.setTextFormat(Qt.TextFormat.PlainText)  # messages quote paths and model text: never markup
         self.banner.setVisible(False)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner_close = name(QToolButton(self), "dismissBanner", "Dismiss")
+        self.banner_close = named(QToolButton(self), "dismissBanner", tip="Dismiss")
         self.banner_close.setText("✕")
         self.banner_close.setVisible(False)
         self.banner_close.clicked.connect(self.hide_banner)
@@ -101,9 +93,9 @@ class ChatPage(QWidget):
         banner_row.addWidget(self.banner, 1)
         banner_row.addWidget(self.banner_close, 0, Qt.AlignmentFlag.AlignTop)
 
-        self.edit_label = name(QLabel(self), "editBanner")
+        self.edit_label = named(QLabel(self), "editBanner")
         self.edit_label.setVisible(False)
-        self.cancel_edit = name(QPushButton("Cancel edit", self), "cancelEditButton")
+        self.cancel_edit = named(QPushButton("Cancel edit", self), "cancelEditButton")
         self.cancel_edit.setVisible(False)
         edit_row = QHBoxLayout()
         edit_row.addWidget(self.edit_label, 1)
@@ -111,11 +103,12 @@ class ChatPage(QWidget):
 
         self.composer = Composer(self)
         self.composer.problem.connect(self.show_banner)
-        self.send_button = name(QPushButton("Send", self), "sendButton", "Send (Enter)")
+        self.send_button = named(QPushButton("Send", self), "sendButton", tip="Send (Enter)")
         self.send_button.setDefault(True)
-        self.stop_button = name(QPushButton("Stop", self), "stopButton", "Stop the answer (committed canvases stay)")
+        self.stop_button = named(QPushButton("Stop", self), "stopButton",
+                                 tip="Stop the answer (committed canvases stay)")
         self.stop_button.setEnabled(False)
-        self.regenerate_button = name(QToolButton(self), "regenerateButton", "Generate the last answer again")
+        self.regenerate_button = named(QToolButton(self), "regenerateButton", tip="Generate the last answer again")
         self.regenerate_button.setText("Regenerate")
         self.regenerate_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         menu = QMenu(self.regenerate_button)

@@ -40,11 +40,11 @@ from engine.hardware import (
     save_selection,
 )
 
+from ..common.widgets import named
 from ..models.model_sources import plain_reason
 from .profile_table import CardPicker, fill_load_as, speed_text
 from .profile_table import badge as _badge
 from .profile_table import muted as _muted
-from .profile_table import named as _name
 
 REFRESH_MS = 2000
 
@@ -109,7 +109,7 @@ class GpuCard(QFrame):
     def __init__(self, gpu: GpuInfo, *, usable: bool, unusable_reason: str = "", parent: QWidget | None = None):
         super().__init__(parent)
         self.gpu = gpu
-        _name(self, "gpuCard", f"GPU {gpu.index}: {gpu.name}")
+        named(self, "gpuCard", description=f"GPU {gpu.index}: {gpu.name}")
         self.recommendations = evaluate_gpu(gpu)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 14)
@@ -124,28 +124,30 @@ class GpuCard(QFrame):
         for key, label in (("bf16", "bf16"), ("fp8", "FP8"), ("fp4", "FP4")):
             ok = gpu.supports[key]
             tip = f"{label} {'supported' if ok else 'not supported'} at compute capability {gpu.cc_text}"
-            head.addWidget(_name(_badge(label, "green" if ok else "off", tip), f"precision_{key}"))
+            head.addWidget(named(_badge(label, "green" if ok else "off", tip), f"precision_{key}"))
         layout.addLayout(head)
         layout.addWidget(family)
 
-        self.facts = _name(QLabel(self._facts_text()), "gpuFacts")
+        self.facts = named(QLabel(self._facts_text()), "gpuFacts")
         self.facts.setWordWrap(True)
         layout.addWidget(self.facts)
-        self.live = _name(_muted("live readings: waiting…"), "gpuLive")
+        self.live = named(_muted("live readings: waiting…"), "gpuLive")
         layout.addWidget(self.live)
         layout.addWidget(self._models_grid())
 
-        self.advice = _name(QLabel(self._advice_text()), "gpuAdvice")
+        self.advice = named(QLabel(self._advice_text()), "gpuAdvice")
         self.advice.setWordWrap(True)
         self.advice.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.advice)
 
         action = QHBoxLayout()
         action.addWidget(QLabel("Load as"))
-        self.profile_combo = _name(QComboBox(), "gpuProfile", "Which model variant and load profile this GPU uses")
+        self.profile_combo = named(QComboBox(), "gpuProfile",
+                                   description="Which model variant and load profile this GPU uses")
         choices = fill_load_as(self.profile_combo, self.recommendations)
         action.addWidget(self.profile_combo, 1)
-        self.use_button = _name(QPushButton("Use this GPU"), "useGpuButton", f"Load the model on GPU {gpu.index}")
+        self.use_button = named(QPushButton("Use this GPU"), "useGpuButton",
+                                description=f"Load the model on GPU {gpu.index}")
         self.use_button.clicked.connect(self._use)
         action.addWidget(self.use_button)
         layout.addLayout(action)
@@ -153,7 +155,7 @@ class GpuCard(QFrame):
         self.use_button.setEnabled(enabled)
         self.profile_combo.setEnabled(enabled)
         if not usable:
-            note = _name(_muted(f"Not usable from this app: {unusable_reason}"), "gpuUnusable")
+            note = named(_muted(f"Not usable from this app: {unusable_reason}"), "gpuUnusable")
             layout.addWidget(note)
         elif not enabled:
             self.use_button.setToolTip("No catalogue model fits this GPU in a profile the engine can load")
@@ -183,7 +185,7 @@ class GpuCard(QFrame):
         for row, entry in enumerate(catalogue_models()):
             badge = fit_badge(entry["id"], self.gpu)
             grid.addWidget(QLabel(entry["name"]), row, 0)
-            grid.addWidget(_name(_badge(badge.text, badge.colour, badge.detail), "fitBadge"), row, 1)
+            grid.addWidget(named(_badge(badge.text, badge.colour, badge.detail), "fitBadge"), row, 1)
             recs = [r for r in self.recommendations if r.model == entry["id"] and r.supported]
             shown = next((r for r in recs if r.profile == badge.profile), recs[0] if recs else None)
             grid.addWidget(_muted(speed_text(shown) if shown else _short(badge.detail)), row, 2)
@@ -241,26 +243,26 @@ class GpuPanel(QWidget):
         self.report: HardwareReport | None = None
         self.cards: list[GpuCard] = []
         self._live_busy = False
-        _name(self, "gpuPanel", "GPUs on this machine and what each one can run")
+        named(self, "gpuPanel", description="GPUs on this machine and what each one can run")
         self.setStyleSheet(STYLE)
 
         outer = QVBoxLayout(self)
         head = QHBoxLayout()
         head.addWidget(QLabel("<h2>GPU</h2>"))
         head.addStretch(1)
-        self.refresh_button = _name(QPushButton("Detect again"), "gpuRefresh", "Run GPU discovery again")
+        self.refresh_button = named(QPushButton("Detect again"), "gpuRefresh", description="Run GPU discovery again")
         self.refresh_button.clicked.connect(self.refresh)
         head.addWidget(self.refresh_button)
         outer.addLayout(head)
-        self.status = _name(_muted("Detecting GPUs…"), "gpuStatus")
+        self.status = named(_muted("Detecting GPUs…"), "gpuStatus")
         outer.addWidget(self.status)
-        self.cpu_banner = _name(QLabel(), "gpuCpuMode", "Why the app runs on the CPU")
+        self.cpu_banner = named(QLabel(), "gpuCpuMode", description="Why the app runs on the CPU")
         self.cpu_banner.setWordWrap(True)
         self.cpu_banner.setTextFormat(Qt.TextFormat.RichText)
         self.cpu_banner.hide()
         outer.addWidget(self.cpu_banner)
-        self.cpu_button = _name(
-            QPushButton("Use the CPU (demo model)"), "useCpuButton", "Run the demo model on the CPU"
+        self.cpu_button = named(
+            QPushButton("Use the CPU (demo model)"), "useCpuButton", description="Run the demo model on the CPU"
         )
         self.cpu_button.clicked.connect(lambda: self._select(-1, "cpu", cpu_recommendation()["model"]))
         self.cpu_button.hide()

@@ -32,6 +32,8 @@ from engine.hardware import (
     model_entry,
 )
 
+from ..common.widgets import named
+
 VLLM_LABEL = "NVFP4 — via a vLLM server"
 NOT_CONFIRMED = "not confirmed on a GPU"
 COLOURS = {"green": "#1e7b3c", "yellow": "#b7791f", "red": "#b3261e", "grey": "#6b6b6b"}
@@ -40,13 +42,6 @@ SOURCES = {"catalogue": "from the catalogue", "measured": "measured on the CPU",
            "computed from parameter shapes": "computed from parameter shapes"}
 
 
-def named(widget: Any, object_name: str, description: str = "") -> Any:
-    """Set objectName = accessibleName (◆ widgets are found by it) and an optional description."""
-    widget.setObjectName(object_name)
-    widget.setAccessibleName(object_name)
-    if description:
-        widget.setAccessibleDescription(description)
-    return widget
 
 
 def badge(text: str, colour: str, tooltip: str = "") -> QLabel:
@@ -141,7 +136,7 @@ class ProfileTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(self.COLUMNS), parent)
-        named(self, "gpuProfileTable", "Memory and speed per model and load profile on the chosen card")
+        named(self, "gpuProfileTable", description="Memory and speed per model and load profile on the chosen card")
         self.setHorizontalHeaderLabels(self.COLUMNS)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -202,7 +197,8 @@ class CardPicker(QWidget):
         layout.setContentsMargins(0, 8, 0, 0)
         head = QHBoxLayout()
         head.addWidget(QLabel("<b>What would run on another card?</b>"))
-        self.combo = named(QComboBox(), "gpuCardPicker", "Pick any card from the table to see what it could run")
+        self.combo = named(QComboBox(), "gpuCardPicker",
+                           description="Pick any card from the table to see what it could run")
         self.combo.addItem(PICKER_HINT, None)
         for spec in self.specs:
             self.combo.addItem(f"{spec.name} · {spec.memory_gb:g} GB", spec.name)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from engine.serve import DEFAULT_PORT
 
+from ..common.widgets import named
 from .api_key import new_key
 from .examples import KEY_VARIABLE, curl_example, python_example
 
@@ -37,16 +38,10 @@ LOG_COLUMNS = ("Time", "Request", "State", "Prompt", "Answer", "Steps", "Seconds
 MAX_ROWS = 256
 
 
-def _name(widget: Any, object_name: str, tip: str = "") -> Any:
-    widget.setObjectName(object_name)
-    widget.setAccessibleName(object_name)
-    if tip:
-        widget.setToolTip(tip)
-    return widget
 
 
 def _code_box(object_name: str) -> QPlainTextEdit:
-    box = _name(QPlainTextEdit(), object_name)
+    box = named(QPlainTextEdit(), object_name)
     box.setReadOnly(True)
     box.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
     box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -71,7 +66,7 @@ class ServerPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        _name(self, "serverPanel")
+        named(self, "serverPanel")
         self._records: list[Any] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 18, 24, 18)
@@ -84,46 +79,46 @@ class ServerPanel(QWidget):
         layout.addWidget(intro)
 
         grid = QGridLayout()
-        self.switch = _name(QCheckBox("Serve the loaded model"), "serverSwitch",
-                            "Start or stop the OpenAI-compatible server (this machine only)")
+        self.switch = named(QCheckBox("Serve the loaded model"), "serverSwitch",
+                            tip="Start or stop the OpenAI-compatible server (this machine only)")
         self.switch.toggled.connect(self.switch_toggled)
         grid.addWidget(self.switch, 0, 0)
-        self.status = _name(QLabel("Off"), "serverStatus")
+        self.status = named(QLabel("Off"), "serverStatus")
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # engine messages are data
         self.status.setWordWrap(True)
         grid.addWidget(self.status, 0, 1, 1, 3)
         grid.addWidget(QLabel("Port"), 1, 0)
-        self.port = _name(QSpinBox(), "serverPort", "0 picks any free port")
+        self.port = named(QSpinBox(), "serverPort", tip="0 picks any free port")
         self.port.setRange(0, 65535)
         self.port.setValue(DEFAULT_PORT)
         grid.addWidget(self.port, 1, 1)
         grid.addWidget(QLabel("URL"), 2, 0)
-        self.url = _name(QLineEdit(), "serverUrl", "The OpenAI base URL to give a client")
+        self.url = named(QLineEdit(), "serverUrl", tip="The OpenAI base URL to give a client")
         self.url.setReadOnly(True)
         self.url.setPlaceholderText("Turn the server on to get its address")
         grid.addWidget(self.url, 2, 1, 1, 2)
-        self.copy_url = _name(QPushButton("Copy"), "copyUrlButton")
+        self.copy_url = named(QPushButton("Copy"), "copyUrlButton")
         self.copy_url.clicked.connect(lambda: self._copy(self.url.text()))
         grid.addWidget(self.copy_url, 2, 3)
 
         grid.addWidget(QLabel("API key"), 3, 0)
-        self.key = _name(QLineEdit(), "serverApiKey", "Optional: clients must send 'Authorization: Bearer <key>'")
+        self.key = named(QLineEdit(), "serverApiKey", tip="Optional: clients must send 'Authorization: Bearer <key>'")
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
         self.key.setPlaceholderText("None: any program on this machine may use the server")
         grid.addWidget(self.key, 3, 1, 1, 2)
         keys = QHBoxLayout()
-        self.show_key_box = _name(QCheckBox("Show"), "showApiKey")
+        self.show_key_box = named(QCheckBox("Show"), "showApiKey")
         self.show_key_box.toggled.connect(lambda on: self.key.setEchoMode(
             QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password))
-        self.new_key = _name(QPushButton("New key"), "newApiKeyButton", "Make a random key (then Save)")
-        self.save_key = _name(QPushButton("Save key"), "saveApiKeyButton",
-                              "Keep the key in the system keyring; it applies the next time the server starts")
+        self.new_key = named(QPushButton("New key"), "newApiKeyButton", tip="Make a random key (then Save)")
+        self.save_key = named(QPushButton("Save key"), "saveApiKeyButton",
+                              tip="Keep the key in the system keyring; it applies the next time the server starts")
         self.new_key.clicked.connect(lambda: (self.key.setText(new_key()), self.show_key_box.setChecked(True)))
         self.save_key.clicked.connect(lambda: self.key_save_requested.emit(self.key.text().strip()))
         for widget in (self.show_key_box, self.new_key, self.save_key):
             keys.addWidget(widget)
         grid.addLayout(keys, 3, 3)
-        self.key_note = _name(QLabel(f"The key is kept in the system keyring. Clients read it from "
+        self.key_note = named(QLabel(f"The key is kept in the system keyring. Clients read it from "
                                      f"${KEY_VARIABLE} in the examples below."), "apiKeyNote")
         self.key_note.setWordWrap(True)
         self.key_note.setTextFormat(Qt.TextFormat.PlainText)
@@ -139,7 +134,7 @@ class ServerPanel(QWidget):
             head = QHBoxLayout()
             head.addWidget(QLabel(f"<b>{label}</b>"))
             head.addStretch(1)
-            copy = _name(QPushButton("Copy"), button_name)
+            copy = named(QPushButton("Copy"), button_name)
             copy.clicked.connect(lambda _c=False, b=box: self._copy(b.toPlainText()))
             head.addWidget(copy)
             examples.addLayout(head, 0, column)
@@ -147,7 +142,7 @@ class ServerPanel(QWidget):
         layout.addLayout(examples)
 
         layout.addWidget(QLabel("<b>Requests</b>"))
-        self.log = _name(QTableWidget(0, len(LOG_COLUMNS)), "serverRequestLog", "Recent requests, newest first")
+        self.log = named(QTableWidget(0, len(LOG_COLUMNS)), "serverRequestLog", tip="Recent requests, newest first")
         self.log.setHorizontalHeaderLabels(list(LOG_COLUMNS))
         self.log.verticalHeader().setVisible(False)
         self.log.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..chat.chat_page import ChatPage, name
+from ..chat.chat_page import ChatPage
+from ..common.widgets import named
 
 
 def _placeholder(title: str, text: str, object_name: str) -> QWidget:
@@ -79,7 +80,7 @@ class MainWindow(QMainWindow):
         for page in (self.chat, self.models_page, self.gpu_page, self.server_page):
             self.pages.addWidget(page)
 
-        self.nav = name(QListWidget(self), "navigation", "Switch between chat, models, GPU and server")
+        self.nav = named(QListWidget(self), "navigation", tip="Switch between chat, models, GPU and server")
         self.nav.setFixedWidth(92)
         self.nav.setIconSize(QSize(20, 20))
         for label in ("Chat", "Models", "GPU", "Server"):
@@ -106,8 +107,8 @@ class MainWindow(QMainWindow):
         brand.setObjectName("brand")
         toolbar.addWidget(brand)
         toolbar.addWidget(QLabel("Model ", self))
-        self.model_picker = name(
-            QComboBox(self), "modelPicker", "Which model answers; it loads in the background"
+        self.model_picker = named(
+            QComboBox(self), "modelPicker", tip="Which model answers; it loads in the background"
         )
         self.model_picker.setMinimumWidth(360)
         self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -138,14 +139,14 @@ class MainWindow(QMainWindow):
         self.addAction(self.quit_action)
         for action in (self.new_action, self.settings_action, self.export_action):
             toolbar.addAction(action)
-        named = ((self.new_action, "newChatToolButton"), (self.settings_action, "settingsButton"),
-                 (self.export_action, "exportButton"))
-        for action, object_name in named:
+        tool_buttons = ((self.new_action, "newChatToolButton"), (self.settings_action, "settingsButton"),
+                        (self.export_action, "exportButton"))
+        for action, object_name in tool_buttons:
             widget = toolbar.widgetForAction(action)
             if widget is not None:
-                name(widget, object_name)
+                named(widget, object_name)
 
-        self.stats_label = name(QLabel("No model loaded", self), "statsLabel")
+        self.stats_label = named(QLabel("No model loaded", self), "statsLabel")
         self.stats_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addPermanentWidget(self.stats_label, 1)
         self.close_hooks: list = []
