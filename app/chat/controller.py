@@ -307,7 +307,8 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
         if not self._is_open(live.conversation_id):
             return  # another chat is on screen: its canvas stays; this answer's frames are shown on return
         self.page.canvas.live_frame(frame)
-        if self.model is not None and self.model.text:
+        # step 0 is the random start: the canvas shows it as noise; the bubble waits for the model's first guess
+        if self.model is not None and self.model.text and frame.step > 0:
             spans, _ = self.model.text.spans(frame.draft, frame.accepted, live.in_thought)
             self.page.messages.update_live(live.committed, spans)
 

@@ -111,7 +111,7 @@ class ModelSettingsMixin:
         if info.source and self.settings.model != info.source:
             self.settings.model = info.source
             self._save_settings()
-        self._show_stats(None)
+        self._show_stats(self._open_answer_stats())
         self._update_buttons()
         self.model_ready.emit(info)
 

@@ -73,6 +73,13 @@ class ConversationViewMixin:
             self.page.canvas.set_replay([], note=EMPTY_CHAT_NOTE)
             self._show_stats(None)
 
+    def _open_answer_stats(self) -> dict | None:
+        """The open conversation's last answer's figures (None: no answer yet, or one is being written)."""
+        if self.conversation_id is None or self.live is not None:
+            return None
+        answers = [m for m in self.store.messages(self.conversation_id) if m.role == "assistant"]
+        return (answers[-1].stats or None) if answers else None
+
     def _is_open(self, conversation_id: int) -> bool:
         return conversation_id == self.conversation_id
 

@@ -39,12 +39,14 @@ def stats_text(model: str, device: str, stats: dict | None, note: str = "") -> s
     parts = [model, device]
     if stats:
         canvases = max(1, int(stats.get("canvases") or 1))
-        parts += [
-            f"{stats['tokens_per_second']:.1f} tok/s",
-            f"{stats['decoder_forwards'] / canvases:.1f} steps per block",
-            f"{stats['tokens_per_forward']:.1f} tokens settled per step",
-            f"first draft after {stats['ttft_s'] * 1000:.0f} ms",
-        ]
+        parts.append(f"{stats['tokens_per_second']:.1f} tok/s")
+        if stats.get("decoder_forwards"):  # a server that streams whole canvases (vLLM) reports no steps
+            parts += [
+                f"{stats['decoder_forwards'] / canvases:.1f} steps per block",
+                f"{stats['tokens_per_forward']:.1f} tokens settled per step",
+            ]
+        if stats.get("ttft_s"):
+            parts.append(f"first draft after {stats['ttft_s'] * 1000:.0f} ms")
     else:
         parts.append("ready")
     if note:

@@ -172,6 +172,39 @@ def test_a_new_chat_shows_its_own_canvas_and_status(qtbot, desk):
     assert desk.window.chat.canvas.frames and "tok/s" in stats.text()
 
 
+
+def test_a_reloaded_model_keeps_the_open_answers_figures_on_the_status_line(qtbot, desk, chat_em):
+    """After a relaunch (or any reload) the status line shows the open chat's last answer, not a bare "ready"."""
+    desk.controller.new_conversation()
+    ask(qtbot, desk, "Fill the canvas")
+    stats = desk.window.findChild(QLabel, "statsLabel")
+    shown = stats.text()
+    assert "tok/s" in shown
+    with qtbot.waitSignal(desk.controller.model_ready, timeout=60_000):
+        desk.worker.use_model(chat_em, "tiny-test")
+    assert "tok/s" in stats.text() and "ready" not in stats.text()
+
+
+def test_the_bubble_never_shows_the_random_start(qtbot, desk):
+    """Step 0 (the random initial canvas) reaches the canvas, but the live bubble starts at the first guess."""
+    steps_on_canvas, drafts = [], []
+    canvas, messages = desk.window.chat.canvas, desk.window.chat.messages
+    real_live_frame, real_update_live = canvas.live_frame, messages.update_live
+
+    def live_frame(frame):
+        steps_on_canvas.append(frame.step)
+        real_live_frame(frame)
+
+    def update_live(committed, spans, *args, **kwargs):
+        if spans:  # a draft drawn in the bubble (an empty one only clears it)
+            drafts.append(steps_on_canvas[-1])
+        real_update_live(committed, spans, *args, **kwargs)
+
+    canvas.live_frame, messages.update_live = live_frame, update_live  # observed, not replaced: both still run
+    desk.controller.new_conversation()
+    ask(qtbot, desk, "Fill the canvas")
+    assert 0 in steps_on_canvas and drafts and 0 not in drafts
+
 # -- defect 4 and 7: layout and plain words -----------------------------------------------------------------------
 
 def test_settings_tooltips_wrap_and_labels_and_errors_are_plain(qtbot, desk):
@@ -365,3 +398,12 @@ def test_install_hint_per_distribution():
     assert not platform_is_xcb({"DISPLAY": ":0"}, "darwin")
     wayland = {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"}
     assert not platform_is_xcb(wayland, "linux")
+
+
+def test_status_line_of_a_server_without_steps_names_no_steps():
+    """A vLLM-style remote reports tokens and speed but no denoising steps: the line says what it knows."""
+    from app.chat.export import stats_text
+
+    line = stats_text("Remote", "remote", {"tokens_per_second": 480.8, "decoder_forwards": 0,
+                                           "tokens_per_forward": 0.0, "ttft_s": 0.0, "canvases": 2})
+    assert "480.8 tok/s" in line and "0.0" not in line and "steps" not in line
