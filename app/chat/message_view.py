@@ -127,7 +127,7 @@ class MessageView(QTextBrowser):
                 meta.append(f"seed\u00a0{m.seed}")
             tps = (m.stats or {}).get("tokens_per_second")
             if tps:
-                meta.append(f"{tps:.1f}\u00a0tok/s")
+                meta.append(f"{tps:.1f}\u00a0tok\u2060/\u2060s")  # word joiners: Qt breaks after a slash
             if m.status not in ("done", "generating"):
                 meta.append(m.status)
         links = [self._action("copy", m.id, "Copy")]

@@ -205,6 +205,7 @@ def test_the_bubble_never_shows_the_random_start(qtbot, desk):
     ask(qtbot, desk, "Fill the canvas")
     assert 0 in steps_on_canvas and drafts and 0 not in drafts
 
+
 # -- defect 4 and 7: layout and plain words -----------------------------------------------------------------------
 
 def test_settings_tooltips_wrap_and_labels_and_errors_are_plain(qtbot, desk):
@@ -241,6 +242,24 @@ def test_status_line_and_picker_speak_plainly(qtbot, desk):
     assert not any("untrained" in label or "output is noise" in label for label in picker_labels)
     raw = desk.window.chat.messages.document().toRawText()
     assert "Same\xa0seed" in raw and "Same seed" not in raw  # the link never wraps between its words
+
+
+def test_the_answer_header_never_breaks_inside_its_speed(qtbot, desk):
+    """At every width the header's "N tok/s" stays on one line (Qt would break after the slash)."""
+    desk.controller.new_conversation()
+    ask(qtbot, desk, "A speed to show")
+    document = desk.window.chat.messages.document().clone()
+    for width in range(140, 700, 3):
+        document.setTextWidth(width)
+        document.documentLayout().documentSize()
+        block = document.firstBlock()
+        while block.isValid():
+            layout, text = block.layout(), block.text()
+            for i in range(layout.lineCount()):
+                line = layout.lineAt(i)
+                piece = text[line.textStart(): line.textStart() + line.textLength()].replace("\u2060", "")
+                assert not piece.rstrip().endswith(("tok/", "tok")), (width, piece)
+            block = block.next()
 
 
 def test_models_page_has_no_developer_notes(qtbot):
