@@ -8,31 +8,13 @@ import threading
 import keyring
 import openai
 import pytest
-from keyring.backend import KeyringBackend
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from tests.fixtures.memory_keyring import MemoryKeyring
+
 KEY = "dd-test-key"
 FAST = {"diffusion": {"max_denoising_steps": 3}}
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-memory keyring backend standing in for the OS one (the documented exception)."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.store.pop((service, username), None)
 
 
 @pytest.fixture(autouse=True)

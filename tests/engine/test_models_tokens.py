@@ -10,7 +10,6 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,27 +21,9 @@ from engine.models import (  # noqa: E402
 )
 from tests.fixtures import hub_server as hubfix  # noqa: E402
 from tests.fixtures.hub_server import GATED_REPO  # noqa: E402
+from tests.fixtures.memory_keyring import MemoryKeyring  # noqa: E402
 
 hub_server = hubfix.hub_server
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-memory keyring backend standing in for the OS one."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.store.pop((service, username), None)
 
 
 @pytest.fixture(autouse=True)
