@@ -71,7 +71,7 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def _profiles_arg(text: str | None) -> list[str] | None:
-    from .profiles_load import PROFILES
+    from .load_profiles.load import PROFILES
 
     if text is None:
         return None
@@ -88,8 +88,8 @@ def run_check(model: str, *, profiles: list[str] | None = None, minutes: float =
     """The whole check as a JSON-ready dict (see the module docstring)."""
     import torch
 
+    from .load_profiles.load import device_name
     from .loading import pick_device
-    from .profiles_load import device_name
 
     budget = Budget(minutes)
     target = pick_device(device)
@@ -148,7 +148,7 @@ def _source(model: str, target: Any, tmp: Path) -> Any:
     if model == RELEASE_RANDOM:
         if target.type != "cuda":
             raise UsageError(f"{RELEASE_RANDOM} needs a CUDA GPU (≈ 52 GB for bf16); use --model tiny on the CPU.")
-        from .profiles_memory import release_config
+        from .load_profiles.memory import release_config
 
         return release_config()
     from .loading import resolve_model_dir
@@ -198,7 +198,7 @@ def _check_profile(source: Any, profile: str, target: Any, budget: Budget, refer
 def _memory(em: Any, target: Any) -> dict[str, Any]:
     import resource
 
-    from .quantize import count_bytes
+    from .load_profiles.quantize import count_bytes
 
     count = count_bytes(em.model)
     out = {"weights_gb": round(count.total_bytes / 2**30, 4), "quantizable_ratio": round(count.quantizable_ratio, 4)}

@@ -31,9 +31,9 @@ def _random_release(config: Any, profile: str, target: torch.device) -> Any:
     """The 26B-A4B shape with seeded random bf16 weights built on the GPU, quantized in place for fp8 / int8."""
     from transformers import DiffusionGemmaForBlockDiffusion
 
+    from .load_profiles.load import GIB, check_profile, device_name, free_bytes
+    from .load_profiles.quantize import QUANTIZED_PROFILES, estimate_bytes, quantize_in_memory
     from .loading import EngineModel
-    from .profiles_load import GIB, check_profile, device_name, free_bytes
-    from .quantize import QUANTIZED_PROFILES, estimate_bytes, quantize_in_memory
 
     check_profile(profile, target)
     if profile not in ("bf16", *QUANTIZED_PROFILES):
@@ -57,7 +57,7 @@ def _random_release(config: Any, profile: str, target: torch.device) -> Any:
 
 def agreement(em: Any, reference: dict[str, Any], profile: str, prompt_tokens: int) -> dict[str, Any] | None:
     """Logits cosine and greedy agreement with bf16 on fixed inputs (bf16 itself stores the reference)."""
-    from .profiles_quality import compare_logits, decoder_logits, probe_inputs
+    from .load_profiles.quality import compare_logits, decoder_logits, probe_inputs
 
     prompt, canvas = probe_inputs(em.vocab_size, em.canvas_length, prompt_tokens=prompt_tokens)
     try:

@@ -10,8 +10,7 @@ from typing import Any
 import torch
 
 from .errors import ModelLoadError, OutOfMemoryError, ProfileMemoryError, PromptTooLongError
-from .model_checks import check_model_dir, check_safetensors, weight_files
-from .profiles_load import (
+from .load_profiles.load import (
     PROFILE_DTYPES,
     PROFILES,
     LoadProgress,
@@ -22,7 +21,8 @@ from .profiles_load import (
     preflight,
     report,
 )
-from .quantize import quiet_torchao_import
+from .load_profiles.quantize import quiet_torchao_import
+from .model_checks import check_model_dir, check_safetensors, weight_files
 
 quiet_torchao_import()
 
@@ -87,7 +87,7 @@ class EngineModel:
         target = pick_device(device)
         profile = profile or default_profile(target)
         check_profile(profile, target)
-        from .profiles_weights import load_profile_weights
+        from .load_profiles.weights import load_profile_weights
 
         config = _read_config(folder)
         preflight(config, profile, target)

@@ -3,7 +3,7 @@
 Memory need = weights + KV cache for the context + canvas buffers + a runtime margin, in GiB ("GB" as GPU
 vendors quote it; the catalogue's decimal GB are converted). Weights come from `engine/data/profile_memory.json`
 (bytes per load profile, measured on the tiny and demo models and computed from the release's real parameter
-shapes; `python -m engine.profiles_memory --write`) where it has the profile, else from the catalogue. A bf16
+shapes; `python -m engine.load_profiles.memory --write`) where it has the profile, else from the catalogue. A bf16
 checkpoint also offers the profiles the loader quantizes it to while loading (fp8, int8).
 
 Speed follows shared GPUS.md: a 256-token canvas takes
@@ -25,7 +25,7 @@ from .measured import measured_tok_s
 
 
 def _profile_figures() -> dict[str, Any]:
-    from engine.profiles_memory import load_figures
+    from engine.load_profiles.memory import load_figures
 
     return load_figures()
 
@@ -46,7 +46,7 @@ OFFLOAD_FILL = 0.90
 
 # Most precise first; offload is the last resort because it streams weights over PCIe every step.
 PROFILE_ORDER = ("bf16", "fp8", "int8", "nvfp4", "offload")
-# Profiles the loader makes from a bf16 checkpoint while loading it (engine/quantize.py).
+# Profiles the loader makes from a bf16 checkpoint while loading it (engine/load_profiles/quantize.py).
 LOAD_TIME_PROFILES = ("fp8", "int8")
 PROFILE_LABELS = {
     "bf16": "bf16",

@@ -35,8 +35,8 @@ from engine.hardware.__main__ import main as cli_main
 from engine.hardware.discovery import CPU_ONLY_TORCH, GIB, TorchCuda
 from engine.hardware.fake import CPU_ONLY_TORCH_BUILD, FakeGpu, FakeNvml, torch_seeing
 from engine.hardware.profiles import gpu_profiles, kv_cache_gb, load_catalogue
-from engine.profiles_load import PROFILES as LOADER_PROFILES
-from engine.profiles_memory import load_figures
+from engine.load_profiles.load import PROFILES as LOADER_PROFILES
+from engine.load_profiles.memory import load_figures
 
 REPO = Path(__file__).resolve().parents[2]
 BF16 = "google/diffusiongemma-26B-A4B-it"
@@ -183,7 +183,7 @@ def test_ampere_24_gb_card_offers_int8_but_not_fp8():
 
 
 def test_8_bit_memory_comes_from_the_figures_file():
-    from engine.profiles_memory import load_figures
+    from engine.load_profiles.memory import load_figures
 
     figures = load_figures()["diffusiongemma-26b-a4b"]
     assert figures["confirmed_on_gpu"] is False

@@ -130,8 +130,8 @@ def test_fp16_on_the_cpu_is_refused_with_a_choice(saved):
 
 
 def test_a_profile_that_does_not_fit_names_profile_card_memory_and_a_profile_that_fits(saved, monkeypatch):
-    from engine import profiles_load
-    from engine.quantize import estimate_bytes
+    from engine.load_profiles import load as profiles_load
+    from engine.load_profiles.quantize import estimate_bytes
 
     config = EngineModel.from_pretrained(saved).model.config
     bf16 = estimate_bytes(config, "bf16").total_bytes

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from engine import EngineModel, SamplerSettings, generate
+from engine.load_profiles.memory import load_figures
+from engine.load_profiles.offload import DECODER_LAYERS, ENCODER_LAYERS, offload_device_map
+from engine.load_profiles.quality import compare_logits, decoder_logits, probe_inputs
+from engine.load_profiles.quantize import count_bytes, estimate_bytes, quantize_in_memory, untied_layers
 from engine.paths import demo_model_dir
-from engine.profiles_memory import load_figures
-from engine.profiles_offload import DECODER_LAYERS, ENCODER_LAYERS, offload_device_map
-from engine.profiles_quality import compare_logits, decoder_logits, probe_inputs
-from engine.quantize import count_bytes, estimate_bytes, quantize_in_memory, untied_layers
 from engine.tiny import save_tiny_model
 
 # Thresholds per profile. The demo model (trained) meets the 0.99; the tiny model's random-init weights

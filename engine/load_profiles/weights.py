@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
-from .errors import EngineError, ModelLoadError
-from .profiles_load import GIB, PROFILE_DTYPES, ProgressCallback, free_bytes, is_quantized, memory_error, report
-from .profiles_offload import offload_device_map, resident_layers
+from ..errors import EngineError, ModelLoadError
+from .load import GIB, PROFILE_DTYPES, ProgressCallback, free_bytes, is_quantized, memory_error, report
+from .offload import offload_device_map, resident_layers
 from .quantize import estimate_bytes, load_kwargs, untied_layers
 
 
@@ -82,7 +82,7 @@ def _offload_placement(config: Any, device: torch.device, resident: int | None) 
             resident = resident_layers(config, budget, fixed + 2.5 * GIB)
         return offload_device_map(layers, min(resident, layers), str(device), "cpu"), None
     resident = layers // 2 if resident is None else min(resident, layers)
-    from .paths import cache_dir
+    from ..paths import cache_dir
 
     root = cache_dir() / "offload"
     root.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def _offload_placement(config: Any, device: torch.device, resident: int | None) 
 
 
 def _layers_bytes(config: Any) -> int:
-    from .profiles_offload import layer_bytes
+    from .offload import layer_bytes
 
     return layer_bytes(config) * config.text_config.num_hidden_layers
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from .errors import ProfileError
+from ..errors import ProfileError
 
 EXPERT_PATTERN = r"re:.*experts\.(gate_up_proj|down_proj)"
 EXPERT_RE = re.compile(r".*experts\.(gate_up_proj|down_proj)$")

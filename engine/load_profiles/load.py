@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .errors import ProfileError, ProfileMemoryError
+from ..errors import ProfileError, ProfileMemoryError
 from .quantize import INT4_FINDING, QUANTIZED_PROFILES, estimate_bytes
 
 PROFILES = ("bf16", "fp8", "int8", "int4", "offload", "cpu", "fp16", "fp32")

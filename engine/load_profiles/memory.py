@@ -1,6 +1,6 @@
 """Measured memory (and quality) per load profile, written to `engine/data/profile_memory.json` for engine.hardware.
 
-`python -m engine.profiles_memory [--write]` loads the tiny and demo models with every profile this machine can
+`python -m engine.load_profiles.memory [--write]` loads the tiny and demo models with every profile this machine can
 load, counts the bytes of parameters and buffers after loading (`quantize.count_bytes`), compares their logits
 with bf16's, and computes the 26B-A4B release's bytes from its real parameter shapes on the meta device with the
 same per-tensor formula (`quantize.estimate_bytes`, which equals the measured counts of the tiny and demo loads).
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-FIGURES_PATH = Path(__file__).resolve().parent / "data" / "profile_memory.json"
+FIGURES_PATH = Path(__file__).resolve().parents[1] / "data" / "profile_memory.json"
 SCHEMA_VERSION = 1
 RELEASE_ARCHITECTURE = "diffusiongemma-26b-a4b"
 CPU_PROFILES = ("bf16", "fp8", "int8", "offload", "cpu")
@@ -26,7 +26,7 @@ def release_config() -> Any:
     """The release's config: its text stack (tiny.RELEASE_TEXT) and transformers' default Gemma 4 vision tower."""
     from transformers import DiffusionGemmaConfig
 
-    from .tiny import RELEASE_TEXT
+    from ..tiny import RELEASE_TEXT
 
     return DiffusionGemmaConfig(text_config=dict(RELEASE_TEXT), canvas_length=256)
 
@@ -54,8 +54,8 @@ def measure_folder(folder: Path, profiles: tuple[str, ...] = CPU_PROFILES) -> di
     """Load `folder` with each profile on the CPU: bytes after loading, seconds, and agreement with bf16."""
     import time
 
-    from .loading import EngineModel
-    from .profiles_quality import compare_logits, decoder_logits, probe_inputs
+    from ..loading import EngineModel
+    from .quality import compare_logits, decoder_logits, probe_inputs
     from .quantize import count_bytes
 
     results: dict[str, Any] = {}
@@ -80,8 +80,8 @@ def measure_folder(folder: Path, profiles: tuple[str, ...] = CPU_PROFILES) -> di
 
 def collect(demo_dir: Path | None = None) -> dict[str, Any]:
     """Every figure: tiny (random, saved to a temporary folder), demo (if present) and the 26B-A4B shape."""
-    from .paths import demo_model_dir
-    from .tiny import save_tiny_model
+    from ..paths import demo_model_dir
+    from ..tiny import save_tiny_model
 
     measured: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,7 +94,7 @@ def collect(demo_dir: Path | None = None) -> dict[str, Any]:
         measured["demo"] = {"method": "measured after loading on the CPU", "confirmed_on_gpu": False,
                             "profiles": measure_folder(demo)}
     measured[RELEASE_ARCHITECTURE] = release_figures()
-    return {"schema_version": SCHEMA_VERSION, "generated_by": "python -m engine.profiles_memory --write",
+    return {"schema_version": SCHEMA_VERSION, "generated_by": "python -m engine.load_profiles.memory --write",
             "architectures": measured}
 
 
@@ -109,10 +109,10 @@ def load_figures() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the figures as JSON; `--write` also stores them where engine.hardware reads them."""
-    parser = argparse.ArgumentParser(prog="python -m engine.profiles_memory", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m engine.load_profiles.memory", description=__doc__)
     parser.add_argument("--write", action="store_true", help=f"write {FIGURES_PATH.name} in engine/data")
     args = parser.parse_args(argv)
-    from .cli_common import quiet_libraries
+    from ..cli_common import quiet_libraries
 
     quiet_libraries()
     figures = collect()
