@@ -13,9 +13,11 @@ from app.models.remote_source import NO_STEPS_NOTE
 from app.shell.desktop import REMOTE
 from engine.serve import Server
 from tests.app.helpers import ask
-from tests.engine.test_remote import RECORDING, VLLM_KEY, FakeVllm, serve
+from tests.fixtures import fake_vllm
+from tests.fixtures.fake_vllm import RECORDING, VLLM_KEY
 
 KEY = "remote-test-key"
+vllm = fake_vllm.vllm
 
 
 @pytest.fixture(autouse=True)
@@ -41,16 +43,6 @@ def other_desk():
     server = Server(em, port=0, api_key=KEY).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def vllm():
-    fake = FakeVllm()
-    url, server, thread = serve(fake.app)
-    fake.url = url
-    yield fake
-    server.should_exit = True
-    thread.join(10)
 
 
 def _choose_remote(qtbot, desk, url: str, key: str):

@@ -3,26 +3,19 @@ vLLM-style stream served by a small Starlette app (one canvas per chunk), and it
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
-from pathlib import Path
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from engine import CanvasDone, Done, EngineError, EngineModel, Frame, SamplerSettings
 from engine.paths import demo_model_dir
 from engine.remote import NotADiffusionModelError, RemoteFrame, RemoteModel, generate_remote
 from engine.serve import Server
+from tests.fixtures import fake_vllm
+from tests.fixtures.fake_vllm import VLLM_KEY
 
-RECORDING = Path(__file__).resolve().parents[1] / "fixtures" / "vllm_stream.txt"
 KEY = "remote-key"
-VLLM_KEY = "vllm-key"
 WAIT_S = 120
 
 
@@ -30,56 +23,7 @@ def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
-class FakeVllm:
-    """A tiny OpenAI-compatible server that answers like vLLM: its model list, its errors, the recorded stream."""
-
-    def __init__(self) -> None:
-        self.model = "google/diffusiongemma-26B-A4B-it"
-        self.bodies: list[dict] = []
-        self.app = Starlette(routes=[Route("/v1/models", self.models), Route("/v1/chat/completions", self.chat,
-                                                                             methods=["POST"])])
-
-    def authorized(self, request: Request) -> bool:
-        return request.headers.get("authorization") == f"Bearer {VLLM_KEY}"
-
-    async def models(self, request: Request) -> Response:
-        if not self.authorized(request):
-            return JSONResponse({"error": {"message": "Unauthorized", "type": "Unauthorized", "code": 401}}, 401)
-        return JSONResponse({"object": "list", "data": [{
-            "id": self.model, "object": "model", "created": 1764590400, "owned_by": "vllm", "root": self.model,
-            "parent": None, "max_model_len": 262144}]})
-
-    async def chat(self, request: Request) -> Response:
-        if not self.authorized(request):
-            return JSONResponse({"error": {"message": "Unauthorized", "type": "Unauthorized", "code": 401}}, 401)
-        body = json.loads(await request.body())
-        self.bodies.append(body)
-        if body.get("model") != self.model:
-            message = f"The model `{body.get('model')}` does not exist."
-            return JSONResponse({"error": {"message": message, "type": "NotFoundError", "param": None,
-                                           "code": 404}}, 404)
-        return Response(RECORDING.read_bytes(), media_type="text/event-stream")
-
-
-def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
-    """Run `app` on 127.0.0.1:<free port>; the socket listens before uvicorn starts, so no readiness wait."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP: asyncio sets NODELAY
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    return f"http://127.0.0.1:{sock.getsockname()[1]}/v1", server, thread
-
-
-@pytest.fixture(scope="module")
-def vllm():
-    fake = FakeVllm()
-    url, server, thread = serve(fake.app)
-    fake.url = url
-    yield fake
-    server.should_exit = True
-    thread.join(10)
+vllm = fake_vllm.vllm
 
 
 @pytest.fixture(scope="module")
