@@ -9,15 +9,13 @@ from typing import Any
 
 import torch
 
-from .errors import ModelLoadError, OutOfMemoryError, ProfileMemoryError, PromptTooLongError
+from .errors import ModelLoadError, PromptTooLongError
 from .load_profiles.load import (
     PROFILE_DTYPES,
     PROFILES,
     LoadProgress,
     ProgressCallback,
     check_profile,
-    free_bytes,
-    memory_error,
     preflight,
     report,
 )
@@ -273,16 +271,6 @@ def _read_config(folder: Path) -> Any:
         return DiffusionGemmaConfig.from_pretrained(str(folder))
     except Exception as exc:  # noqa: BLE001 — check_model_dir accepted it; anything left is still a load failure
         raise ModelLoadError(f"{folder.name}/config.json could not be read ({str(exc)[:200]}).") from None
-
-
-def _oom_error(folder: Path, device: torch.device, profile: str = "bf16") -> OutOfMemoryError:
-    """An out-of-memory during the load, as a `ProfileMemoryError` naming the card, need vs free and a fallback."""
-    try:
-        return memory_error(_read_config(folder), profile, device)
-    except ModelLoadError:
-        free = (free_bytes(device) or 0) / 1e9
-        return ProfileMemoryError(f"{folder.name} did not fit on {device} with the {profile} profile ({free:.1f} GB "
-                                  "free). Choose a smaller profile on the GPU page.", profile=profile, free_gb=free)
 
 
 def _load_tokenizer(folder: Path) -> Any:
