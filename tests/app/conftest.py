@@ -1,4 +1,5 @@
-"""App test fixtures: a tiny random model with a character tokenizer, and the real window around it."""
+"""App test fixtures: a tiny random model with a character tokenizer, the real window around it, and the Models
+page shown with its first listing done."""
 
 from __future__ import annotations
 
@@ -31,3 +32,18 @@ def desk(qtbot, chat_em, tmp_path):
     desktop = open_desktop(qtbot, chat_em, tmp_path / "chats.sqlite3")
     yield desktop
     desktop.window.close()
+
+
+@pytest.fixture
+def models_page(qtbot):
+    """The Models page, shown at 900x700 once its first listing has arrived; shut down after the test."""
+    from app.models.models_page import ModelManagerPage
+
+    page = ModelManagerPage()
+    qtbot.addWidget(page)
+    page.resize(900, 700)
+    page.show()
+    with qtbot.waitSignal(page.listing_changed, timeout=60_000):
+        pass
+    yield page
+    page.shutdown()

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import (
     QApplication,
@@ -306,20 +305,6 @@ def test_export_opens_in_documents_with_icons_and_confirms(qtbot, desk, tmp_path
 
 
 # -- defect 8: offline within seconds, a token field up front, a warning before an impossible download -------------
-
-@pytest.fixture
-def models_page(qtbot):
-    from app.models.models_page import ModelManagerPage
-
-    page = ModelManagerPage()
-    qtbot.addWidget(page)
-    page.resize(900, 700)
-    page.show()
-    with qtbot.waitSignal(page.listing_changed, timeout=60_000):
-        pass
-    yield page
-    page.shutdown()
-
 
 def test_offline_download_says_so_quickly_in_one_sentence(qtbot, models_page, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_ENDPOINT", "http://hub.offline-test.invalid")

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QPushButton
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from app.models.models_page import ModelManagerPage  # noqa: E402
 from engine.models import tokens  # noqa: E402
 from tests.fixtures import hub_server as hubfix  # noqa: E402
 from tests.fixtures.hub_server import GATED_REPO, TINY_REPO, tiny_repo_files, write_repo  # noqa: E402
@@ -23,15 +22,9 @@ WAIT = 60_000
 
 
 @pytest.fixture
-def page(qtbot):
-    widget = ModelManagerPage()
-    qtbot.addWidget(widget)
-    widget.resize(900, 700)
-    widget.show()
-    with qtbot.waitSignal(widget.listing_changed, timeout=WAIT):
-        pass
-    yield widget
-    widget.shutdown()
+def page(models_page):
+    """tests/app/conftest.py's shown Models page, as `page` (one test here imports the app module as `models_page`)."""
+    return models_page
 
 
 def wait_job(qtbot, page, kind: str):
