@@ -113,7 +113,3 @@ class Timeline:
     def canvas_slots(self, canvas_index: int) -> list[Slot]:
         """Every slot of one canvas, in order."""
         return [s for s in self._slots if s.frame.canvas_index == canvas_index]
-
-    def canvas_indices(self) -> list[int]:
-        """The canvases on the timeline, in order."""
-        return sorted({s.frame.canvas_index for s in self._slots})

@@ -132,16 +132,6 @@ class CanvasView(QWidget):
         """Where the cells are drawn."""
         return QRectF(8, HEADER_H + 4, self.width() - 16, self.height() - HEADER_H - 12)
 
-    def cell_rect(self, index: int) -> QRectF:
-        """The rectangle of one cell of the frame on screen (empty without a frame)."""
-        if self._frame is None:
-            return QRectF()
-        cols, rows = grid_shape(len(self._frame.draft))
-        grid = self.grid_rect()
-        w, h = grid.width() / cols, grid.height() / rows
-        r, c = divmod(index, cols)
-        return QRectF(grid.left() + c * w, grid.top() + r * h, w, h)
-
     def cell_at(self, pos: QPoint) -> int | None:
         """The canvas position under `pos`, or None."""
         if self._frame is None:

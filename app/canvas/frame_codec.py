@@ -58,10 +58,6 @@ class CanvasFrames(list):
         super().__init__(frames)
         self.start = start
 
-    def with_start(self) -> list[Frame]:
-        """Step 0 (when known) followed by every step."""
-        return ([self.start] if self.start is not None else []) + list(self)
-
 
 def start_frame(canvas_index: int, canvas: list[int], max_steps: int, vocab_size: int) -> Frame:
     """The step-0 frame of a canvas: its random ids, nothing accepted, the entropy of a uniform draw."""

@@ -121,11 +121,6 @@ def canvas_note(remote: Any) -> str:
     return "" if remote.per_step_frames else NO_STEPS_NOTE
 
 
-def remote_label(source: str) -> str:
-    """The picker's words for a remote source."""
-    return f"Remote: {remote_url(source)}"
-
-
 class RemoteDialog(QDialog):
     """Asks for the server's address and key (remoteServerDialog); `chosen(url, key)` after OK."""
 
