@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from engine.models.tokens import SERVICE, keyring_available
+from ..common.keyring_entry import read_entry, write_entry
 
 PREFIX = "remote:"
 REMOTE_LABEL = "Remote server (OpenAI-compatible)…"
@@ -51,18 +51,7 @@ def remember_key(url: str, key: str) -> None:
 
 
 def _write_key(url: str, key: str) -> None:
-    if not keyring_available():
-        return
-    import keyring
-    import keyring.errors
-
-    try:
-        if key:
-            keyring.set_password(SERVICE, _username(url), key)
-        elif keyring.get_password(SERVICE, _username(url)) is not None:
-            keyring.delete_password(SERVICE, _username(url))
-    except (keyring.errors.KeyringError, RuntimeError, OSError):
-        pass  # the session copy still works; the key is asked again next time
+    write_entry(_username(url), key)  # a refusal is fine: the session copy still works; the key is asked next time
 
 
 def read_key(url: str) -> str | None:
@@ -70,15 +59,7 @@ def read_key(url: str) -> str | None:
     with _lock:
         if url in _session_keys:
             return _session_keys[url] or None
-    if not keyring_available():
-        return None
-    import keyring
-    import keyring.errors
-
-    try:
-        return keyring.get_password(SERVICE, _username(url)) or None
-    except (keyring.errors.KeyringError, RuntimeError, OSError):
-        return None
+    return read_entry(_username(url)) or None
 
 
 def is_remote_model(em: Any) -> bool:

@@ -11,44 +11,19 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.models.tokens import SERVICE, keyring_available
+from ..common.keyring_entry import read_entry, write_entry
 
 USERNAME = "api-key"
-SESSION_ONLY = "No system keyring is available: the key is kept for this session only."
-
-
-def _errors() -> tuple[type[BaseException], ...]:
-    import keyring.errors
-
-    return (keyring.errors.KeyringError, RuntimeError, OSError)
 
 
 def read_key() -> str:
     """The stored key ("" when none or no keyring); blocks on the keyring."""
-    if not keyring_available():
-        return ""
-    import keyring
-
-    try:
-        return keyring.get_password(SERVICE, USERNAME) or ""
-    except _errors():
-        return ""
+    return read_entry(USERNAME)
 
 
 def write_key(key: str) -> str:
     """Store `key` ("" deletes it); returns "" when it is in the keyring, else why it is kept for the session only."""
-    if not keyring_available():
-        return SESSION_ONLY
-    import keyring
-
-    try:
-        if key:
-            keyring.set_password(SERVICE, USERNAME, key)
-        elif keyring.get_password(SERVICE, USERNAME) is not None:
-            keyring.delete_password(SERVICE, USERNAME)
-    except _errors() as exc:
-        return f"The keyring refused the key ({type(exc).__name__}): it is kept for this session only."
-    return ""
+    return write_entry(USERNAME, key)
 
 
 def new_key() -> str:
