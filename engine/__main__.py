@@ -72,31 +72,24 @@ def _run(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace):
     """The model named by --model, with --profile; the load's progress is printed on stderr."""
-    from .cli_common import load_model_arg, quiet_libraries
+    from .cli_common import load_model_arg
 
-    if args.profile is None:
-        return load_model_arg(args.model, device=args.device)
+    if args.profile is None or args.model != "tiny":
+        progress = LoadProgressLine(sys.stderr) if args.profile is not None else None
+        return load_model_arg(args.model, device=args.device, profile=args.profile, on_progress=progress)
+    import tempfile
+
     from .loading import EngineModel
-    from .paths import demo_model_dir
+    from .tiny import save_tiny_model
 
-    profile = argv_text(args.profile, "--profile")
-    spec = argv_text(args.model, "--model")
+    # A saved tiny model, so the profile goes through the same loader as a real checkpoint.
     argv_text(args.device, "--device")
-    quiet_libraries()
-    progress = LoadProgressLine(sys.stderr)
-    if spec == "tiny":
-        import tempfile
-
-        from .tiny import save_tiny_model
-
-        # A saved tiny model, so the profile goes through the same loader as a real checkpoint.
-        folder = tempfile.TemporaryDirectory(prefix="tiny-")
-        em = EngineModel.from_pretrained(save_tiny_model(folder.name + "/tiny"), device=args.device, profile=profile,
-                                         on_progress=progress)
-        args.tiny_folder = folder  # removed when the command ends
-        return em
-    source = demo_model_dir() if spec == "demo" else spec
-    return EngineModel.from_pretrained(source, device=args.device, profile=profile, on_progress=progress)
+    folder = tempfile.TemporaryDirectory(prefix="tiny-")
+    em = EngineModel.from_pretrained(save_tiny_model(folder.name + "/tiny"), device=args.device,
+                                     profile=argv_text(args.profile, "--profile"),
+                                     on_progress=LoadProgressLine(sys.stderr))
+    args.tiny_folder = folder  # removed when the command ends
+    return em
 
 
 class LoadProgressLine:

@@ -167,19 +167,24 @@ def run_cli(body: Callable[[], int]) -> int:
         return EXIT_BROKEN_PIPE
 
 
-def load_model_arg(spec: str, *, device: str = "auto") -> EngineModel:
-    """`demo` (the embedded model), `tiny` (random, with the demo's tokenizer), or a folder / cached hub id."""
+def load_model_arg(spec: str, *, device: str = "auto", profile: str | None = None,
+                   on_progress: Callable | None = None) -> EngineModel:
+    """`demo` (the embedded model), `tiny` (random, with the demo's tokenizer), or a folder / cached hub id, with an
+    optional load profile and progress callback."""
     from .loading import EngineModel, pick_device
     from .paths import demo_model_dir
 
     argv_text(spec, "--model")
     argv_text(device, "--device")
+    if profile is not None:
+        argv_text(profile, "--profile")
     quiet_libraries()
     if spec == "tiny":
+        if profile is not None:
+            raise UsageError("--profile cannot be used with --model tiny; give a model folder.")
         from .tiny import tiny_engine_model
 
         pick_device(device)  # a nonsense --device is refused here too
         return tiny_engine_model()
-    if spec == "demo":
-        return EngineModel.from_pretrained(demo_model_dir(), device=device)
-    return EngineModel.from_pretrained(spec, device=device)
+    source = demo_model_dir() if spec == "demo" else spec
+    return EngineModel.from_pretrained(source, device=device, profile=profile, on_progress=on_progress)

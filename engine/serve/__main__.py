@@ -30,18 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _load(args: argparse.Namespace):
-    from ..loading import EngineModel
-
-    if args.profile is None:
-        return load_model_arg(args.model)
-    argv_text(args.profile, "--profile")
-    if args.model in ("demo", "tiny"):
-        from ..paths import demo_model_dir
-
-        if args.model == "tiny":
-            raise UsageError("--profile cannot be used with --model tiny; give a model folder.")
-        return EngineModel.from_pretrained(demo_model_dir(), profile=args.profile)
-    return EngineModel.from_pretrained(argv_text(args.model, "--model"), profile=args.profile)
+    return load_model_arg(args.model, profile=args.profile)
 
 
 def main(argv: list[str] | None = None) -> int:
