@@ -44,8 +44,59 @@ ALTER TABLE conversations ADD COLUMN thinking INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX conversations_by_update ON conversations(updated_at);
 """
 
+# Issue 15: Compare experiments (each variant with its full settings, seed, answer and frames) and the versions of
+# a rewritten answer (messages.text stays the current version's text, so history, search and export are unchanged).
+SCHEMA_V3 = """
+CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    context_json TEXT NOT NULL DEFAULT '[]',
+    conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+    model TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE experiment_variants (
+    id INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    column_index INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    preset TEXT NOT NULL DEFAULT 'defaults',
+    system_prompt TEXT NOT NULL DEFAULT '',
+    prompt TEXT NOT NULL DEFAULT '',
+    settings_json TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    stats_json TEXT,
+    status TEXT NOT NULL DEFAULT 'new',
+    UNIQUE (experiment_id, column_index)
+);
+CREATE TABLE variant_frames (
+    variant_id INTEGER NOT NULL REFERENCES experiment_variants(id) ON DELETE CASCADE,
+    canvas_index INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    canvas_length INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (variant_id, canvas_index)
+);
+CREATE TABLE message_versions (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    instruction TEXT NOT NULL DEFAULT '',
+    span_start INTEGER,
+    span_end INTEGER,
+    seed INTEGER,
+    created_at REAL NOT NULL,
+    UNIQUE (message_id, number)
+);
+ALTER TABLE messages ADD COLUMN current_version INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX experiments_by_update ON experiments(updated_at)
+"""
+
 # MIGRATIONS[i] moves a database from user_version i to i + 1. Append, never edit a released step.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 APPLICATION_ID = 0x44446573  # "DDes" in the SQLite header; files from before it existed are recognised by tables
 OUR_TABLES = frozenset({"conversations", "messages", "canvas_frames"})
