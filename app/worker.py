@@ -33,6 +33,7 @@ from .models.remote_source import (
     remote_defaults,
     remote_url,
 )
+from .worker_drafting import CompareRequest, RewriteRequest, run_compare, run_rewrite
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,11 @@ class _Runner(QObject):
     load_progress = Signal(object)  # engine LoadProgress
     notice = Signal(str)
     profile_suggested = Signal(str, str, str)  # source, suggested profile, the load error's message
+    variant_frame = Signal(int, int, object)  # request id, variant index, Frame
+    variant_canvas_done = Signal(int, int, object, object, bytes)
+    variant_done = Signal(int, int, object)
+    variant_error = Signal(int, str)
+    infill_started = Signal(int, object)  # request id, engine InfillStart
 
     def __init__(self, compiled_on: Any = None) -> None:
         super().__init__()
@@ -169,6 +175,20 @@ class _Runner(QObject):
             job(self._em)
         except Exception:  # noqa: BLE001 - a failing job must not end the engine thread
             log.error("a job on the engine thread failed\n%s", traceback.format_exc())
+
+    @Slot(object, object)
+    def compare(self, request: CompareRequest, cancel: threading.Event) -> None:
+        """Variants denoised as one batch (issue 15); the chat's cached prefix is dropped, like a server job."""
+        self._apply_threads()
+        self._session, self._session_key = None, None
+        run_compare(self, self._em, request, cancel)
+
+    @Slot(object, object)
+    def rewrite(self, request: RewriteRequest, cancel: threading.Event) -> None:
+        """A selected span of an answer re-denoised in place (issue 15)."""
+        self._apply_threads()
+        self._session, self._session_key = None, None
+        run_rewrite(self, self._em, request, cancel)
 
     @Slot(object, object)
     def generate(self, request: GenerationRequest, cancel: threading.Event) -> None:
@@ -273,7 +293,14 @@ class EngineWorker(QObject):
     load_progress = Signal(object)  # engine LoadProgress: stage, done, total, unit, message, fraction
     notice = Signal(str)  # a message for the banner (e.g. the GPU-optimized path turned itself off)
     profile_suggested = Signal(str, str, str)  # source, a profile that would fit, the load error's message
+    variant_frame = Signal(int, int, object)  # compare request id, variant index, Frame (coalesced)
+    variant_canvas_done = Signal(int, int, object, object, bytes)  # … CanvasDone, its frames, packed frames
+    variant_done = Signal(int, int, object)  # compare request id, variant index, Done
+    variant_error = Signal(int, str)  # compare request id, message
+    infill_started = Signal(int, object)  # rewrite request id, InfillStart (then frame/canvas_done/done/error)
 
+    _compare_requested = Signal(object, object)
+    _rewrite_requested = Signal(object, object)
     _load_requested = Signal(str, object, object)
     _generate_requested = Signal(object, object)
     _threads_requested = Signal(object)
@@ -289,6 +316,10 @@ class EngineWorker(QObject):
         self._runner.moveToThread(self._thread)
         self._load_requested.connect(self._runner.load)
         self._generate_requested.connect(self._runner.generate)
+        self._compare_requested.connect(self._runner.compare)
+        self._rewrite_requested.connect(self._runner.rewrite)
+        for name in ("variant_frame", "variant_canvas_done", "variant_done", "variant_error", "infill_started"):
+            getattr(self._runner, name).connect(getattr(self, name))
         self._threads_requested.connect(self._runner.set_cpu_threads)
         self._job_requested.connect(self._runner.run_with_model)
         self._compiled_requested.connect(self._runner.set_compiled)
@@ -325,6 +356,26 @@ class EngineWorker(QObject):
         self._cancel = threading.Event()
         request = GenerationRequest(self._next_id, conversation_id, list(messages), settings, enable_thinking)
         self._generate_requested.emit(request, self._cancel)
+        return self._next_id
+
+    def compare(self, chats: list[list[dict[str, str]]], settings: list[SamplerSettings]) -> int:
+        """Queue variants (one chat and settings with a seed each) as one batch; returns the request id carried by
+        `variant_*` signals. `cancel()` stops every variant between two steps."""
+        self._next_id += 1
+        self._cancel = threading.Event()
+        self._compare_requested.emit(CompareRequest(self._next_id, [list(c) for c in chats], list(settings)),
+                                     self._cancel)
+        return self._next_id
+
+    def rewrite(self, messages: list[dict[str, str]], answer: str, span: tuple[int, int], settings: SamplerSettings,
+                instruction: str | None = None) -> int:
+        """Queue a rewrite of characters `span` of `answer`; returns the request id carried by `infill_started`,
+        `frame`, `canvas_done`, `done` and `error`. `Done.text` is the whole new answer."""
+        self._next_id += 1
+        self._cancel = threading.Event()
+        request = RewriteRequest(self._next_id, list(messages), answer, (int(span[0]), int(span[1])), settings,
+                                 instruction)
+        self._rewrite_requested.emit(request, self._cancel)
         return self._next_id
 
     def run_with_model(self, job: Callable[[Any], None]) -> None:

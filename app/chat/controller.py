@@ -21,6 +21,7 @@ from engine import CanvasDone, Done, Frame, SamplerSettings
 from ..shell.main_window import MainWindow
 from ..store.app_settings import AppSettings
 from ..store.chats import ChatStore, StoreWriteError
+from ..store.versions import VersionStore
 from ..worker import EngineWorker, ModelInfo
 from .controller_models import ModelSettingsMixin
 from .controller_views import ConversationViewMixin
@@ -68,6 +69,8 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
         self.profile: str | None = None
         self.closed = False
         self.new_seed = lambda: random.randrange(2**31)  # tests replace it to make answers reproducible
+        self.busy_checks: list[Callable[[], bool]] = []  # other users of the engine thread (Compare, Rewrite)
+        self.rewrite: Any = None  # the RewriteController, which sets itself here (app/chat/rewrite.py)
         self._wire()
         if settings.problem:
             self.page.show_banner(settings.problem)
@@ -155,13 +158,18 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
             self.page.messages.set_messages([])
             return
         live_here = self.live is not None and self.live.conversation_id == self.conversation_id
+        rewriting = self.rewrite is not None and self.rewrite.is_live_in(self.conversation_id)
+        live_id = self.live.message_id if live_here else self.rewrite.active.message_id if rewriting else None
         self.page.messages.set_messages(
             self.store.messages(self.conversation_id),
-            live_id=self.live.message_id if live_here else None,
+            live_id=live_id,
             selected=self.selected_answer,
+            versions=VersionStore(self.store).counts(self.conversation_id),
         )
         if live_here:
             self.page.messages.update_live(self.live.committed, [])
+        elif rewriting:
+            self.rewrite.show_live()
 
     def _rename(self, conversation_id: int, title: str) -> None:
         self._write(self.store.rename_conversation, conversation_id, title)
@@ -209,7 +217,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
     def send(self) -> None:
         """Store the composer's text as a user message, then start the answer."""
         text = self.page.composer.toPlainText().strip()
-        if not text or self.live is not None:
+        if not text or self.busy():
             return
         if self.model is None:
             self.page.show_banner("No model is loaded yet — pick one in the model list (top left).")
@@ -232,7 +240,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
 
     def regenerate(self, *, same_seed: bool) -> None:
         """Replace the last answer: same seed (compare a prompt edit fairly) or a new one."""
-        if self.live is not None or self.conversation_id is None or self.model is None:
+        if self.busy() or self.conversation_id is None or self.model is None:
             return
         messages = self.store.messages(self.conversation_id)
         if not messages:
@@ -265,6 +273,10 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
     def stop(self) -> None:
         """Cancel between two steps; the committed canvases stay in the answer."""
         self.worker.cancel()
+
+    def busy(self) -> bool:
+        """Whether the engine thread is answering, comparing or rewriting for this window."""
+        return self.live is not None or any(check() for check in self.busy_checks)
 
     def _chat_messages(self, conversation_id: int) -> list[dict[str, str]]:
         conv = self.store.conversation(conversation_id)
@@ -392,4 +404,4 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
     def _update_buttons(self) -> None:
         """Send/Stop follow the answer; Regenerate needs something in the open chat to answer again."""
         has_turns = self.conversation_id is not None and bool(self.store.messages(self.conversation_id))
-        self.page.set_busy(self.live is not None, model_ready=self.model is not None, can_regenerate=has_turns)
+        self.page.set_busy(self.busy(), model_ready=self.model is not None, can_regenerate=has_turns)

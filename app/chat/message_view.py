@@ -16,12 +16,13 @@ import secrets
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
-from PySide6.QtWidgets import QMessageBox, QTextBrowser, QWidget
+from PySide6.QtGui import QContextMenuEvent, QDesktopServices, QGuiApplication, QKeyEvent, QKeySequence, QTextCursor
+from PySide6.QtWidgets import QMenu, QMessageBox, QTextBrowser, QWidget
 
 from ..store.chats import Message
 from .draft import span_style
 from .markdown_render import CodeTarget, LinkTarget, Rendered, new_href, printable, render_markdown
+from .rewrite_selection import SelectionSpan, selection_span, version_links
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,13 @@ def _plain(text: str) -> str:
     return html.escape(text).replace("\n", "<br>")
 
 
-def draft_html(committed: str, spans: list[tuple[str, bool]]) -> str:
+def draft_html(committed: str, spans: list[tuple[str, bool]], after: str = "") -> str:
     """Committed text, then the current canvas's draft in the canvas's colours: settled runs solid, the rest in
-    the light text of the model's guess."""
+    the light text of the model's guess; then `after` (the kept text after a span being rewritten)."""
     parts = [_plain(committed)]
     for text, settled in spans:  # the canvas's colours (app/chat/draft.py)
         parts.append(f'<span style="{span_style(settled)}">{_plain(text)}</span>')
+    parts.append(_plain(after))
     return "".join(parts) or f'<span style="color:{DIM}">…</span>'
 
 
@@ -66,6 +68,8 @@ class MessageView(QTextBrowser):
     """Emits `action_requested(action, message_id)` for copy/edit/regenerate/replay links; copies code itself."""
 
     action_requested = Signal(str, int)
+    rewrite_requested = Signal(int, int, int)  # answer id, character span start, end (issue 15)
+    version_requested = Signal(int, int)  # answer id, -1 (undo, ‹) or +1 (redo, ›)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,12 +91,17 @@ class MessageView(QTextBrowser):
         self._live_start = -1
         self._live_end = -1
         self._selected: int | None = None
+        self._versions: dict[int, tuple[int, int]] = {}
         self.live_html = ""
+        self.rewrite_menu: QMenu | None = None
 
     # -- whole conversation -------------------------------------------------------------------------------------
-    def set_messages(self, messages: list[Message], *, live_id: int | None = None, selected: int | None = None) -> None:
-        """Render every message; `live_id` names the answer being generated (its body becomes the live draft)."""
+    def set_messages(self, messages: list[Message], *, live_id: int | None = None, selected: int | None = None,
+                     versions: dict[int, tuple[int, int]] | None = None) -> None:
+        """Render every message; `live_id` names the answer being generated or rewritten (its body becomes the live
+        draft); `versions` maps rewritten answers to (current version, count) for their ‹ k/n › links."""
         self._messages = list(messages)
+        self._versions = dict(versions or {})
         self._live_id = live_id
         self._selected = selected
         self._codes.clear()
@@ -123,6 +132,11 @@ class MessageView(QTextBrowser):
         who = "You" if user else "Model"
         meta: list[str] = []
         if not user:
+            if m.id in self._versions and m.id != self._live_id:
+                current, count = self._versions[m.id]
+                meta_links = version_links(lambda a, label: self._action(a, m.id, label), current, count)
+            else:
+                meta_links = ""
             if m.seed is not None:
                 meta.append(f"seed\u00a0{m.seed}")
             tps = (m.stats or {}).get("tokens_per_second")
@@ -140,6 +154,8 @@ class MessageView(QTextBrowser):
                 links.append(self._action("regen-same", m.id, "↻&nbsp;Same&nbsp;seed"))
         meta_html = html.escape(" · ".join(meta))
         head = f"<b>{who}</b>" + (f'&nbsp;&nbsp;<span style="color:{DIM}">{meta_html}</span>' if meta else "")
+        if not user and meta_links:
+            head += "&nbsp;&nbsp;" + meta_links
         head += "&nbsp;&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(links)
         body = self._body(m)
         bg = USER_BG if user else MODEL_BG
@@ -186,12 +202,12 @@ class MessageView(QTextBrowser):
         return thought + (rendered.html or f'<span style="color:{DIM}">(empty answer)</span>')
 
     # -- live draft ---------------------------------------------------------------------------------------------
-    def update_live(self, committed: str, spans: list[tuple[str, bool]]) -> None:
-        """Replace the live bubble's text with the committed text plus the current draft."""
+    def update_live(self, committed: str, spans: list[tuple[str, bool]], after: str = "") -> None:
+        """Replace the live bubble's text with the committed text plus the current draft (and `after`)."""
         if self._live_start < 0:
             return
         at_bottom = self._at_bottom()
-        self.live_html = draft_html(committed, spans)
+        self.live_html = draft_html(committed, spans, after)
         cursor = QTextCursor(self.document())
         cursor.setPosition(self._live_start)
         cursor.setPosition(self._live_end, QTextCursor.MoveMode.KeepAnchor)
@@ -229,6 +245,8 @@ class MessageView(QTextBrowser):
             self.confirm_link(target)
         elif target.action == "copy":
             QGuiApplication.clipboard().setText(self._texts.get(message_id, ""))
+        elif target.action in ("version-prev", "version-next"):
+            self.version_requested.emit(message_id, -1 if target.action == "version-prev" else 1)
         elif target.action == "thought":
             self._expanded_thoughts ^= {message_id}
             self.set_messages(self._messages, live_id=self._live_id, selected=self._selected)
@@ -281,6 +299,72 @@ class MessageView(QTextBrowser):
         self.link_dialog = box
         box.open()
         return box
+
+    # -- rewrite selection and versions (issue 15) ----------------------------------------------------------------
+    def selection_span(self) -> SelectionSpan | None:
+        """The selected characters as a span of one finished answer's text (None: no such selection)."""
+        return selection_span(self.document(), self.textCursor(), self._messages, self._live_id)
+
+    def request_rewrite(self) -> bool:
+        """"Rewrite selection…": emit `rewrite_requested` for the selection (False when it is not in one answer)."""
+        span = self.selection_span()
+        if span is None:
+            return False
+        self.rewrite_requested.emit(span.message_id, span.start, span.end)
+        return True
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 - Qt's name
+        menu = self.build_context_menu(event.pos())
+        menu.popup(event.globalPos())
+
+    def build_context_menu(self, pos=None) -> QMenu:  # noqa: ANN001 - a QPoint, or None for the cursor's place
+        """The view's context menu: Qt's own (copy, select all) plus "Rewrite selection…" and Undo/Redo rewrite."""
+        menu = self.createStandardContextMenu(pos) if pos is not None else self.createStandardContextMenu()
+        menu.setObjectName("messageContextMenu")
+        menu.addSeparator()
+        rewrite = menu.addAction("Rewrite selection…")
+        rewrite.setObjectName("rewriteSelectionAction")
+        rewrite.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        rewrite.setEnabled(self.selection_span() is not None)
+        rewrite.setToolTip("Re-denoise only the selected words; the rest of the answer stays as it is")
+        rewrite.triggered.connect(self.request_rewrite)
+        target = self.version_target()
+        if target is not None:
+            current, count = self._versions[target]
+            undo = menu.addAction("Undo rewrite (previous version)")
+            undo.setObjectName("undoRewriteAction")
+            undo.setEnabled(current > 1)
+            undo.triggered.connect(lambda: self.version_requested.emit(target, -1))
+            redo = menu.addAction("Redo rewrite (next version)")
+            redo.setObjectName("redoRewriteAction")
+            redo.setEnabled(current < count)
+            redo.triggered.connect(lambda: self.version_requested.emit(target, 1))
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.rewrite_menu = menu
+        return menu
+
+    def version_target(self) -> int | None:
+        """The rewritten answer Undo/Redo act on: the one holding the cursor, else the selected one, else the last."""
+        from .rewrite_selection import message_at
+
+        here = message_at(self.document(), self.textCursor().position(), self._messages)
+        for candidate in (here, self._selected):
+            if candidate is not None and candidate in self._versions:
+                return candidate
+        rewritten = [m.id for m in self._messages if m.id in self._versions]
+        return rewritten[-1] if rewritten else None
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        """Ctrl+Z / Ctrl+Shift+Z step a rewritten answer's versions; Ctrl+Shift+R rewrites the selection."""
+        if event.matches(QKeySequence.StandardKey.Undo) or event.matches(QKeySequence.StandardKey.Redo):
+            target = self.version_target()
+            if target is not None:
+                self.version_requested.emit(target, -1 if event.matches(QKeySequence.StandardKey.Undo) else 1)
+                return
+        if event.keyCombination() == QKeySequence("Ctrl+Shift+R")[0]:
+            self.request_rewrite()
+            return
+        super().keyPressEvent(event)
 
     def loadResource(self, kind: int, name: QUrl) -> object:  # noqa: N802 - Qt's name
         """Nothing shown here is fetched: no files, images or style sheets from anywhere."""

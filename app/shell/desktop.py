@@ -9,6 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog
 
 from ..chat.controller import ChatController
+from ..chat.rewrite import RewriteController
+from ..compare.compare_controller import CompareController
 from ..models.model_sources import (
     TINY_MODEL,
     TINY_TOOLTIP,
@@ -37,11 +39,15 @@ class Desktop:
     worker: EngineWorker
     store: ChatStore
     server: ServerController | None = None
+    compare: CompareController | None = None
+    rewrite: RewriteController | None = None
 
     def close(self) -> None:
         """Stop the server, the worker thread and close the store (the window's close hook)."""
         if self.server is not None:
             self.server.shutdown()
+        if self.compare is not None:
+            self.compare.shutdown()
         self.controller.shutdown()
         self.worker.shutdown()
         self.store.close()
@@ -144,7 +150,11 @@ def create_desktop(
     if gpu_selected is not None:
         gpu_selected.connect(controller.use_gpu)
     server = ServerController(window.server_page, worker, controller)
-    desktop = Desktop(window, controller, worker, store, server)
+    rewrite = RewriteController(controller)
+    compare = CompareController(window.compare, controller,
+                                lambda: window.nav.setCurrentRow(window.pages.indexOf(window.compare)))
+    window.compare_action.triggered.connect(compare.open_from_chat)
+    desktop = Desktop(window, controller, worker, store, server, compare, rewrite)
     window.close_hooks.append(desktop.close)
     conversations = store.conversations()
     if conversations:

@@ -1,4 +1,5 @@
-"""The main window: a navigation rail (Chat / Models / GPU / Server), the model picker, the status bar. Layout only.
+"""The main window: a navigation rail (Chat / Compare / Models / GPU / Server), the model picker, the status bar.
+Layout only.
 
 The Models and GPU pages are standalone widgets from their own modules; when a module is not there yet the
 window shows a placeholder page instead, so it works either way.
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ..chat.chat_page import ChatPage
 from ..common.widgets import named
+from ..compare.compare_page import ComparePage
 
 
 def _placeholder(title: str, text: str, object_name: str) -> QWidget:
@@ -73,17 +75,19 @@ class MainWindow(QMainWindow):
         self.resize(1360, 860)
 
         self.chat = ChatPage(self)
+        self.compare = ComparePage(self)
         self.models_page = build_models_page()
         self.gpu_page = build_gpu_page()
         self.server_page = build_server_page()
         self.pages = QStackedWidget(self)
-        for page in (self.chat, self.models_page, self.gpu_page, self.server_page):
+        for page in (self.chat, self.compare, self.models_page, self.gpu_page, self.server_page):
             self.pages.addWidget(page)
 
-        self.nav = named(QListWidget(self), "navigation", tip="Switch between chat, models, GPU and server")
+        self.nav = named(QListWidget(self), "navigation",
+                         tip="Switch between chat, compare, models, GPU and server")
         self.nav.setFixedWidth(92)
         self.nav.setIconSize(QSize(20, 20))
-        for label in ("Chat", "Models", "GPU", "Server"):
+        for label in ("Chat", "Compare", "Models", "GPU", "Server"):
             item = QListWidgetItem(label)
             item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             item.setSizeHint(QSize(88, 44))
@@ -129,6 +133,9 @@ class MainWindow(QMainWindow):
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.export_action = QAction("Export Markdown…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.compare_action = QAction("Compare…", self)
+        self.compare_action.setShortcut(QKeySequence("Ctrl+Shift+K"))
+        self.compare_action.setToolTip("Compare variants of the chat's last question side by side (Ctrl+Shift+K)")
         self.stop_action = QAction("Stop", self)
         self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.addAction(self.stop_action)
@@ -137,10 +144,10 @@ class MainWindow(QMainWindow):
         self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.quit_action.triggered.connect(self.close)
         self.addAction(self.quit_action)
-        for action in (self.new_action, self.settings_action, self.export_action):
+        for action in (self.new_action, self.compare_action, self.settings_action, self.export_action):
             toolbar.addAction(action)
-        tool_buttons = ((self.new_action, "newChatToolButton"), (self.settings_action, "settingsButton"),
-                        (self.export_action, "exportButton"))
+        tool_buttons = ((self.new_action, "newChatToolButton"), (self.compare_action, "compareToolButton"),
+                        (self.settings_action, "settingsButton"), (self.export_action, "exportButton"))
         for action, object_name in tool_buttons:
             widget = toolbar.widgetForAction(action)
             if widget is not None:
