@@ -29,11 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--export", action="store_true", help="write resources/demo-model from a checkpoint")
     ap.add_argument("--which", default="best", choices=("best", "ckpt"), help="checkpoint to export")
     ap.add_argument("--eval", action="store_true", help="evaluate resources/demo-model (or --model)")
-    ap.add_argument("--n", type=int, default=200, help="prompts per skill for --eval")
-    ap.add_argument("--skills", default="abcde", help="skills to evaluate (e.g. 'ab' to split --eval over processes)")
+    ap.add_argument("--n", type=int, default=50, help="conversations per skill and turn index for --eval")
+    ap.add_argument("--skills", default="abcdef", help="skills to evaluate (e.g. 'ab' to split --eval over processes)")
     ap.add_argument("--model", default=str(EXPORT_DIR))
     ap.add_argument("--work-dir", default=str(WORK_DIR), help=f"checkpoints and logs (default {WORK_DIR})")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads (default 1: one core, as the card promises)")
     for f in fields(TrainConfig):
         kind = _flag if isinstance(f.default, bool) else type(f.default)
         ap.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None)
@@ -46,8 +46,8 @@ def _main(args: argparse.Namespace) -> int:
 
     if not 1 <= args.threads <= 1024:
         raise UsageError(f"--threads must be from 1 to 1024 (got {args.threads}).")
-    if args.n < 1 or not args.skills or set(args.skills) - set("abcde"):
-        raise UsageError("--n must be at least 1 and --skills a non-empty choice of the letters a, b, c, d, e.")
+    if args.n < 1 or not args.skills or set(args.skills) - set("abcdef"):
+        raise UsageError("--n must be at least 1 and --skills a non-empty choice of the letters a, b, c, d, e, f.")
     work_dir, model_dir = user_path(args.work_dir, "--work-dir"), user_path(args.model, "--model")
     if args.export or args.eval:
         if args.export:

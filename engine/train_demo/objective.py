@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .data import chat_turns, sample
+from .data import TURN_WEIGHTS, chat_turns, earlier_turns, sample
 from .tokenizer import EOS_ID, PAD_ID, CharCodec
 
 
@@ -35,19 +35,23 @@ def make_batch(
     canvas_len: int | None,
     pad_weight: float = 0.05,
     mix: dict[str, float] | None = None,
+    multi_turn: bool = False,
 ) -> Batch:
     """Draw `batch_size` fresh examples; target = answer + EOS + pad tail (the tail weighs `pad_weight`).
 
     `canvas_len=None` trims the canvas to the longest answer plus a 16-slot pad margin (rounded to 16): the
-    later slots only ever hold pad, and the full 256-slot canvas is trained on other steps.
+    later slots only ever hold pad, and the full 256-slot canvas is trained on other steps. With `multi_turn`,
+    each question follows 0-3 earlier turns (`data.earlier_turns`, same mix, one turn count per batch) that hold their reference answers.
     """
     examples = [sample(rng, mix) for _ in range(batch_size)]
     if canvas_len is None:
         longest = max(len(ex.answer) for ex in examples) + 1
         canvas_len = min(256, (longest + 16 + 15) // 16 * 16)
     prefixes, targets, weights = [], [], []
+    # One turn count per batch: prompts of similar length, so left padding stays small (≈ 2x fewer encoder tokens).
+    n_turns = rng.choices(range(1, len(TURN_WEIGHTS) + 1), weights=TURN_WEIGHTS)[0] if multi_turn else 1
     for ex in examples:
-        turns = chat_turns(rng, ex)
+        turns = chat_turns(rng, ex, earlier_turns(rng, mix, n_turns) if multi_turn else ())
         prefixes.append(codec.chat_prefix(turns, enable_thinking=rng.random() < 0.1))
         ans = codec.encode(ex.answer)[: canvas_len - 1] + [EOS_ID]
         targets.append(ans + [PAD_ID] * (canvas_len - len(ans)))

@@ -13,7 +13,7 @@ import torch
 
 from ..errors import CheckpointError
 from .checkpoint import load_checkpoint
-from .config import EXPORT_DIR, GENERATION_DEFAULTS, WORK_DIR, TrainConfig
+from .config import EXPORT_DIR, GENERATION_DEFAULTS, V2_MIX, WORK_DIR, TrainConfig
 from .data import SKILLS, TRAIN_MIX
 from .objective import diffusion_loss, make_batch
 from .tokenizer import BOI_ID, BOS_ID, EOI_ID, EOS_ID, IMAGE_ID, PAD_ID, CharCodec
@@ -79,7 +79,9 @@ def lr_at(step: int, tc: TrainConfig) -> float:
 
 
 def _next_batch(step: int, tc: TrainConfig, rng: random.Random, codec: CharCodec):
-    """The batch of one step: the shipped phased schedule, or the "mixed" experiment."""
+    """The batch of one step: the v2 recipe (shipped), v1's phased schedule, or the "mixed" experiment."""
+    if tc.recipe == "v2":
+        return make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, V2_MIX, multi_turn=True)
     if tc.recipe == "mixed":
         mix = dict(zip(SKILLS, (float(x) for x in tc.mix.split(","))))
         full = rng.random() < tc.full_prob
@@ -127,6 +129,9 @@ def train(tc: TrainConfig, resume: bool | Path, work_dir: Path = WORK_DIR, threa
     if resume_path is not None:
         step = _restore(load_checkpoint(resume_path), model, opt, rng, gen, resume_path)
         print(f"resumed from step {step}", flush=True)
+    elif tc.init_from:
+        _init_from(model, Path(tc.init_from))
+        print(f"initialised from {tc.init_from}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"params {n_params / 1e6:.3f} M; steps {tc.steps}; config {asdict(tc)}", flush=True)
     log = (work_dir / "log.jsonl").open("a")
@@ -168,6 +173,18 @@ def train(tc: TrainConfig, resume: bool | Path, work_dir: Path = WORK_DIR, threa
                            work_dir / "best.pt")
             t_last = time.time()
     log.close()
+
+
+def _init_from(model, folder: Path) -> None:
+    """Start from a saved demo model's weights (safetensors through transformers: tensors only, never code)."""
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    try:
+        saved = DiffusionGemmaForBlockDiffusion.from_pretrained(folder, dtype=torch.float32)
+        model.load_state_dict(saved.state_dict())
+    except (OSError, RuntimeError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"--init-from {folder} is not a demo model this run can start from ({first[:200]}).") from None
 
 
 def _restore(state: dict, model, opt, rng: random.Random, gen: torch.Generator, path: Path) -> int:

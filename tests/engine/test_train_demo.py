@@ -7,7 +7,19 @@ import random
 import pytest
 import torch
 
-from engine.train_demo.data import GENERATORS, REFUSAL_REPLY, WORDS, Example, is_correct, sample
+from engine.errors import CheckpointError
+from engine.train_demo.data import (
+    GENERATORS,
+    REFUSAL_REPLY,
+    SORT_REPLY,
+    SUMS_REPLY,
+    WORDS,
+    Example,
+    chat_turns,
+    is_correct,
+    sample,
+)
+from engine.train_demo.help_desk import EVAL_QUESTIONS, FACTS, TRAIN_QUESTIONS
 from engine.train_demo.objective import corrupt, make_batch
 from engine.train_demo.tokenizer import EOS_ID, PAD_ID, UNK_ID, VOCAB_SIZE, CharCodec, demo_vocab_size, save_tokenizer
 from engine.train_demo.train import TrainConfig, export, train
@@ -45,24 +57,57 @@ def test_generators_follow_the_issue_formats() -> None:
     rng = random.Random(1)
     for _ in range(200):
         a = GENERATORS["a"](rng)
-        x, op, y = a.prompt.removeprefix("What is ").rstrip("?").split()
-        assert 0 <= int(x) <= 99 and 0 <= int(y) <= 99
-        assert a.answer.endswith(f"= {int(x) + int(y) if op == '+' else int(x) - int(y)}.")
+        assert any(op in a.prompt for op in ("+", "-", "times", "plus", "Divide", "Add")) and a.answer == SUMS_REPLY
         b = GENERATORS["b"](rng)
-        words = b.prompt.removeprefix("Sort: ").split(", ")
-        assert 3 <= len(words) <= 6 and set(words) <= set(WORDS) and b.answer == ", ".join(sorted(words))
+        words = b.prompt.split(": ", 1)[1].split(", ")
+        assert b.prompt.lower().startswith("sort") and 2 <= len(words) <= 6 and set(words) <= set(WORDS)
+        assert b.answer == SORT_REPLY
         c = GENERATORS["c"](rng)
-        word = c.prompt.removeprefix("Reverse: ")
-        assert 3 <= len(word) <= 8 and word.isalpha() and word.islower() and c.answer == word[::-1]
+        phrase = c.prompt.removeprefix("Reverse: ")
+        assert 1 <= len(phrase.split(" ")) <= 4 and all(3 <= len(w) <= 8 for w in phrase.split(" "))
+        assert phrase.replace(" ", "").isalpha() and phrase.islower() and c.answer == phrase[::-1]
+        f = GENERATORS["f"](rng)
+        assert f.answer in {fact.answer for fact in FACTS}
+        assert f.prompt in {q for qs in TRAIN_QUESTIONS for q in qs} | {q.lower() for qs in TRAIN_QUESTIONS for q in qs}
+
+
+def test_phrase_reversal_reverses_the_whole_text() -> None:
+    assert GENERATORS["c"](random.Random(0)).answer  # the definition, once, in the generator's docstring:
+    ex = Example("c", "Reverse: apple banana cherry", "yrrehc ananab elppa")
+    assert is_correct(ex, "yrrehc ananab elppa") and not is_correct(ex, "cherry banana apple")
+
+
+def test_help_desk_sheet_has_twenty_facts_and_held_out_phrasings() -> None:
+    assert len(FACTS) >= 20 and len({f.answer for f in FACTS}) == len(FACTS)
+    train_qs = {q.lower() for qs in TRAIN_QUESTIONS for q in qs}
+    for fact, train_q, eval_q in zip(FACTS, TRAIN_QUESTIONS, EVAL_QUESTIONS):
+        assert len(train_q) >= 6 and len(eval_q) >= 3, fact.key
+        assert not {q.lower() for q in eval_q} & train_qs, fact.key  # held out: never seen in training
+        assert len(fact.answer) <= 110 and fact.answer.isascii(), fact.key  # one canvas, char-level vocab
 
 
 def test_is_correct() -> None:
-    a = Example("a", "What is 7 - 9?", "7 - 9 = -2.")
-    assert is_correct(a, "7 - 9 = -2.") and not is_correct(a, "7 - 9 = 2.") and not is_correct(a, "7 - 9 = -20.")
-    b = Example("b", "Sort: dog, cat, ant", "ant, cat, dog")
-    assert is_correct(b, "ant, cat, dog") and not is_correct(b, "ant, dog, cat")
+    a = Example("a", "What is 7 - 9?", SUMS_REPLY)
+    assert is_correct(a, SUMS_REPLY) and not is_correct(a, "7 - 9 = -2.") and not is_correct(a, REFUSAL_REPLY)
+    b = Example("b", "Sort: dog, cat, ant", SORT_REPLY)
+    assert is_correct(b, SORT_REPLY + " ") and not is_correct(b, "ant, cat, dog")
     e = Example("e", "What is a cow?", REFUSAL_REPLY)
     assert is_correct(e, REFUSAL_REPLY) and not is_correct(e, "A cow is an animal.")
+    f = Example("f", "Where are my chats?", FACTS[12].answer)
+    assert is_correct(f, FACTS[12].answer) and not is_correct(f, FACTS[12].answer[:-1])
+
+
+def test_follow_up_turns_hold_the_earlier_answers_and_share_a_turn_count() -> None:
+    codec = CharCodec()
+    rng = random.Random(5)
+    ex, earlier = Example("c", "Reverse: pear", "raep"), (Example("c", "Reverse: apple", "elppa"),)
+    turns = [t for t in chat_turns(rng, ex, earlier) if t[0] != "system"]
+    assert turns == [("user", "Reverse: apple"), ("model", "elppa"), ("user", "Reverse: pear")]
+    for seed in range(6):
+        batch = make_batch(random.Random(seed), codec, 6, 256, multi_turn=True)
+        texts = [codec.decode([int(i) for i in row[mask]]) for row, mask in zip(batch.input_ids, batch.attention_mask)]
+        counts = {t.count("user\n") for t in texts}
+        assert len(counts) == 1 and all(t.count("model\n") == t.count("user\n") for t in texts)
 
 
 def test_batch_targets_weights_and_left_padded_prompts() -> None:
@@ -86,16 +131,17 @@ def test_corrupt_replaces_a_random_fraction() -> None:
 
 
 def _tiny(steps: int, **kw) -> TrainConfig:
-    # every phase of the shipped schedule in six steps: trimmed + full canvases, then phases 2, 3 and 4
-    base = dict(steps=steps, batch_size=4, phase2_batch=3, hidden_size=32, layers=2, warmup=2, ckpt_every=3,
+    # v1 ("phased"): every phase of its schedule in six steps: trimmed + full canvases, then phases 2, 3 and 4
+    base = dict(recipe="phased", steps=steps, batch_size=4, phase2_batch=3, hidden_size=32, layers=2, warmup=2, ckpt_every=3,
                 eval_every=1000, eval_n=1, full_every=2, phase2_step=3, phase3_step=4, phase4_step=5)
     return TrainConfig(**{**base, **kw})
 
 
-def test_training_is_seeded_and_resumes_exactly(tmp_path) -> None:
-    train(_tiny(6), resume=False, work_dir=tmp_path / "straight", threads=1)
-    train(_tiny(3), resume=False, work_dir=tmp_path / "split", threads=1)
-    train(_tiny(6), resume=True, work_dir=tmp_path / "split", threads=1)
+@pytest.mark.parametrize("recipe", ["phased", "v2"])
+def test_training_is_seeded_and_resumes_exactly(tmp_path, recipe: str) -> None:
+    train(_tiny(6, recipe=recipe), resume=False, work_dir=tmp_path / "straight", threads=1)
+    train(_tiny(3, recipe=recipe), resume=False, work_dir=tmp_path / "split", threads=1)
+    train(_tiny(6, recipe=recipe), resume=True, work_dir=tmp_path / "split", threads=1)
     straight = torch.load(tmp_path / "straight" / "ckpt.pt", weights_only=True)
     split = torch.load(tmp_path / "split" / "ckpt.pt", weights_only=True)
     assert straight["step"] == split["step"] == 6
@@ -129,3 +175,28 @@ def test_cli_reads_boolean_flags() -> None:
     assert _flag("false") is False and _flag("True") is True
     with pytest.raises(Exception, match="true or false"):
         _flag("maybe")
+
+
+def test_init_from_starts_at_a_saved_model_and_refuses_a_foreign_folder(tmp_path) -> None:
+    from engine.train_demo.train import _init_from, build_model
+
+    train(_tiny(2), resume=False, work_dir=tmp_path / "run", threads=1)
+    export(tmp_path / "run", tmp_path / "model", which="ckpt")
+    model = build_model(_tiny(2, seed=99))
+    _init_from(model, tmp_path / "model")
+    saved = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=True)["model"]
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="init-from"):
+        _init_from(model, tmp_path / "empty")
+
+
+def test_eval_conversations_put_the_question_at_its_turn() -> None:
+    from engine.train_demo.evaluate import fresh_conversations, messages_for
+
+    for turn in (1, 4):
+        convs = fresh_conversations("f", 5, seed=99, turn=turn)
+        assert len(convs) == 5 and all(len(earlier) == turn - 1 for earlier, _ in convs)
+        msgs = messages_for(*convs[0])
+        assert len(msgs) == 2 * turn - 1 and msgs[-1]["content"] == convs[0][1].prompt
+        assert all(ex.prompt.lower() in {q.lower() for qs in EVAL_QUESTIONS for q in qs} for _, ex in convs)
