@@ -220,6 +220,7 @@ class CompareController(QObject):
         self.page.status.setText(f"Denoising {len(self.variants)} variants together…")
         self.refresh_list()
         self._update_buttons()
+        self.chat._update_buttons()  # noqa: SLF001 - the chat's Send waits for the batch
         return True
 
     @staticmethod

@@ -1,0 +1,138 @@
+"""Compare (issue 15) in the real window with the demo model: four seeds denoised as one batch fill four columns
+(live thumbnails, replay, answers, every variant stored with its settings and seed), a word diff between two
+columns, "Continue with this one" puts the answer into the chat and the store, and a reopened window lists the
+experiment, re-runs it and exports it as Markdown and JSON through the real save dialog."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QLineEdit, QListWidget, QPushButton, QTextBrowser
+
+from app.compare.compare_page import ComparePage
+from app.compare.word_diff import diff_html, word_diff
+from app.store.experiments import ExperimentStore
+from tests.app.demo_desk import demo_em, needs_demo, open_demo_desktop  # noqa: F401 - demo_em is a fixture
+from tests.app.helpers import ask
+
+RUN_TIMEOUT_MS = 180_000
+
+
+def _page(desk) -> ComparePage:
+    return desk.window.findChild(ComparePage, "comparePage")
+
+
+def _save_with_dialog(qtbot, controller, kind: str, path) -> None:
+    """Export through the real save dialog: it opens, a file name is chosen, Save is pressed."""
+    with qtbot.waitSignal(controller.export_finished, timeout=20_000) as finished:
+        dialog = controller.ask_export(kind)
+        assert isinstance(dialog, QFileDialog) and dialog.objectName() == "exportExperimentDialog"
+        qtbot.waitUntil(dialog.isVisible, timeout=10_000)
+        dialog.selectFile(str(path))
+        dialog.accept()
+    assert finished.args == [str(path), ""]
+
+
+@needs_demo
+def test_compare_four_seeds_diff_continue_reopen_and_export(qtbot, demo_em, tmp_path):  # noqa: F811
+    store_path = tmp_path / "chats.sqlite3"
+    desk = open_demo_desktop(qtbot, demo_em, store_path)
+    try:
+        ask(qtbot, desk, "Reverse: garden")
+        conv_id = desk.controller.conversation_id
+        desk.window.compare_action.trigger()  # "Compare…" from the chat: its last question, prefilled
+        page = _page(desk)
+        assert desk.window.pages.currentWidget() is page
+        assert page.prompt.toPlainText() == "Reverse: garden"
+        page.findChild(QPushButton, "compareSeedsButton").click()
+        page.findChild(QLineEdit, "variantPromptD").setText("Who are you?")  # D asks something else
+        seen: set[int] = set()
+        desk.worker.variant_frame.connect(lambda _rid, index, _frame: seen.add(index))
+
+        with qtbot.waitSignal(desk.compare.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+            qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+            assert not page.run_button.isEnabled() and page.stop_button.isEnabled()
+            assert not desk.window.chat.send_button.isEnabled()  # one engine thread: the chat waits
+        experiments = ExperimentStore(desk.store)
+        experiment_id = finished.args[0]
+        variants = experiments.variants(experiment_id)
+        assert [v.seed for v in variants] == [1, 2, 3, 4] and seen == {0, 1, 2, 3}
+        assert all(v.status == "done" and v.text.strip() for v in variants), [(v.status, v.text) for v in variants]
+        for v in variants:
+            assert v.spec.settings["seed"] == v.seed and v.spec.settings["max_denoising_steps"] == 24
+            assert v.stats["decoder_forwards"] > 0
+            column = page.columns[v.column]
+            assert column.answer.toPlainText() == v.text
+            assert column.canvas.frame is not None and column.replay.maximum() >= 2  # step 0 … last step
+            assert column.frames[0].step == 0 and experiments.frames(v.id)
+            assert column.continue_button.isEnabled()
+        assert experiments.experiment(experiment_id).conversation_id == conv_id
+
+        page.diff_left.setCurrentIndex(0)
+        page.diff_right.setCurrentIndex(3)
+        diff = page.findChild(QTextBrowser, "compareDiff")
+        assert variants[0].text != variants[3].text
+        assert "line-through" in diff.toHtml() and "removed" in page.diff_summary.text()
+        assert diff.toPlainText() == "".join(text for _op, text in word_diff(variants[0].text, variants[3].text))
+
+        replay = page.columns[1]
+        replay.play()
+        qtbot.waitUntil(lambda: not replay.playing, timeout=30_000)
+        assert replay.replay.value() == replay.replay.maximum()
+
+        with qtbot.waitSignal(desk.compare.continued, timeout=10_000) as continued:
+            qtbot.mouseClick(page.columns[0].continue_button, Qt.MouseButton.LeftButton)
+        message = desk.store.message(continued.args[0])
+        assert desk.window.pages.currentWidget() is desk.window.chat
+        assert desk.controller.conversation_id == conv_id == message.conversation_id
+        assert [(m.role, m.text) for m in desk.store.messages(conv_id)] == [
+            ("user", "Reverse: garden"), ("assistant", variants[0].text)]  # the chat's answer is the chosen one
+        assert (message.seed, message.settings["seed"], message.status) == (1, 1, "done")
+        assert desk.store.canvas_frames(message.id) and desk.window.chat.canvas.frames
+        assert variants[0].text in desk.window.chat.messages.plain_text()
+    finally:
+        desk.window.close()
+
+    desk = open_demo_desktop(qtbot, demo_em, store_path)  # a restart on the same data
+    try:
+        page = _page(desk)
+        desk.window.nav.setCurrentRow(desk.window.pages.indexOf(page))
+        listing = page.findChild(QListWidget, "experimentList")
+        assert listing.count() == 1 and listing.item(0).text() == "Reverse: garden"
+        listing.setCurrentRow(0)
+        assert page.prompt.toPlainText() == "Reverse: garden"
+        assert [c.answer.toPlainText() for c in page.columns] == [v.text for v in variants]
+        assert page.columns[3].prompt.text() == "Who are you?" and page.columns[2].seed.value() == 3
+        assert all(c.replay.maximum() >= 2 for c in page.columns)  # the replay comes back from the store
+
+        with qtbot.waitSignal(desk.compare.run_finished, timeout=RUN_TIMEOUT_MS):
+            page.run_button.click()  # re-run in place: same variants, same seeds → the same answers
+        experiments = ExperimentStore(desk.store)
+        assert [e.id for e in experiments.experiments()] == [experiment_id]
+        assert [v.text for v in experiments.variants(experiment_id)] == [v.text for v in variants]
+
+        md_path, json_path = tmp_path / "experiment.md", tmp_path / "experiment.json"
+        _save_with_dialog(qtbot, desk.compare, "md", md_path)
+        _save_with_dialog(qtbot, desk.compare, "json", json_path)
+        markdown = md_path.read_text(encoding="utf-8")
+        assert markdown.startswith("# Compare: Reverse: garden")
+        for letter, v in zip("ABCD", variants):
+            assert f"## Variant {letter}" in markdown and f"- seed: {v.seed}" in markdown and v.text in markdown
+        assert '- prompt: "Who are you?"' in markdown
+        doc = json.loads(json_path.read_text(encoding="utf-8"))
+        assert doc["format"] == "diffusion-desk-experiment" and doc["prompt"] == "Reverse: garden"
+        assert [(d["seed"], d["text"], d["settings"]["seed"]) for d in doc["variants"]] == [
+            (v.seed, v.text, v.seed) for v in variants]
+        assert doc["variants"][3]["prompt"] == "Who are you?"
+    finally:
+        desk.window.close()
+
+
+def test_diff_marks_words_and_escapes_model_text():
+    left, right = "The <b>cat</b> sat & slept.", "The <b>dog</b> sat & slept."
+    runs = word_diff(left, right)
+    assert ("delete", "cat") in runs and ("insert", "dog") in runs
+    html = diff_html(left, right)
+    assert "&lt;b&gt;" in html and "<b>" not in html and "&amp;" in html
+    assert "line-through" in html
