@@ -22,6 +22,7 @@ from ..canvas.canvas_panel import CanvasPanel
 from ..common.widgets import named
 from .composer_drop import local_files, read_dropped
 from .conversation_panel import ConversationPanel
+from .example_prompts import ExamplePrompts
 from .message_view import MessageView
 
 
@@ -101,6 +102,7 @@ class ChatPage(QWidget):
         edit_row.addWidget(self.edit_label, 1)
         edit_row.addWidget(self.cancel_edit)
 
+        self.examples = ExamplePrompts(self)  # an empty chat's example prompts (one click sends)
         self.composer = Composer(self)
         self.composer.problem.connect(self.show_banner)
         self.send_button = named(QPushButton("Send", self), "sendButton", tip="Send (Enter)")
@@ -133,6 +135,7 @@ class ChatPage(QWidget):
         col.addLayout(top)
         col.addLayout(banner_row)
         col.addWidget(self.messages, 1)
+        col.addWidget(self.examples)
         col.addLayout(edit_row)
         col.addLayout(compose_row)
 

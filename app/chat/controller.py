@@ -25,6 +25,7 @@ from ..store.versions import VersionStore
 from ..worker import EngineWorker, ModelInfo
 from .controller_models import ModelSettingsMixin
 from .controller_views import ConversationViewMixin
+from .example_prompts import examples_for
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
     def _wire(self) -> None:
         p, w = self.page, self.worker
         p.composer.submitted.connect(self.send)
+        p.examples.chosen.connect(self.send_example)
         p.send_button.clicked.connect(self.send)
         p.stop_button.clicked.connect(self.stop)
         p.regenerate_new.triggered.connect(lambda: self.regenerate(same_seed=False))
@@ -237,6 +239,16 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
         self.page.composer.clear()
         self.cancel_edit()
         self._start_answer(self.new_seed())
+
+    def send_example(self, text: str) -> None:
+        """An example prompt of an empty chat: sent as if typed (a draft in the box is kept for later)."""
+        if self.busy() or self.model is None:
+            return
+        draft = self.page.composer.toPlainText()
+        self.page.composer.setPlainText(text)
+        self.send()
+        if draft.strip() and self.page.composer.toPlainText() in ("", text):  # sent or refused: the draft comes back
+            self.page.composer.setPlainText(draft)
 
     def regenerate(self, *, same_seed: bool) -> None:
         """Replace the last answer: same seed (compare a prompt edit fairly) or a new one."""
@@ -405,3 +417,6 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
         """Send/Stop follow the answer; Regenerate needs something in the open chat to answer again."""
         has_turns = self.conversation_id is not None and bool(self.store.messages(self.conversation_id))
         self.page.set_busy(self.busy(), model_ready=self.model is not None, can_regenerate=has_turns)
+        examples = examples_for(self.model.source) if self.model is not None else ()
+        self.page.examples.set_prompts(examples)
+        self.page.examples.setVisible(bool(examples) and not has_turns and not self.busy())
