@@ -1,7 +1,8 @@
 """Diffusion Desk's engine: DiffusionGemma block-diffusion generation with per-step frames. Imports no Qt.
 
 ◆ Public API (see shared ARCHITECTURE.md): `EngineModel`, `SamplerSettings`, `generate`, `ChatSession`,
-`CanvasStart`, `Frame`, `CanvasDone`, `Done`, `EngineError`. Heavy modules (torch, transformers) load on first use, so
+`CanvasStart`, `Frame`, `CanvasDone`, `Done`, `EngineError`; drafting: `infill`, `InfillStart`,
+`generate_variants`, `Variant`, `VariantEvent`, `SpanError`. Heavy modules (torch, transformers) load on first use, so
 `import engine` stays cheap for the GUI process.
 """
 
@@ -11,7 +12,7 @@ from importlib import import_module
 from typing import Any
 
 from .errors import EngineError, ModelLoadError, OutOfMemoryError, PromptTooLongError
-from .events import CanvasDone, CanvasStart, Done, Frame, Stats
+from .events import CanvasDone, CanvasStart, Done, Frame, InfillStart, Stats
 from .settings import SamplerSettings
 
 _LAZY = {
@@ -20,6 +21,11 @@ _LAZY = {
     "ChatSession": ".session",
     "set_cpu_threads": ".cpu_threads",
     "default_cpu_threads": ".cpu_threads",
+    "infill": ".drafting",
+    "generate_variants": ".drafting",
+    "Variant": ".drafting",
+    "VariantEvent": ".drafting",
+    "SpanError": ".drafting",
 }
 
 __all__ = [
@@ -30,13 +36,19 @@ __all__ = [
     "EngineError",
     "EngineModel",
     "Frame",
+    "InfillStart",
     "ModelLoadError",
     "OutOfMemoryError",
     "PromptTooLongError",
     "SamplerSettings",
+    "SpanError",
     "Stats",
+    "Variant",
+    "VariantEvent",
     "default_cpu_threads",
     "generate",
+    "generate_variants",
+    "infill",
     "set_cpu_threads",
 ]
 

@@ -1,5 +1,6 @@
 """What `engine.generate` yields: per canvas a `CanvasStart` (its random initial canvas), one `Frame` per denoising
-step and a `CanvasDone`; one `Done` last."""
+step and a `CanvasDone`; one `Done` last. `engine.drafting.infill` also yields an `InfillStart` per canvas it
+re-denoises."""
 
 from __future__ import annotations
 
@@ -13,6 +14,18 @@ class CanvasStart:
     canvas_index: int
     canvas: list[int]
     max_steps: int
+
+
+@dataclass(frozen=True)
+class InfillStart:
+    """`engine.drafting.infill` is about to re-denoise part of a canvas: positions `[token_start, token_end)` of
+    canvas `canvas_index`, which hold characters `[char_start, char_end)` of the original answer."""
+
+    canvas_index: int
+    token_start: int
+    token_end: int
+    char_start: int
+    char_end: int
 
 
 @dataclass(frozen=True)
