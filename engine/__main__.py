@@ -1,5 +1,6 @@
 """◆ `python -m engine run --model PATH --prompt TEXT [--profile P] [--json]`: headless generation with a live
-terminal draft; the load's progress (files, bytes, quantized tensors) goes to stderr."""
+terminal draft; the load's progress (files, bytes, quantized tensors) goes to stderr. ◆ `compare` (seeds denoised
+as one batch) and ◆ `infill` (rewrite a span of an answer in place): engine/drafting/cli.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import threading
 from typing import TextIO
 
 from .cli_common import argv_text, color_enabled, live_enabled, run_cli, safe_text
+from .drafting.cli import add_commands as add_drafting_commands
 from .events import CanvasDone, Done, Frame
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -32,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--think", action="store_true", help="turn on thinking mode (the thought is shown folded)")
     run.add_argument("--json", action="store_true", help="print one JSON object at the end instead of the live view")
+    add_drafting_commands(sub)
     args = parser.parse_args(argv)
-    return run_cli(lambda: _run(args))
+    handler = getattr(args, "handler", _run)
+    return run_cli(lambda: handler(args))
 
 
 def _run(args: argparse.Namespace) -> int:
