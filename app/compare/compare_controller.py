@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from engine import CanvasDone, Done, Frame, SamplerSettings
@@ -58,6 +59,8 @@ class CompareController(QObject):
     def _wire(self) -> None:
         p, w = self.page, self.worker
         p.run_button.clicked.connect(self.run_all)
+        run_shortcut = QShortcut(QKeySequence("Ctrl+Return"), p)
+        run_shortcut.activated.connect(self.run_all)
         p.stop_button.clicked.connect(self.stop)
         p.new_button.clicked.connect(self.new_experiment)
         p.delete_button.clicked.connect(self.delete_current)

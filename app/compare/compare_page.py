@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTextBrowser,
@@ -59,7 +60,7 @@ class ComparePage(QWidget):
         self.seeds_button = named(QPushButton("Seeds 1–4", self), "compareSeedsButton",
                                   tip="Give the columns seeds 1, 2, 3, 4")
         self.run_button = named(QPushButton("Run all", self), "compareRunButton",
-                                tip="Denoise every variant together, in one batch")
+                                tip="Denoise every variant together, in one batch (Ctrl+Enter)")
         self.run_button.setDefault(True)
         self.stop_button = named(QPushButton("Stop", self), "compareStopButton", tip="Stop every variant")
         self.stop_button.setEnabled(False)
@@ -114,8 +115,14 @@ class ComparePage(QWidget):
         diff_layout.addLayout(diff_row)
         diff_layout.addWidget(self.diff, 1)
 
+        columns_area = QScrollArea(self)  # four columns scroll sideways in a narrow window instead of widening it
+        columns_area.setObjectName("compareColumnsArea")
+        columns_area.setWidget(columns_row)
+        columns_area.setWidgetResizable(True)
+        columns_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        columns_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QSplitter(Qt.Orientation.Vertical, self)
-        body.addWidget(columns_row)
+        body.addWidget(columns_area)
         body.addWidget(diff_box)
         body.setStretchFactor(0, 4)
         body.setStretchFactor(1, 1)

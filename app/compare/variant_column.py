@@ -50,6 +50,8 @@ class VariantColumn(QFrame):
         self.preset = named(QComboBox(self), f"variantPreset{letter}", tip="Sampler settings of this variant")
         for key, (label, _change) in PRESETS.items():
             self.preset.addItem(label, key)
+        self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset.setMinimumContentsLength(8)
         self.system_prompt = named(QLineEdit(self), f"variantSystem{letter}", tip="System prompt of this variant")
         self.system_prompt.setPlaceholderText("System prompt (optional)")
         self.prompt = named(QLineEdit(self), f"variantPrompt{letter}",
