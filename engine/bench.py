@@ -1,8 +1,9 @@
 """◆ `python -m engine.bench`: the engine against transformers' own `generate`, same model and seed, one run.
 
 Prints tok/s of each (median of `--runs` timed runs after a warm-up, alternating order), their ratio, whether the
-tokens match, the cost of capturing frames (fastest frames-on vs fastest frames-off run), and multi-turn reuse
-(time to first frame of a follow-up turn with and without the session's cache).
+tokens match, the cost of capturing frames (fastest frames-on vs fastest frames-off run), multi-turn reuse
+(time to first frame of a follow-up turn with and without the session's cache), and `batch4_speedup`: 4 seeds
+denoised as one batch vs the same 4 one after another (engine/drafting/bench.py; `--no-batch` skips it).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compiled", action="store_true",
                         help="also time the compiled path: compiles, first answer, warm start in a fresh process")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    parser.add_argument("--no-batch", action="store_true", help="skip batch4_speedup (4 seeds batched vs in turn)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     return run_cli(lambda: _bench(args))
@@ -70,6 +72,10 @@ def _bench(args: argparse.Namespace) -> int:
     ids = bench_prompt(em, prompt_tokens)
 
     result = run_bench(em, ids, settings, runs=args.runs)
+    if not args.no_batch:
+        from .drafting.bench import batch_speedup
+
+        result.update(batch_speedup(em, ids, settings, runs=args.runs))
     result.update(model=args.model, device=_device_name(em), steps=args.steps, prompt_tokens=prompt_tokens,
                   new_tokens=args.new_tokens, runs=args.runs)
     if args.compiled:
@@ -191,6 +197,10 @@ def _print(result: dict, *, as_json: bool) -> None:
     print(f"  frame overhead {result['frame_overhead_pct']:.2f} %")
     print(f"  turn 2 first frame {result['turn2_ttft_s'] * 1000:.0f} ms with reuse "
           f"({result['turn2_cached_tokens']} cached) vs {result['turn2_ttft_without_reuse_s'] * 1000:.0f} ms without")
+    if "batch4_speedup" in result:
+        print(f"  4 seeds batched {result['batch4_batched_s']:.2f} s vs one after another "
+              f"{result['batch4_sequential_s']:.2f} s = {result['batch4_speedup']:.2f}x  "
+              f"(tokens match: {result['batch4_tokens_match']})")
     for key in ("compiled_tok_s", "compiles", "first_answer_s", "warm_start_s"):
         if key in result:
             print(f"  {key} {result[key]}")
