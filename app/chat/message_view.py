@@ -131,12 +131,11 @@ class MessageView(QTextBrowser):
         user = m.role == "user"
         who = "You" if user else "Model"
         meta: list[str] = []
+        meta_links = ""
         if not user:
             if m.id in self._versions and m.id != self._live_id:
                 current, count = self._versions[m.id]
                 meta_links = version_links(lambda a, label: self._action(a, m.id, label), current, count)
-            else:
-                meta_links = ""
             if m.seed is not None:
                 meta.append(f"seed\u00a0{m.seed}")
             tps = (m.stats or {}).get("tokens_per_second")
@@ -154,15 +153,13 @@ class MessageView(QTextBrowser):
                 links.append(self._action("regen-same", m.id, "↻&nbsp;Same&nbsp;seed"))
         meta_html = html.escape(" · ".join(meta))
         head = f"<b>{who}</b>" + (f'&nbsp;&nbsp;<span style="color:{DIM}">{meta_html}</span>' if meta else "")
-        if not user and meta_links:
-            head += "&nbsp;&nbsp;" + meta_links
         head += "&nbsp;&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(links)
         body = self._body(m)
         bg = USER_BG if user else MODEL_BG
         border = "border:1px solid #38bdf8;" if m.id == self._selected else ""
         return (
             f'<table width="100%" cellspacing="0" cellpadding="10" style="background:{bg};{border}margin-bottom:10px">'
-            f"<tr><td>{head}<br>{body}</td></tr></table>"
+            f"<tr><td>{head}<br>{body}{meta_links}</td></tr></table>"
         )
 
     def _action(self, action: str, message_id: int, label: str) -> str:

@@ -87,9 +87,11 @@ def _occurrences(text: str, part: str) -> list[int]:
 
 
 def version_links(link: Callable[[str, str], str], current: int, count: int) -> str:
-    """"‹ 2/3 ›" with the arrows as the view's own links (`link(action, label)` makes one); an arrow that leads
-    nowhere is shown dim, not as a link."""
+    """The versions row under a rewritten answer: "‹ previous   version 2/3   next ›", the arrows as the view's own
+    links (`link(action, label)` makes one); an arrow that leads nowhere is shown dim, not as a link."""
     dim = '<span style="color:#475569">{}</span>'
-    back = link("version-prev", "‹") if current > 1 else dim.format("‹")
-    forward = link("version-next", "›") if current < count else dim.format("›")
-    return f"{back}&nbsp;{current}/{count}&nbsp;{forward}"
+    back = link("version-prev", "‹&nbsp;previous") if current > 1 else dim.format("‹&nbsp;previous")
+    forward = link("version-next", "next&nbsp;›") if current < count else dim.format("next&nbsp;›")
+    where = f'<span style="color:#94a3b8">version&nbsp;{current}/{count}</span>'
+    tip = '<span style="color:#64748b">(Ctrl+Z / Ctrl+Shift+Z)</span>'
+    return f'<p style="margin-top:6px">{back}&nbsp;&nbsp;&nbsp;{where}&nbsp;&nbsp;&nbsp;{forward}&nbsp;&nbsp;{tip}</p>'

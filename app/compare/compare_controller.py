@@ -100,8 +100,8 @@ class CompareController(QObject):
                 self._context = [{"role": m.role, "content": m.text} for m in messages[:last_user] if m.text.strip()]
                 self._conversation_id = chat.conversation_id
                 self.page.prompt.setPlainText(messages[last_user].text)
-                shown = f"In the context of “{conv.title}” ({len(self._context)} earlier turns); Continue adds the " \
-                        "answer to that chat."
+                earlier = f" with its {len(self._context)} earlier turns as context" if self._context else ""
+                shown = f"From the chat “{conv.title}”{earlier}: Continue puts the chosen answer there."
                 self.page.context_label.setText(shown)
                 self.page.context_label.setVisible(True)
             for column in self.page.columns:

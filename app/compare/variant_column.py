@@ -76,7 +76,8 @@ class VariantColumn(QFrame):
                             tip="Replay how this variant formed, step by step")
         self.replay.setEnabled(False)
         self.play_button = named(QPushButton("▶", self), f"variantPlay{letter}", tip="Replay from the random start")
-        self.play_button.setFixedWidth(32)
+        self.play_button.setFixedWidth(40)
+        self.play_button.setStyleSheet("padding: 2px")  # the theme pads buttons for words: room for the glyph
         self.play_button.setEnabled(False)
         replay_row = QHBoxLayout()
         replay_row.addWidget(self.play_button)
