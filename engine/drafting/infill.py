@@ -50,7 +50,8 @@ def infill(em, messages: list[dict], answer: str, span: tuple[int, int], setting
     """Rewrite characters `span` = (start, end) of `answer` (the model's answer to `messages`); see the module doc.
 
     Yields per touched canvas an `InfillStart`, a `CanvasStart`, a `Frame` per step and a `CanvasDone`; then one
-    `Done` whose `.text` is the whole new answer. Raises `SpanError` (an `EngineError` and `ValueError`) for an
+    `Done` whose `.text` and `.token_ids` are the whole new answer (`stats.tokens`: the span positions
+    re-denoised; `stats.decoder_forwards`: the steps). Raises `SpanError` (an `EngineError` and `ValueError`) for an
     empty, reversed or out-of-range span or an empty answer.
     """
     settings.validate()
@@ -77,16 +78,21 @@ def infill(em, messages: list[dict], answer: str, span: tuple[int, int], setting
     first_frame: float | None = None
     new_canvases: dict[int, list[int]] = {}
     cancelled = False
+    renoised = 0  # span positions re-denoised (Stats.tokens)
 
     with torch.inference_mode():
         # 1.a. Encode the conversation and the answer's canvases before the first touched one.
         batch = BatchCache(em, [prompt + full[: first * L]], pad)
         for k in range(first, last + 1):
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
             lo, hi = max(tspan.token_start, k * L) - k * L, (L if tail else min(tspan.token_end, (k + 1) * L) - k * L)
             original = torch.tensor([full[k * L:(k + 1) * L]], dtype=torch.long, device=em.device)
             fixed = torch.ones((1, L), dtype=torch.bool, device=em.device)
             fixed[0, lo:hi] = False
             row.fixed, row.fixed_ids = fixed, original
+            renoised += hi - lo
             yield InfillStart(k, lo, hi, *_chars(tokens, tspan, k * L + lo, k * L + hi))
             # 1.b. The canvas with its span re-noised (uniform random ids from the seeded generator).
             start_canvas(row, vocab, L, em.device)
@@ -116,10 +122,9 @@ def infill(em, messages: list[dict], answer: str, span: tuple[int, int], setting
         text, ids, reason = answer, tokens.ids + full[len(tokens.ids):len(tokens.ids) + 1], "cancelled"
     else:
         text, ids, reason = _splice(em, tokens, tspan, full, new_canvases, tail, eos, pad)
-    new_tokens = len(ids)
-    stats = Stats(tokens=new_tokens, seconds=seconds, tokens_per_second=new_tokens / seconds if seconds > 0 else 0.0,
+    stats = Stats(tokens=renoised, seconds=seconds, tokens_per_second=renoised / seconds if seconds > 0 else 0.0,
                   decoder_forwards=forwards[0],
-                  tokens_per_forward=new_tokens / forwards[0] if forwards[0] else 0.0,
+                  tokens_per_forward=renoised / forwards[0] if forwards[0] else 0.0,
                   ttft_s=first_frame if first_frame is not None else seconds,
                   canvases=len(new_canvases), prompt_tokens=len(prompt), cached_tokens=0, seed=seed)
     yield Done(ids, text, "", reason, stats)
@@ -127,10 +132,10 @@ def infill(em, messages: list[dict], answer: str, span: tuple[int, int], setting
 
 def with_instruction(messages: list[dict], instruction: str | None) -> list[dict]:
     """The conversation with `instruction` joined to its last user turn (or as a new user turn)."""
+    if instruction is not None and not isinstance(instruction, str):
+        raise SpanError("The instruction must be text.")
     if instruction is None or not instruction.strip():
         return list(messages)
-    if not isinstance(instruction, str):
-        raise SpanError("The instruction must be text.")
     messages = [dict(m) if isinstance(m, dict) else m for m in messages]
     last = messages[-1] if messages else None
     if isinstance(last, dict) and last.get("role") == "user" and isinstance(last.get("content"), str):

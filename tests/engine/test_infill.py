@@ -69,6 +69,7 @@ def test_positions_outside_the_span_never_change(em):
     done = events[-1]
     assert done.text.startswith(ANSWER[:4]) and done.text.endswith(ANSWER[10:])
     assert done.reason == "eos" and done.stats.seed == 11 and done.stats.decoder_forwards == len(frames)
+    assert done.stats.tokens == 6  # the span's positions
     committed = events[-2].token_ids
     assert [committed[i] for i in outside if i < len(committed)] == [original[i] for i in outside
                                                                     if i < len(committed)]
@@ -157,6 +158,9 @@ def test_cancel_event_ends_with_the_original_answer(em):
     done = events[-1]
     assert done.reason == "cancelled" and done.text == ANSWER
     assert sum(isinstance(e, Frame) for e in events) == 1
+    # Set before it starts: no step runs at all.
+    events = list(infill(em, QUESTION, ANSWER, (3, 9), SETTINGS, cancel=cancel))
+    assert len(events) == 1 and events[0].reason == "cancelled" and events[0].stats.decoder_forwards == 0
 
 
 @pytest.mark.parametrize("span, message", [
