@@ -67,10 +67,10 @@ def canvas_start(row: Row, canvas_index: int) -> CanvasStart:
     return CanvasStart(canvas_index, row.current[0].tolist(), row.settings.max_denoising_steps)
 
 
-def denoise_row(row: Row, logits: torch.Tensor, embed_dtype: torch.dtype, capture: bool,
-                canvas_index: int, elapsed: float) -> tuple[Frame | None, torch.Tensor]:
-    """1.c.ii–v for one row from its `(1, L, V)` logits; returns (frame, self-conditioning logits) and sets
-    `row.denoising` False once the row is stable and confident or has used its step budget."""
+def denoise_row(row: Row, logits: torch.Tensor, embed_dtype: torch.dtype,
+                capture: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """1.c.ii–v for one row from its `(1, L, V)` logits, on the device; returns (packed frame data — canvas, draft,
+    accepted, entropy, finished — or only the finished flag without `capture`, self-conditioning logits)."""
     s = row.settings
     row.steps_done += 1
     cur_step = s.max_denoising_steps - row.steps_done + 1  # the reference counts remaining steps
@@ -107,21 +107,24 @@ def denoise_row(row: Row, logits: torch.Tensor, embed_dtype: torch.dtype, captur
     finished = (stable & confident).reshape(1).float() if stable is not None else torch.zeros(1, device=draft.device)
     row.draft = draft
 
-    if not capture:
-        done = bool(finished.item())
-        frame = None
-    else:
-        packed = torch.cat([row.current[0].float(), draft[0].float(), accepted[0].float(), entropy[0], finished])
-        data = packed.cpu().tolist()
-        done = data[-1] > 0.5
+    packed = torch.cat([row.current[0].float(), draft[0].float(), accepted[0].float(), entropy[0], finished]) \
+        if capture else finished
+    # 1.c.v. These logits condition the row's next step.
+    return packed, logits.to(embed_dtype)
+
+
+def finish_row(row: Row, data: list[float], canvas_index: int, elapsed: float) -> Frame | None:
+    """The host side of a row's step (`data`: its packed values): its frame, and whether it stops here."""
+    s = row.settings
+    frame = None
+    if len(data) > 1:
         n = (len(data) - 1) // 4
         frame = Frame(canvas_index=canvas_index, step=row.steps_done, max_steps=s.max_denoising_steps,
                       canvas=[int(v) for v in data[:n]], draft=[int(v) for v in data[n:2 * n]],
                       accepted=[v > 0.5 for v in data[2 * n:3 * n]], entropy=data[3 * n:4 * n], elapsed_s=elapsed)
-    if done or row.steps_done >= s.max_denoising_steps:
+    if data[-1] > 0.5 or row.steps_done >= s.max_denoising_steps:
         row.denoising = False
-    # 1.c.v. These logits condition the row's next step.
-    return frame, logits.to(embed_dtype)
+    return frame
 
 
 def _keep_fixed(row: Row, ids: torch.Tensor) -> torch.Tensor:
@@ -211,14 +214,17 @@ def denoise_together(em: Any, batch: BatchCache, rows: list[Row], canvas_index: 
             decoder_input_ids=current, self_conditioning_logits=self_conditioning, decoder_attention_mask=masks,
             cache=batch.cache, decoder_position_ids=positions,
         ).logits
-        pieces = []
+        pieces, stepped = [], []
         for i, row in enumerate(rows):
             if not row.denoising:  # stopped: keeps its canvas and its last logits
                 pieces.append(self_conditioning[i:i + 1])
                 continue
             forwards[i] += 1
-            frame, conditioning = denoise_row(row, logits[i:i + 1], embed_dtype, capture, canvas_index[i],
-                                              time.perf_counter() - start)
+            packed, conditioning = denoise_row(row, logits[i:i + 1], embed_dtype, capture)
             pieces.append(conditioning)
-            yield i, frame
+            stepped.append((i, packed))
         self_conditioning = torch.cat(pieces)
+        host = torch.stack([p for _, p in stepped]).cpu().tolist()  # one device-to-host copy per step
+        elapsed = time.perf_counter() - start
+        for (i, _), data in zip(stepped, host):
+            yield i, finish_row(rows[i], data, canvas_index[i], elapsed)
