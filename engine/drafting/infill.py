@@ -109,9 +109,11 @@ def infill(em, messages: list[dict], answer: str, span: tuple[int, int], setting
                     break
             if cancelled:
                 break
-            # 1.d. Commit the canvas; a tail span ends at the first EOS it writes.
+            # 1.d. Commit the canvas; a tail span ends at the first EOS it writes, any other keeps its positions (an
+            # EOS/pad written inside it is dropped from the text, not the end of the canvas).
             new_canvases[k] = row.draft[0].tolist()
-            shown = _trim_eos(new_canvases[k], eos)
+            shown = _trim_eos(new_canvases[k], eos) if tail else new_canvases[k][:hi] + _trim_eos(
+                new_canvases[k][hi:], eos)
             yield CanvasDone(k, shown, em.decode(shown), row.steps_done)
             if tail and len(shown) < L or k == last:
                 break
