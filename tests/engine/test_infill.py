@@ -199,3 +199,16 @@ def test_instruction_changes_the_conditioning(em):
     told = [e.draft for e in infill(em, QUESTION, ANSWER, (3, 9), SETTINGS, instruction="more formal")
             if isinstance(e, Frame)]
     assert plain != told
+
+
+def test_eos_and_pad_written_inside_a_middle_span_are_dropped_from_the_text():
+    em = tiny_engine_model(seed=5, canvas_length=32)
+    used = set(answer_tokens(em.tokenizer, ANSWER).ids)
+    em.model.generation_config.eos_token_id = [1] + [i for i in range(3, em.vocab_size) if i not in used]
+    events = list(infill(em, QUESTION, ANSWER, (4, 20), SETTINGS))
+    done, committed = events[-1], events[-2].token_ids
+    eos = set(em.eos_token_ids)
+    written = [t for t in committed[4:20] if t not in eos and t != 0]
+    assert len(written) < 16  # this random model wrote at least one end token inside the span
+    assert done.text == ANSWER[:4] + em.tokenizer.decode(written, skip_special_tokens=True) + ANSWER[20:]
+    assert [t for t in done.token_ids if t in eos] == [done.token_ids[-1]] and done.reason == "eos"
