@@ -163,3 +163,13 @@ def test_invalid_variant_lists_are_refused(em):
         list(generate_variants(em, [Variant([1, em.vocab_size], ok)]))
     with pytest.raises(ValueError, match="at most"):
         list(generate_variants(em, [Variant([3], ok)] * 17))
+
+
+def test_the_drafting_names_import_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, engine, engine.drafting, engine.__main__; "
+            "from engine import Variant, VariantEvent, SpanError, InfillStart; print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
