@@ -3,7 +3,8 @@
 compare  --prompt TEXT --seeds 1,2,3,4 [--model demo] [--system S] [--steps N] [--max-new-tokens N] [--json]
          Answers the prompt once per seed, all seeds denoised as one batch. Text: one block per seed (seed, steps,
          seconds, tokens, then the answer). --json: {"variants": [{"seed", "text", "canvas_steps", "tokens",
-         "reason", "seconds", "decoder_forwards"}], "batched": true, "seconds", "model", "device"}.
+         "reason", "seconds" (from the batch's start to this variant's end), "decoder_forwards"}], "batched": true,
+         "seconds" (the whole batch), "model", "device"}.
 infill   --prompt TEXT [--answer TEXT] --span START:END [--instruction TEXT] [--seed N] [--model demo] [--json]
          START:END are character positions of the answer (0-based, END exclusive, as Python slices). Without
          --answer the model first answers the prompt with --seed; then the span is re-noised (with the same seed)
