@@ -52,10 +52,16 @@ class _Canvases:
         self.start: Frame | None = None
         self.frames: list[Frame] = []
 
-    def begin(self, event: CanvasStart) -> Frame:
-        self.start = start_frame(event.canvas_index, event.canvas, event.max_steps, self.vocab_size)
-        self.frames = []
-        return self.start
+    def begin(self, event: CanvasStart, keep_outside: tuple[int, int] | None = None) -> Frame:
+        """The step-0 frame; for a rewrite, the cells outside `keep_outside` (the span) start settled."""
+        start = start_frame(event.canvas_index, event.canvas, event.max_steps, self.vocab_size)
+        if keep_outside is not None:
+            lo, hi = keep_outside
+            inside = [lo <= i < hi for i in range(len(start.canvas))]
+            start = Frame(start.canvas_index, 0, start.max_steps, start.canvas, start.draft,
+                          [not x for x in inside], [e if x else 0.0 for e, x in zip(start.entropy, inside)], 0.0)
+        self.start, self.frames = start, []
+        return start
 
     def commit(self, done: CanvasDone) -> tuple[CanvasFrames, bytes]:
         start = self.start if self.start is not None and self.start.canvas_index == done.canvas_index else None
@@ -136,14 +142,16 @@ def run_rewrite(runner: Any, em: Any, request: RewriteRequest, cancel: threading
     stream = _Canvases(int(em.vocab_size))
     pending: Frame | None = None
     last_emit = 0.0
+    span: tuple[int, int] = (0, 0)
     try:
         events = infill(em, request.messages, request.answer, request.span, request.settings,
                         instruction=request.instruction or None, capture_frames=True, cancel=cancel)
         for event in events:
             if isinstance(event, InfillStart):
+                span = (event.token_start, event.token_end)
                 runner.infill_started.emit(rid, event)
             elif isinstance(event, CanvasStart):
-                runner.frame.emit(rid, stream.begin(event))
+                runner.frame.emit(rid, stream.begin(event, keep_outside=span))
             elif isinstance(event, Frame):
                 stream.frames.append(event)
                 now = time.monotonic()

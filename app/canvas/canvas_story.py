@@ -85,7 +85,7 @@ def cell_states(frame: Frame, stop_ids: frozenset[int] = frozenset(), hidden_ids
                 committed: bool = False) -> list[CellState]:
     """The state of every cell of `frame`; `committed` draws the answer part fully settled (it is what was kept)."""
     length = len(frame.draft)
-    if frame.step == 0:
+    if frame.step == 0 and not any(frame.accepted):  # a rewrite's step 0 keeps the text around its span settled
         return [CellState.NOISE] * length
     end = end_position(frame, stop_ids)
     out: list[CellState] = []

@@ -86,7 +86,8 @@ class VariantColumn(QFrame):
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.answer = named(QPlainTextEdit(self), f"variantAnswer{letter}", tip="The answer of this variant")
         self.answer.setReadOnly(True)  # plain text: the answer is shown exactly, never as markup
-        self.answer.setMinimumHeight(70)
+        self.answer.setMinimumHeight(56)
+        self.answer.setMaximumHeight(110)  # the canvas gets the height: its cells stay readable
         self.continue_button = named(QPushButton("Continue with this one", self), f"variantContinue{letter}",
                                      tip="Put this answer into the chat and go on from it")
         self.continue_button.setEnabled(False)
@@ -95,10 +96,10 @@ class VariantColumn(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(form)
-        layout.addWidget(self.canvas, 3)
+        layout.addWidget(self.canvas, 5)
         layout.addLayout(replay_row)
         layout.addWidget(self.status)
-        layout.addWidget(self.answer, 2)
+        layout.addWidget(self.answer, 1)
         layout.addWidget(self.continue_button)
 
         self.frames: list[Frame] = []
