@@ -4,9 +4,9 @@ denoised again while every other canvas position stays fixed, so the new text re
 Rules (what holds, exactly):
 - Canvas layout: the answer text is re-encoded (see `spans.py`): answer ids, one end token (the model's first EOS
   id), pad to the end of the last canvas. A character span becomes the tokens it touches (a token partly inside is
-  included); `InfillStart.char_start/char_end` is that widened range, and exactly that range of the answer is
-  replaced: `Done.text == answer[:char_start] + new + answer[char_end:]` (the text around it is copied, never
-  re-decoded).
+  included); each `InfillStart` gives its canvas's part of that widened range (positions and original
+  characters; the end token and pad have no characters), and exactly the widened range of the answer is replaced:
+  `Done.text == answer[:char_start] + new + answer[char_end:]` (the text around it is copied, never re-decoded).
 - Length: a span that reaches the answer's last token is a TAIL span: it takes every position from its first
   token to the end of the canvas holding the end token (the end token and the pad tail included), so the new ending
   may be longer or shorter; the answer ends at the first EOS the model writes there (no EOS: the whole canvas is
