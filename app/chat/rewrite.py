@@ -193,6 +193,8 @@ class RewriteController(QObject):
             except StoreWriteError as exc:
                 outcome = "error"
                 self.chat.banner_for(a.conversation_id, f"{exc} The answer is unchanged.")
+            except KeyError:  # the chat was deleted while its answer was being rewritten
+                outcome = "error"
         self._end(a, outcome)
 
     def _error(self, request_id: int, message: str) -> None:

@@ -51,6 +51,8 @@ class CompareController(QObject):
         self.committed: dict[int, str] = {}
         self.save_dialog: QFileDialog | None = None
         self.closed = False
+        self._context: list[dict[str, str]] = []  # the earlier turns of the chat a prompt came from
+        self._conversation_id: int | None = None
         chat.busy_checks.append(lambda: self.request_id is not None)
         self._wire()
         self.refresh_list()
@@ -90,6 +92,9 @@ class CompareController(QObject):
     def open_from_chat(self) -> None:
         """"Compare…" from a chat: a new experiment with the open chat's last question (its earlier turns as context)
         and its system prompt in every column; the Compare page is shown."""
+        if self.request_id is not None:  # a batch is running: just show it
+            self.show_page()
+            return
         self.new_experiment()
         chat = self.chat
         if chat.conversation_id is not None:
@@ -114,8 +119,7 @@ class CompareController(QObject):
         if self.request_id is not None:
             return
         self.experiment, self.variants = None, []
-        self._context: list[dict[str, str]] = []
-        self._conversation_id: int | None = None
+        self._context, self._conversation_id = [], None
         self.page.context_label.setVisible(False)
         self.page.prompt.clear()
         for column in self.page.columns:

@@ -136,3 +136,45 @@ def test_diff_marks_words_and_escapes_model_text():
     html = diff_html(left, right)
     assert "&lt;b&gt;" in html and "<b>" not in html and "&amp;" in html
     assert "line-through" in html
+
+
+@needs_demo
+def test_compare_typed_prompt_presets_and_stop(qtbot, demo_em, tmp_path):  # noqa: F811
+    desk = open_demo_desktop(qtbot, demo_em, tmp_path / "chats.sqlite3")
+    try:
+        page = _page(desk)
+        desk.window.nav.setCurrentRow(desk.window.pages.indexOf(page))  # straight to Compare, no chat
+        page.prompt.setPlainText("Reverse: lamp")
+        page.column_count.setValue(2)
+        assert not page.columns[2].isVisible()
+        page.columns[1].preset.setCurrentIndex(page.columns[1].preset.findData("more-steps"))
+        page.columns[1].system_prompt.setText("Be terse.")
+        desk.window.activateWindow()  # shortcuts reach the active window only
+        qtbot.waitUntil(desk.window.isActiveWindow, timeout=10_000)
+        page.prompt.setFocus()
+        with qtbot.waitSignal(desk.compare.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+            qtbot.keyClick(page.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Enter
+        experiments = ExperimentStore(desk.store)
+        first, second = experiments.variants(finished.args[0])
+        assert second.spec.settings["max_denoising_steps"] == 2 * first.spec.settings["max_denoising_steps"]
+        assert (second.spec.preset, second.spec.system_prompt) == ("more-steps", "Be terse.")
+        assert experiments.experiment(finished.args[0]).conversation_id is None
+
+        with qtbot.waitSignal(desk.compare.run_finished, timeout=RUN_TIMEOUT_MS) as stopped:
+            page.columns[0].seed.setValue(7)  # changed variants: a new experiment
+            page.run_button.click()
+            page.stop_button.click()  # before the first step is over: every variant stops
+        assert stopped.args[0] != finished.args[0]
+        assert all(v.status == "cancelled" for v in experiments.variants(stopped.args[0]))
+        assert "Stopped" in page.status.text() and page.run_button.isEnabled()
+        assert desk.window.chat.send_button.isEnabled()
+
+        with qtbot.waitSignal(desk.compare.continued, timeout=10_000) as continued:
+            page.experiments.setCurrentRow(1)  # the finished experiment (newest first)
+            page.columns[1].continue_button.click()  # no chat of its own: a new one holds it
+        message = desk.store.message(continued.args[0])
+        conv = desk.store.conversation(message.conversation_id)
+        assert (conv.system_prompt, message.text) == ("Be terse.", second.text)
+        assert [m.role for m in desk.store.messages(conv.id)] == ["user", "assistant"]
+    finally:
+        desk.window.close()
