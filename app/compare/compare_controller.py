@@ -245,8 +245,13 @@ class CompareController(QObject):
 
     def _frame(self, request_id: int, index: int, frame: Frame) -> None:
         column = self._column(index)
-        if not self.closed and request_id == self.request_id and column is not None:
-            column.live_frame(frame)
+        if self.closed or request_id != self.request_id or column is None:
+            return
+        column.live_frame(frame)
+        text = self.chat.model.text if self.chat.model is not None else None
+        if text is not None and frame.step > 0:  # the draft forming, as plain text under the thumbnail
+            spans, _ = text.spans(frame.draft, frame.accepted)
+            column.answer.setPlainText(self.committed.get(index, "") + "".join(piece for piece, _ok in spans))
 
     def _canvas_done(self, request_id: int, index: int, done: CanvasDone, frames: list[Frame], blob: bytes) -> None:
         column = self._column(index)
