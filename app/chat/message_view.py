@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QTextBrowser, QWidget
 from ..store.chats import Message
 from .draft import span_style
 from .markdown_render import CodeTarget, LinkTarget, Rendered, new_href, printable, render_markdown
-from .rewrite_selection import SelectionSpan, selection_span, version_links
+from .rewrite_selection import RewriteButton, SelectionSpan, selection_span, version_links
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class MessageView(QTextBrowser):
         self._versions: dict[int, tuple[int, int]] = {}
         self.live_html = ""
         self.rewrite_menu: QMenu | None = None
+        self.rewrite_button = RewriteButton(self)
 
     # -- whole conversation -------------------------------------------------------------------------------------
     def set_messages(self, messages: list[Message], *, live_id: int | None = None, selected: int | None = None,
@@ -102,6 +103,7 @@ class MessageView(QTextBrowser):
         draft); `versions` maps rewritten answers to (current version, count) for their ‹ k/n › links."""
         self._messages = list(messages)
         self._versions = dict(versions or {})
+        self.rewrite_button.hide()
         self._live_id = live_id
         self._selected = selected
         self._codes.clear()

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtGui import QTextCursor, QTextDocument
+from PySide6.QtWidgets import QPushButton, QTextBrowser
 
+from ..common.widgets import named
 from ..store.chats import Message
 
 SEPARATORS = {"\u2029": "\n", "\u2028": "\n", "\xa0": " "}
@@ -95,3 +97,33 @@ def version_links(link: Callable[[str, str], str], current: int, count: int) -> 
     where = f'<span style="color:#94a3b8">version&nbsp;{current}/{count}</span>'
     tip = '<span style="color:#64748b">(Ctrl+Z / Ctrl+Shift+Z)</span>'
     return f'<p style="margin-top:6px">{back}&nbsp;&nbsp;&nbsp;{where}&nbsp;&nbsp;&nbsp;{forward}&nbsp;&nbsp;{tip}</p>'
+
+
+class RewriteButton(QPushButton):
+    """"✎ Rewrite selection…" floating just under a selection inside one finished answer (hidden otherwise); it
+    sits on the view's viewport, so pressing it keeps the selection."""
+
+    def __init__(self, view: QTextBrowser) -> None:
+        super().__init__("✎ Rewrite selection…", view.viewport())
+        named(self, "rewriteSelectionButton", tip="Re-denoise only the selected words (Ctrl+Shift+R)")
+        self.view = view
+        self.hide()
+        self.clicked.connect(view.request_rewrite)
+        view.selectionChanged.connect(self.follow)
+        view.verticalScrollBar().valueChanged.connect(self.follow)
+
+    def follow(self) -> None:
+        """Show the button under the end of a rewritable selection, or hide it."""
+        if self.view.selection_span() is None:
+            self.hide()
+            return
+        self.adjustSize()
+        rect = self.view.cursorRect(self.view.textCursor())
+        port = self.view.viewport()
+        x = max(4, min(rect.left() - self.width() // 2, port.width() - self.width() - 4))
+        y = rect.bottom() + 6
+        if y + self.height() > port.height():
+            y = max(4, rect.top() - self.height() - 6)
+        self.move(x, y)
+        self.show()
+        self.raise_()

@@ -168,7 +168,12 @@ def test_stop_mid_rewrite_keeps_the_original(qtbot, demo_em, tmp_path):  # noqa:
         original = desk.store.message(answer_id).text
         view = desk.window.chat.messages
         _select(view, 1, 2, len(original) - 2, original)
-        dialog = _rewrite_from_menu(qtbot, desk, "")
+        button = view.findChild(QPushButton, "rewriteSelectionButton")  # floats under the selection
+        qtbot.waitUntil(button.isVisible, timeout=5_000)
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        dialog = desk.rewrite.dialog
+        assert isinstance(dialog, RewriteDialog)
+        qtbot.waitUntil(dialog.isVisible, timeout=5_000)
         stop = desk.window.chat.stop_button
         with qtbot.waitSignal(desk.rewrite.rewrite_finished, timeout=TIMEOUT_MS) as finished:
             dialog.findChild(QPushButton, "rewriteButton").click()
@@ -193,6 +198,7 @@ def test_selection_outside_an_answer_offers_no_rewrite(qtbot, chat_em, tmp_path)
         view = desk.window.chat.messages
         _select(view, 0, 0, 8, "question text here")  # inside the question's bubble
         assert view.selection_span() is None
+        assert not view.findChild(QPushButton, "rewriteSelectionButton").isVisible()
         cursor = view.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.Start)
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)  # across bubbles
