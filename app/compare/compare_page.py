@@ -121,6 +121,7 @@ class ComparePage(QWidget):
         columns_area.setWidgetResizable(True)
         columns_area.setFrameShape(QScrollArea.Shape.NoFrame)
         columns_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        named(columns_area.horizontalScrollBar(), "compareColumnsScrollBar", tip="Scroll the variant columns")
         body = QSplitter(Qt.Orientation.Vertical, self)
         body.addWidget(columns_area)
         body.addWidget(diff_box)

@@ -178,3 +178,29 @@ def test_compare_typed_prompt_presets_and_stop(qtbot, demo_em, tmp_path):  # noq
         assert [m.role for m in desk.store.messages(conv.id)] == ["user", "assistant"]
     finally:
         desk.window.close()
+
+
+def test_every_compare_control_is_named_for_screen_readers(qtbot, chat_em, tmp_path):
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractSlider,
+        QComboBox,
+        QPlainTextEdit,
+        QTextEdit,
+        QWidget,
+    )
+
+    from tests.app.helpers import open_desktop
+
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        page = _page(desk)
+        desk.window.nav.setCurrentRow(desk.window.pages.indexOf(page))
+        kinds = (QAbstractButton, QLineEdit, QPlainTextEdit, QTextEdit, QComboBox, QAbstractSlider, QListWidget)
+        unnamed = [f"{type(w).__name__} {w.objectName()!r}" for w in page.findChildren(QWidget)
+                   if isinstance(w, kinds) and w.isVisibleTo(desk.window) and not w.objectName().startswith("qt_")
+                   and not isinstance(w.parent(), (QComboBox, QAbstractSlider))
+                   and (not w.objectName() or w.objectName() != w.accessibleName())]
+        assert not unnamed
+    finally:
+        desk.window.close()
