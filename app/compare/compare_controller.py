@@ -10,12 +10,13 @@ the chosen answer into the chat (`ExperimentStore.continue_in_chat`) and opens t
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog
 
 from engine import CanvasDone, Done, Frame, SamplerSettings
 
@@ -23,6 +24,7 @@ from ..chat.export import safe_file_name, write_atomically
 from ..common.file_dialogs import save_dialog
 from ..store.chats import StoreWriteError
 from ..store.experiments import Experiment, ExperimentStore, Variant, VariantSpec, variant_messages
+from .compare_experiments import ExperimentListMixin
 from .compare_export import experiment_json, experiment_markdown
 from .compare_page import ComparePage
 from .presets import apply_preset
@@ -32,7 +34,7 @@ from .word_diff import diff_html, diff_summary, word_diff
 log = logging.getLogger(__name__)
 
 
-class CompareController(QObject):
+class CompareController(ExperimentListMixin, QObject):
     """Owns the Compare page's state; `run_finished(experiment_id)` fires when every variant is stored."""
 
     run_finished = Signal(int)
@@ -83,100 +85,6 @@ class CompareController(QObject):
         w.variant_canvas_done.connect(self._canvas_done)
         w.variant_done.connect(self._done)
         w.variant_error.connect(self._error)
-
-    # -- experiments ----------------------------------------------------------------------------------------------
-    def refresh_list(self) -> None:
-        """Refill the past experiments (newest first)."""
-        self.page.set_experiments(self.experiments.experiments(), self.experiment.id if self.experiment else None)
-
-    def open_from_chat(self) -> None:
-        """"Compare…" from a chat: a new experiment with the open chat's last question (its earlier turns as context)
-        and its system prompt in every column; the Compare page is shown."""
-        if self.request_id is not None:  # a batch is running: just show it
-            self.show_page()
-            return
-        self.new_experiment()
-        chat = self.chat
-        if chat.conversation_id is not None:
-            conv = self.store.conversation(chat.conversation_id)
-            messages = self.store.messages(chat.conversation_id)
-            last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
-            if last_user is not None:
-                self._context = [{"role": m.role, "content": m.text} for m in messages[:last_user] if m.text.strip()]
-                self._conversation_id = chat.conversation_id
-                self.page.prompt.setPlainText(messages[last_user].text)
-                earlier = f" with its {len(self._context)} earlier turns as context" if self._context else ""
-                shown = f"From the chat “{conv.title}”{earlier}: Continue puts the chosen answer there."
-                self.page.context_label.setText(shown)
-                self.page.context_label.setVisible(True)
-            for column in self.page.columns:
-                column.system_prompt.setText(conv.system_prompt)
-        self.show_page()
-        self.page.prompt.setFocus()
-
-    def new_experiment(self) -> None:
-        """Clear the page for a new experiment (the columns keep their settings)."""
-        if self.request_id is not None:
-            return
-        self.experiment, self.variants = None, []
-        self._context, self._conversation_id = [], None
-        self.page.context_label.setVisible(False)
-        self.page.prompt.clear()
-        for column in self.page.columns:
-            column.begin()
-            column.status.setText("")
-            column.canvas.set_note("Run all to watch this variant form")
-        self.page.experiments.clearSelection()
-        self.page.status.setText("Pick a prompt and the variants, then Run all.")
-        self.show_diff()
-        self._update_buttons()
-
-    def open_experiment(self, experiment_id: int) -> None:
-        """Reopen a stored experiment: its prompt, each column's definition, answer and replay."""
-        if self.request_id is not None:
-            return
-        try:
-            experiment = self.experiments.experiment(experiment_id)
-        except KeyError:
-            self.refresh_list()
-            return
-        self.experiment, self.variants = experiment, self.experiments.variants(experiment_id)
-        self._context, self._conversation_id = experiment.context, experiment.conversation_id
-        self.page.prompt.setPlainText(experiment.prompt)
-        self.page.context_label.setVisible(bool(experiment.context))
-        self.page.context_label.setText(f"With {len(experiment.context)} earlier chat turns as context.")
-        self.page.column_count.setValue(max(1, len(self.variants)))
-        for variant, column in zip(self.variants, self.page.columns):
-            column.set_spec(variant.spec)
-            column.set_replay(self.experiments.frames(variant.id))
-            column.finish(variant.text, self._status_line(variant.status, variant.stats),
-                          can_continue=variant.status in ("done", "cancelled") and bool(variant.text))
-        self.page.status.setText(f"Experiment from {self._when(experiment.created_at)} · model {experiment.model}")
-        self.show_diff()
-        self._update_buttons()
-
-    def delete_current(self) -> None:
-        """Delete the selected experiment after a confirmation."""
-        item = self.page.experiments.currentItem()
-        if item is None or self.request_id is not None:
-            return
-        box = QMessageBox(QMessageBox.Icon.Question, "Delete experiment", f"Delete “{item.text()}”?",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self.page)
-        box.setObjectName("deleteExperimentDialog")
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        experiment_id = int(item.data(Qt.ItemDataRole.UserRole))
-        box.accepted.connect(lambda: self._delete(experiment_id))
-        box.open()
-
-    def _delete(self, experiment_id: int) -> None:
-        try:
-            self.experiments.delete(experiment_id)
-        except StoreWriteError as exc:
-            self.page.status.setText(str(exc))
-            return
-        if self.experiment is not None and self.experiment.id == experiment_id:
-            self.new_experiment()
-        self.refresh_list()
 
     # -- running --------------------------------------------------------------------------------------------------
     def specs(self) -> list[VariantSpec]:
@@ -317,12 +225,6 @@ class CompareController(QObject):
         steps = stats.get("decoder_forwards") or 0
         return f"{status} · {stats['tokens']} tokens · {steps} steps · {stats.get('tokens_per_second', 0):.1f} tok/s"
 
-    @staticmethod
-    def _when(timestamp: float) -> str:
-        import time
-
-        return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
-
     # -- diff, continue, export -----------------------------------------------------------------------------------
     def column_text(self, index: int) -> str:
         """The answer a column shows."""
@@ -373,17 +275,23 @@ class CompareController(QObject):
         return dialog
 
     def export(self, path: str, kind: str) -> None:
-        """Write the open experiment to `path` as Markdown ("md") or JSON ("json")."""
+        """Write the open experiment to `path` as Markdown ("md") or JSON ("json"): atomically, in a background
+        thread (like the chat's export); `export_finished` then says where it went or why it could not."""
         if self.experiment is None:
             return
         variants = self.experiments.variants(self.experiment.id)
         text = (experiment_markdown if kind == "md" else experiment_json)(self.experiment, variants)
-        try:
-            write_atomically(path, text)
-        except OSError as exc:
-            self.export_finished.emit(path, f"Could not write {Path(path).name}: {exc.strerror or exc}")
-            return
-        self.export_finished.emit(path, "")
+        finished = self.export_finished
+
+        def write() -> None:
+            try:
+                write_atomically(path, text)
+            except OSError as exc:
+                finished.emit(path, f"Could not write {Path(path).name}: {exc.strerror or exc}")
+            else:
+                finished.emit(path, "")
+
+        threading.Thread(target=write, name="compare-export", daemon=True).start()
 
     def _export_finished(self, path: str, problem: str) -> None:
         self.page.status.setText(problem or f"Exported to {path}")
