@@ -8,7 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from ..common.widgets import named
 
 from ..models.model_sources import TINY_MODEL, demo_model_available, demo_model_dir
 
@@ -41,21 +43,22 @@ def examples_for(source: str) -> tuple[str, ...]:
 
 
 class ExamplePrompts(QWidget):
-    """A row of buttons under an empty chat; `chosen(text)` when one is clicked."""
+    """A short stack of buttons under an empty chat (one per line, so a narrow chat column never widens the window);
+    `chosen(text)` when one is clicked."""
 
     chosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("examplePrompts")
-        self._row = QHBoxLayout(self)
+        self._row = QVBoxLayout(self)
         self._row.setContentsMargins(0, 0, 0, 0)
-        label = QLabel("Try:", self)
+        self._row.setSpacing(4)
+        label = QLabel("Try one of these:", self)
         label.setObjectName("examplePromptsLabel")
         self._row.addWidget(label)
         self.buttons: list[QPushButton] = []
         self._prompts: tuple[str, ...] = ()
-        self._row.addStretch(1)
         self.setVisible(False)
 
     def set_prompts(self, prompts: tuple[str, ...]) -> None:
@@ -68,10 +71,10 @@ class ExamplePrompts(QWidget):
         self.buttons = []
         self._prompts = tuple(prompts)
         for i, text in enumerate(self._prompts):
-            button = QPushButton(text, self)
-            button.setObjectName(f"examplePrompt{i}")
-            button.setToolTip(f"Send “{text}”")
-            button.setAccessibleName(f"Example prompt: {text}")
+            button = named(QPushButton(text.replace("&", "&&"), self), f"examplePrompt{i}", tip=f"Send “{text}”",
+                           description=f"Example prompt: {text}")
+            button.setStyleSheet("text-align: left; padding: 4px 10px")
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # long text is clipped, not widening
             button.clicked.connect(lambda _=False, t=text: self.chosen.emit(t))
             self._row.insertWidget(1 + i, button)
             self.buttons.append(button)
