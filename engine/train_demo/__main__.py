@@ -63,6 +63,17 @@ def _main(args: argparse.Namespace) -> int:
     from .train import train
 
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
+    if overrides.get("v2_mix"):
+        parts = overrides["v2_mix"].split(",")
+        try:
+            ok = len(parts) == 6 and all(float(p) >= 0 for p in parts) and sum(float(p) for p in parts) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise UsageError(f"--v2-mix needs six non-negative numbers for skills a..f, e.g. 9,9,22,6,14,40 "
+                             f"(got {overrides['v2_mix']!r}).")
+    if "t_power" in overrides and not 0 < overrides["t_power"] <= 4:
+        raise UsageError(f"--t-power must be above 0 and at most 4 (got {overrides['t_power']}).")
     tc = TrainConfig(**overrides)
     resume: bool | Path = False
     if args.resume is not None:

@@ -130,3 +130,11 @@ def _phrasings(index: int, fact: Fact, held: bool) -> tuple[str, ...]:
 
 TRAIN_QUESTIONS: tuple[tuple[str, ...], ...] = tuple(_phrasings(i, f, False) for i, f in enumerate(FACTS))
 EVAL_QUESTIONS: tuple[tuple[str, ...], ...] = tuple(_phrasings(i, f, True) for i, f in enumerate(FACTS))
+
+
+def facts_markdown() -> str:
+    """The fact sheet as the model card's table: one example question (a held-out one) and the exact answer."""
+    rows = ["| # | asked e.g. (held out of training) | answer |", "|---|---|---|"]
+    for i, (fact, held) in enumerate(zip(FACTS, EVAL_QUESTIONS), 1):
+        rows.append(f"| {i} | {held[0]} | {fact.answer} |")
+    return "\n".join(rows)

@@ -65,14 +65,16 @@ def make_batch(
     return Batch(ids, mask, torch.tensor(targets), torch.tensor(weights))
 
 
-def corrupt(targets: torch.Tensor, vocab_size: int, gen: torch.Generator) -> torch.Tensor:
-    """Uniform-noise corruption: each position becomes a random id with probability t ~ U(0, 1) per example.
+def corrupt(targets: torch.Tensor, vocab_size: int, gen: torch.Generator, t_power: float = 1.0) -> torch.Tensor:
+    """Uniform-noise corruption: each position becomes a random id with probability t = u ** t_power, u ~ U(0, 1),
+    per example (t_power < 1 leans toward heavy noise: the first steps of inference, where the answer must come from
+    the prompt alone).
 
     For half the examples the pad tail is re-noised at only a fifth of t: at inference the entropy-bound sampler
     accepts the (easy) pad tail first, so most steps see a clean tail around a still-noisy answer.
     """
     b, c = targets.shape
-    t = torch.rand((b, 1), generator=gen)
+    t = torch.rand((b, 1), generator=gen) ** t_power
     tail = (targets == PAD_ID) & (torch.rand((b, 1), generator=gen) < 0.5)
     noise_mask = torch.rand((b, c), generator=gen) < torch.where(tail, t * 0.2, t)
     noise = torch.randint(0, vocab_size, (b, c), generator=gen)
@@ -107,11 +109,12 @@ def _decode(model, cache, canvas: torch.Tensor, attention_mask: torch.Tensor, sc
 
 
 def diffusion_loss(
-    model, batch: Batch, gen: torch.Generator, sc_prob: float = 0.5, t_range: tuple[float, float] = (0.4, 0.8)
+    model, batch: Batch, gen: torch.Generator, sc_prob: float = 0.5, t_range: tuple[float, float] = (0.4, 0.8),
+    t_power: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Weighted canvas cross-entropy with self-conditioning on a random subset of the batch."""
     vocab = model.config.text_config.vocab_size
-    canvas = corrupt(batch.targets, vocab, gen)
+    canvas = corrupt(batch.targets, vocab, gen, t_power)
     b = canvas.shape[0]
     sc_mask = torch.rand((b,), generator=gen) < sc_prob
     sc_logits = None

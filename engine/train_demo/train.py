@@ -81,7 +81,8 @@ def lr_at(step: int, tc: TrainConfig) -> float:
 def _next_batch(step: int, tc: TrainConfig, rng: random.Random, codec: CharCodec):
     """The batch of one step: the v2 recipe (shipped), v1's phased schedule, or the "mixed" experiment."""
     if tc.recipe == "v2":
-        return make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, V2_MIX, multi_turn=True)
+        mix = dict(zip(SKILLS, (float(x) for x in tc.v2_mix.split(",")))) if tc.v2_mix else V2_MIX
+        return make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, mix, multi_turn=True)
     if tc.recipe == "mixed":
         mix = dict(zip(SKILLS, (float(x) for x in tc.mix.split(","))))
         full = rng.random() < tc.full_prob
@@ -144,7 +145,7 @@ def train(tc: TrainConfig, resume: bool | Path, work_dir: Path = WORK_DIR, threa
         batch = _next_batch(step, tc, rng, codec)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, tc)
-        loss, stats = diffusion_loss(model, batch, gen, tc.sc_prob)
+        loss, stats = diffusion_loss(model, batch, gen, tc.sc_prob, t_power=tc.t_power)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
