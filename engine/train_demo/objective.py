@@ -36,8 +36,11 @@ def make_batch(
     pad_weight: float = 0.05,
     mix: dict[str, float] | None = None,
     multi_turn: bool = False,
+    pad_near: int = 0,
 ) -> Batch:
-    """Draw `batch_size` fresh examples; target = answer + EOS + pad tail (the tail weighs `pad_weight`).
+    """Draw `batch_size` fresh examples; target = answer + EOS + pad tail (the tail weighs `pad_weight`, except its
+    first `pad_near` slots, which weigh 1: where a short answer ends, a longer one would still be writing, and a
+    model that is unsure there lets a long reply take over the canvas at inference).
 
     `canvas_len=None` trims the canvas to the longest answer plus a 16-slot pad margin (rounded to 16): the
     later slots only ever hold pad, and the full 256-slot canvas is trained on other steps. With `multi_turn`,
@@ -55,7 +58,8 @@ def make_batch(
         prefixes.append(codec.chat_prefix(turns, enable_thinking=rng.random() < 0.1))
         ans = codec.encode(ex.answer)[: canvas_len - 1] + [EOS_ID]
         targets.append(ans + [PAD_ID] * (canvas_len - len(ans)))
-        weights.append([1.0] * len(ans) + [pad_weight] * (canvas_len - len(ans)))
+        near = min(pad_near, canvas_len - len(ans))
+        weights.append([1.0] * (len(ans) + near) + [pad_weight] * (canvas_len - len(ans) - near))
     width = max(len(p) for p in prefixes)
     ids = torch.full((batch_size, width), PAD_ID, dtype=torch.long)
     mask = torch.zeros((batch_size, width), dtype=torch.bool)
@@ -132,7 +136,7 @@ def diffusion_loss(
     ce = F.cross_entropy(logits.reshape(-1, vocab), batch.targets.reshape(-1), reduction="none").view_as(batch.weights)
     loss = (ce * batch.weights).sum() / batch.weights.sum()
     with torch.no_grad():
-        ans = batch.weights == 1.0
+        ans = batch.targets != PAD_ID  # answer + EOS (pad_near slots weigh 1 too but are not the answer)
         tok_acc = ((logits.argmax(-1) == batch.targets) & ans).sum().item() / max(1, ans.sum().item())
         answer_ce = (ce * ans).sum().item() / max(1, ans.sum().item())
     return loss, {"loss": loss.item(), "answer_ce": answer_ce, "tok_acc": tok_acc}

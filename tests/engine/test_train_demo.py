@@ -122,12 +122,21 @@ def test_batch_targets_weights_and_left_padded_prompts() -> None:
         assert mask[first:].all() and not mask[:first].any() and (ids[:first] == PAD_ID).all()
 
 
+def test_pad_near_weighs_the_slots_right_after_eos_fully() -> None:
+    batch = make_batch(random.Random(3), CharCodec(), 8, 256, pad_weight=0.05, pad_near=64)
+    for row, w in zip(batch.targets, batch.weights):
+        eos = (row == EOS_ID).nonzero()[0].item()
+        assert (w[: eos + 65] == 1.0).all() and torch.allclose(w[eos + 65:], torch.tensor(0.05))
+
+
 def test_corrupt_replaces_a_random_fraction() -> None:
     targets = torch.full((64, 256), 50)
     noisy = corrupt(targets, 416, torch.Generator().manual_seed(0))
     changed = (noisy != targets).float().mean(1)
     assert noisy.min() >= 0 and noisy.max() < 416
     assert changed.min() < 0.2 and changed.max() > 0.8  # t ~ U(0, 1) per example
+    heavy = (corrupt(targets, 416, torch.Generator().manual_seed(0), t_power=0.5) != targets).float().mean()
+    assert heavy > changed.mean() + 0.1  # t = u ** 0.5 leans toward heavy noise (mean 2/3 instead of 1/2)
 
 
 def _tiny(steps: int, **kw) -> TrainConfig:
