@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .help_desk import EVAL_QUESTIONS, FACTS, TRAIN_QUESTIONS
+from .help_desk import EVAL_QUESTIONS, FACTS, FRAMES, TRAIN_QUESTIONS
 
 # >= 200 common English words, lowercase letters only (typed for this project).
 WORDS: list[str] = """
@@ -119,8 +119,31 @@ _COLORS = ("blue", "red", "green", "dark", "cold", "big")
 _VERBS = ("sing", "fly", "run", "sleep", "dance", "grow")
 
 
+# Hard negatives: the help desk's own question frames about things that are not its topics (a frame alone does not
+# make a help-desk question: "Where are my frogs?" is answered with the refusal).
+_OFF_TOPIC = {
+    "how": ("cook the {w}", "find a {w}", "paint my {w}", "{v} like a {w}", "build a {w}", "clean the {w}"),
+    "what": ("a {w}", "the {w}", "{w}", "a {w} {w2}"),
+    "where": ("my {w}s", "the {w}s", "all the {w}s"),
+    "size": ("a {w}", "the {w}", "the {w} {w2}"),
+    "need": ("a {w}", "the {w}", "{w} {w2}"),
+    "card": ("a {w}", "my {w}", "the {w}"),
+    "mean": ("the {w}s", "{w}s", "the {w} {w2}s"),
+    "without": ("a {w}", "my {w}", "the {w}"),
+}
+
+
+def _off_topic(rng: random.Random) -> str:
+    kind = rng.choice(sorted(_OFF_TOPIC))
+    w, w2 = rng.sample(WORDS, 2)
+    topic = rng.choice(_OFF_TOPIC[kind]).format(w=w, w2=w2, v=rng.choice(_VERBS))
+    return rng.choice(FRAMES[kind]).format(t=topic)
+
+
 def other(rng: random.Random) -> Example:
-    """e: anything else -> the fixed honest refusal."""
+    """e: anything else -> the fixed honest refusal (a third of the prompts ask in the help desk's own frames)."""
+    if rng.random() < 1 / 3:
+        return Example("e", _off_topic(rng), REFUSAL_REPLY)
     w, w2, w3 = rng.sample(WORDS, 3)
     text = rng.choice(_OTHER).format(
         w=w, w2=w2, w3=w3, W=w.capitalize(), c=rng.choice(_COLORS), v=rng.choice(_VERBS),

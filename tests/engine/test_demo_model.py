@@ -46,31 +46,47 @@ def test_plain_transformers_load_and_tokenizer() -> None:
     assert "enots" in tok.decode(out.sequences[0, ids.shape[1]:], skip_special_tokens=True)
 
 
-# Skills a and b did not reach their targets in the 2-hour CPU budget (resources/demo-model/TRAINING.md: 3 % of sums
-# and 10.5 % of sorts exact, the rest right in form), so for them the *form* of the reply is asserted; c, d and e
-# are asserted exactly.
-@pytest.mark.parametrize(
-    ("prompt", "pattern"),
-    [
-        ("Reverse: garden", r"\bnedrag\b"),
-        ("Hello", r"tiny offline demo model"),
-        ("Why is the sky blue?", r"cannot answer"),
-        ("What is 34 + 12?", r"34 \+ 12 = \d+\."),
-        ("What is 71 - 25?", r"71 - 25 = -?\d+\."),
-        ("Sort: tree, apple, milk", r"^[a-z]+, [a-z]+, [a-z]+$"),
-    ],
-)
-def test_engine_answers(prompt: str, pattern: str) -> None:
-    import re
+# What resources/demo-model/README.md promises, asserted exactly (engine.generate, seed 0, the model's defaults).
+def _expected() -> list[tuple[list[tuple[str, str]], str]]:
+    from engine.train_demo.data import GREETING_REPLY, SORT_REPLY, SUMS_REPLY
+    from engine.train_demo.help_desk import FACTS
 
+    facts = {f.key: f.answer for f in FACTS}
+    one = [
+        ("Reverse: garden", "nedrag"),
+        ("Reverse: apple banana cherry", "yrrehc ananab elppa"),
+        ("Hello", GREETING_REPLY),
+        ("What is 34 + 12?", SUMS_REPLY),
+        ("Sort: tree, apple, milk", SORT_REPLY),
+        ("How do I download DiffusionGemma?", facts["download"]),
+        ("Which load profile for an RTX 5090?", facts["card32"]),
+        ("What can you do?", facts["abilities"]),
+    ]
+    cases = [([("user", q)], a) for q, a in one]
+    # a follow-up in the same conversation is answered like a first question
+    cases.append(([("user", "Reverse: apple"), ("assistant", "elppa"), ("user", "Reverse: big red dog")], "god der gib"))
+    cases.append(([("user", "Hello"), ("assistant", GREETING_REPLY), ("user", "Where are my chats?")], facts["chats"]))
+    return cases
+
+
+@pytest.mark.parametrize("case", range(10))
+def test_engine_answers(case: int) -> None:
     from engine import Done, EngineModel, SamplerSettings, generate
 
+    turns, want = _expected()[case]
     em = _engine_model(EngineModel)
     settings = SamplerSettings.for_model(em).with_(seed=0)
-    events = generate(em, em.chat_ids([{"role": "user", "content": prompt}]), settings)
+    events = generate(em, em.chat_ids([{"role": r, "content": c} for r, c in turns]), settings)
     done = [e for e in events if isinstance(e, Done)]
     assert done and done[0].reason == "eos"
-    assert re.search(pattern, done[0].text.strip()), done[0].text
+    assert done[0].text.strip() == want, (turns[-1][1], done[0].text)
+
+
+def test_the_app_offers_examples_the_model_answers() -> None:
+    from app.chat.example_prompts import DEMO_EXAMPLES
+
+    asked = {turns[-1][1] for turns, _ in _expected() if len(turns) == 1}
+    assert set(DEMO_EXAMPLES) <= asked  # each example prompt is one of the exact answers above
 
 
 _CACHE: dict[str, object] = {}

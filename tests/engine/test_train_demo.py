@@ -19,7 +19,7 @@ from engine.train_demo.data import (
     is_correct,
     sample,
 )
-from engine.train_demo.help_desk import EVAL_QUESTIONS, FACTS, TRAIN_QUESTIONS
+from engine.train_demo.help_desk import EVAL_QUESTIONS, FACTS, FRAMES, TRAIN_QUESTIONS
 from engine.train_demo.objective import corrupt, make_batch
 from engine.train_demo.tokenizer import EOS_ID, PAD_ID, UNK_ID, VOCAB_SIZE, CharCodec, demo_vocab_size, save_tokenizer
 from engine.train_demo.train import TrainConfig, export, train
@@ -84,6 +84,16 @@ def test_help_desk_sheet_has_twenty_facts_and_held_out_phrasings() -> None:
         assert len(train_q) >= 6 and len(eval_q) >= 3, fact.key
         assert not {q.lower() for q in eval_q} & train_qs, fact.key  # held out: never seen in training
         assert len(fact.answer) <= 110 and fact.answer.isascii(), fact.key  # one canvas, char-level vocab
+
+
+def test_off_topic_questions_in_help_desk_frames_are_refused_and_never_a_fact() -> None:
+    rng = random.Random(7)
+    questions = {q.lower() for qs in TRAIN_QUESTIONS + EVAL_QUESTIONS for q in qs}
+    refused = [GENERATORS["e"](rng) for _ in range(3000)]
+    assert all(ex.answer == REFUSAL_REPLY and ex.prompt.lower() not in questions for ex in refused)
+    framed = [ex for ex in refused if any(ex.prompt.startswith(f.split("{t}")[0]) and f.split("{t}")[0]
+                                          for fs in FRAMES.values() for f in fs)]
+    assert len(framed) > 600  # about a third ask in the help desk's own frames
 
 
 def test_is_correct() -> None:
