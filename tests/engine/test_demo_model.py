@@ -96,3 +96,10 @@ def _engine_model(cls):
     if "em" not in _CACHE:
         _CACHE["em"] = cls.from_pretrained(DEMO, device="cpu")
     return _CACHE["em"]
+
+
+def test_the_model_card_lists_every_fact_it_was_trained_on() -> None:
+    from engine.train_demo.help_desk import FACTS
+
+    card = (DEMO / "README.md").read_text(encoding="utf-8")
+    assert all(f.answer in card for f in FACTS)
