@@ -29,8 +29,9 @@ def tells_the_story(states: list[CellState]) -> bool:
         count[CellState.PADDING] >= MIN_PADDING
 
 
-async def capture(out: Path, model: str | None, prompts: list[str], at: float, seed: int = 7) -> None:
-    """Run the prompts; save the window during the last answer (see the module's docstring)."""
+async def capture(out: Path, model: str | None, prompts: list[str], at: float, seed: int = 7) -> bool:
+    """Run the prompts; save the window during the last answer (see the module's docstring). Returns whether a
+    picture was saved (an answer that settles before step 2 leaves none)."""
     from ..models.model_sources import default_model_source
     from ..store.app_settings import AppSettings
     from .desktop import create_desktop
@@ -51,6 +52,7 @@ async def capture(out: Path, model: str | None, prompts: list[str], at: float, s
         controller.new_conversation()
         canvas = window.chat.canvas
         canvas.follow_live()
+        saved = False
         for n, prompt in enumerate(prompts):
             finished: asyncio.Future = loop.create_future()
             slot = None
@@ -69,10 +71,12 @@ async def capture(out: Path, model: str | None, prompts: list[str], at: float, s
             window.chat.composer.setPlainText(prompt)
             window.chat.send_button.click()
             captured = await finished
+            saved = saved or captured
             if captured:
                 controller.stop()
                 await asyncio.sleep(0.5)
         window.close()
+    return saved
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,8 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        loop.run_until_complete(capture(args.out, args.model, args.prompt or ["Hello! Who are you?"], args.at,
-                                        args.seed))
+        saved = loop.run_until_complete(capture(args.out, args.model, args.prompt or ["Hello! Who are you?"], args.at,
+                                                args.seed))
+    if not saved:
+        print("nothing saved: the last answer settled before a step showed noise, guesses and text together "
+              "(try another prompt or --seed)", file=sys.stderr)
+        return 1
     print(f"saved {args.out}")
     return 0
 
