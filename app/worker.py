@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from engine import CanvasDone, CanvasStart, Done, EngineError, Frame, SamplerSettings
 
 from .canvas.frame_codec import CanvasFrames, encode_canvas, start_frame
+from .canvas.frame_throttle import FrameThrottle
 from .chat.draft import TokenText
 from .gpu.compiled_setup import CompiledSetup, compiled_path_error, on_cuda
 from .models.model_sources import TINY_MODEL, load_engine_model
@@ -37,7 +37,6 @@ from .worker_drafting import CompareRequest, RewriteRequest, run_compare, run_re
 
 log = logging.getLogger(__name__)
 
-FRAME_INTERVAL_S = 1 / 60
 THOUGHT_OPEN, THOUGHT_CLOSE = "<|channel>", "<channel|>"  # Gemma 4's thought span markers
 
 
@@ -209,9 +208,8 @@ class _Runner(QObject):
         self._apply_threads()
         frames: list[Frame] = []
         committed = False
-        pending: Frame | None = None
+        throttle = FrameThrottle()
         start: Frame | None = None
-        last_emit = 0.0
         try:
             for event in self._events(request, cancel):
                 if isinstance(event, CanvasStart):  # step 0, always delivered: the random canvas the story starts from
@@ -220,16 +218,11 @@ class _Runner(QObject):
                     continue
                 if isinstance(event, Frame):
                     frames.append(event)
-                    now = time.monotonic()
-                    if now - last_emit >= FRAME_INTERVAL_S:
-                        self.frame.emit(rid, event)
-                        pending, last_emit = None, now
-                    else:
-                        pending = event
+                    if (now := throttle.offer(event)) is not None:
+                        self.frame.emit(rid, now)
                     continue
-                if pending is not None:  # never drop the last frame of a canvas
-                    self.frame.emit(rid, pending)
-                    pending = None
+                if (last := throttle.flush()) is not None:  # never drop the last frame of a canvas
+                    self.frame.emit(rid, last)
                 if isinstance(event, CanvasDone):
                     own_start = start if start is not None and start.canvas_index == event.canvas_index else None
                     canvas_frames = CanvasFrames([f for f in frames if f.canvas_index == event.canvas_index], own_start)

@@ -17,10 +17,10 @@ from typing import Any
 from engine import CanvasDone, CanvasStart, Done, EngineError, Frame, SamplerSettings
 
 from .canvas.frame_codec import CanvasFrames, encode_canvas, start_frame
+from .canvas.frame_throttle import FRAME_INTERVAL_S, FrameThrottle
 
 log = logging.getLogger(__name__)
 
-FRAME_INTERVAL_S = 1 / 60
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,7 @@ def run_rewrite(runner: Any, em: Any, request: RewriteRequest, cancel: threading
     from engine.events import InfillStart
 
     stream = _Canvases(int(em.vocab_size))
-    pending: Frame | None = None
-    last_emit = 0.0
+    throttle = FrameThrottle()
     span: tuple[int, int] = (0, 0)
     try:
         events = infill(em, request.messages, request.answer, request.span, request.settings,
@@ -154,16 +153,11 @@ def run_rewrite(runner: Any, em: Any, request: RewriteRequest, cancel: threading
                 runner.frame.emit(rid, stream.begin(event, keep_outside=span))
             elif isinstance(event, Frame):
                 stream.frames.append(event)
-                now = time.monotonic()
-                if now - last_emit >= FRAME_INTERVAL_S:
-                    runner.frame.emit(rid, event)
-                    pending, last_emit = None, now
-                else:
-                    pending = event
+                if (now := throttle.offer(event)) is not None:
+                    runner.frame.emit(rid, now)
             else:
-                if pending is not None:
-                    runner.frame.emit(rid, pending)
-                    pending = None
+                if (last := throttle.flush()) is not None:  # the last frame of a canvas is always delivered
+                    runner.frame.emit(rid, last)
                 if isinstance(event, CanvasDone):
                     frames, blob = stream.commit(event)
                     runner.canvas_done.emit(rid, event, frames, blob)

@@ -8,7 +8,6 @@ behind any chat answer already queued there, so the model is never used from two
 from __future__ import annotations
 
 import threading
-import time
 from functools import partial
 from typing import Any
 
@@ -18,8 +17,7 @@ from engine import CanvasDone, CanvasStart, EngineError, Frame
 from engine.serve.jobs import ServeJob, ServerStopping
 
 from ..canvas.frame_codec import CanvasFrames, start_frame
-
-FRAME_INTERVAL_S = 1 / 60
+from ..canvas.frame_throttle import FrameThrottle
 
 
 class WorkerQueue:
@@ -105,8 +103,7 @@ class ServerEvents(QObject):
         self.vocab_size = vocab_size
         self._frames: list[Frame] = []
         self._start: Frame | None = None
-        self._pending: Frame | None = None
-        self._last_emit = 0.0
+        self._throttle = FrameThrottle()
 
     def on_request(self, record: Any, _request: Any) -> None:
         """`Server(on_request=…)`: called on the HTTP thread when a request is queued."""
@@ -121,16 +118,11 @@ class ServerEvents(QObject):
             return
         if isinstance(event, Frame):
             self._frames.append(event)
-            now = time.monotonic()
-            if now - self._last_emit >= FRAME_INTERVAL_S:
-                self.frame.emit(record, event)
-                self._pending, self._last_emit = None, now
-            else:
-                self._pending = event
+            if (now := self._throttle.offer(event)) is not None:
+                self.frame.emit(record, now)
             return
-        if self._pending is not None:  # never drop the last frame of a canvas
-            self.frame.emit(record, self._pending)
-            self._pending = None
+        if (last := self._throttle.flush()) is not None:  # never drop the last frame of a canvas
+            self.frame.emit(record, last)
         if isinstance(event, CanvasDone):
             index = event.canvas_index
             start = self._start if self._start is not None and self._start.canvas_index == index else None
