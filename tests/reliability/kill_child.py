@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             app.quit()
             return
         state["asked"] += 1
+        # each question in a chat of its own: trials reopen the same database, and one growing chat soon outgrows
+        # the tiny model's context — then every answer is refused at once and no kill lands mid-generation
+        controller.new_conversation()
         composer = desktop.window.chat.composer
         composer.setPlainText(f"Question {state['asked']} from process {os.getpid()}: tell me a long story.")
         controller.send()

@@ -123,7 +123,10 @@ def reopen_with_the_app(db: Path, before: dict[int, Row]) -> list[str]:
     try:
         problems = []
         for mid, seen in before.items():
-            message = store.message(mid)
+            try:
+                message = store.message(mid)
+            except KeyError:  # already reported by `check` as gone
+                continue
             if message.status == "generating":
                 problems.append(f"answer {mid} still 'generating' after reopening")
             if seen.role == "assistant" and not message.text.startswith(seen.text):
