@@ -20,7 +20,7 @@ from engine import CanvasDone, Done, Frame, SamplerSettings
 
 from ..shell.main_window import MainWindow
 from ..store.app_settings import AppSettings
-from ..store.chats import ChatStore, StoreWriteError
+from ..store.chats import ChatStore, StoreReadError, StoreWriteError
 from ..store.versions import VersionStore
 from ..worker import EngineWorker, ModelInfo
 from .controller_models import ModelSettingsMixin
@@ -136,18 +136,25 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
         return True
 
     def open_conversation(self, conversation_id: int) -> None:
-        """Show a conversation with its own canvas, banner and status line (nothing of the previous one stays)."""
+        """Show a conversation with its own canvas, banner and status line (nothing of the previous one stays).
+        When the database cannot be read (another program holds it), the open conversation stays as it was."""
+        try:
+            conv = self.store.conversation(conversation_id)
+            messages = self.store.messages(conversation_id)
+        except StoreReadError as exc:
+            self.page.show_banner(str(exc))
+            self.page.conversations.select(self.conversation_id)
+            return
         if conversation_id != self.conversation_id:
             self._stash_banner()
             self._restore_banner(conversation_id)
         self.conversation_id = conversation_id
         self.cancel_edit()
-        conv = self.store.conversation(conversation_id)
         self.page.system_prompt.setText(conv.system_prompt)
         self.page.thinking.blockSignals(True)
         self.page.thinking.setChecked(conv.thinking)
         self.page.thinking.blockSignals(False)
-        answers = [m for m in self.store.messages(conversation_id) if m.role == "assistant"]
+        answers = [m for m in messages if m.role == "assistant"]
         self.selected_answer = None
         self._show_views_for(conversation_id, answers)
         self.render_messages()

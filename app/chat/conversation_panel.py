@@ -88,6 +88,19 @@ class ConversationPanel(QWidget):
                 self.list.setCurrentItem(item)
         self._populating = False
 
+    def select(self, conversation_id: int | None) -> None:
+        """Put the selection back on `conversation_id` (a conversation that could not be opened) without emitting
+        `selected`."""
+        self._populating = True
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == conversation_id:
+                self.list.setCurrentItem(item)
+                break
+        else:
+            self.list.setCurrentItem(None)
+        self._populating = False
+
     def current_id(self) -> int | None:
         """The selected conversation's id, or None."""
         item = self.list.currentItem()

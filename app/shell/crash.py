@@ -16,7 +16,7 @@ import traceback
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Callable
 
 from PySide6.QtCore import QObject, Qt, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtWidgets import (
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -199,6 +200,7 @@ class CrashReporter(QObject):
     """Installs `sys.excepthook` and `threading.excepthook`; reports reach the GUI thread as a queued signal."""
 
     reported = Signal(str, str)  # headline, details
+    noticed = Signal(str)  # a problem the user can act on, not a bug: shown by `notice_handler`, no crash dialog
 
     def __init__(self, path: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -207,6 +209,9 @@ class CrashReporter(QObject):
         self.reports: list[str] = []
         self._previous: tuple = ()
         self.reported.connect(self._show, Qt.ConnectionType.QueuedConnection)
+        self.noticed.connect(self._notice, Qt.ConnectionType.QueuedConnection)
+        self.notice_handler: Callable[[str], None] | None = None  # the window's banner; a message box until set
+        self.notice_box: QMessageBox | None = None
 
     def install(self) -> CrashReporter:
         """Take over both hooks (the previous ones come back with `uninstall`)."""
@@ -245,7 +250,13 @@ class CrashReporter(QObject):
 
     def report(self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None,
                thread: str) -> None:
-        """Log the exception and queue the dialog (callable from any thread)."""
+        """Log the exception and queue the dialog (callable from any thread). An expected problem (the chat
+        database in use by another program, …) that no caller handled is queued as a notice instead."""
+        notice = expected_problem(exc)
+        if notice:
+            log.warning("%s (%s in %s)", notice, exc_type.__name__, thread)
+            self.noticed.emit(notice)
+            return
         try:
             details = crash_details(exc_type, exc, tb, thread, self.path)
             log.error("unhandled exception in %s\n%s", thread, details)
@@ -266,10 +277,30 @@ class CrashReporter(QObject):
         self.dialog.show()
         self.dialog.raise_()
 
+    def _notice(self, text: str) -> None:
+        if self.notice_handler is not None:
+            self.notice_handler(text)
+            return
+        if QApplication.instance() is None:
+            return
+        if self.notice_box is None:
+            self.notice_box = QMessageBox(QMessageBox.Icon.Warning, "Diffusion Desk", text,
+                                          QMessageBox.StandardButton.Ok, QApplication.activeWindow())
+            self.notice_box.setModal(False)
+        self.notice_box.setText(text)
+        self.notice_box.show()
+
     def _closed(self, _result: int) -> None:
         if self.dialog is not None:
             self.dialog.deleteLater()
             self.dialog = None
+
+
+def expected_problem(exc: BaseException) -> str:
+    """The message of an exception that is the user's to act on, not a bug ("" for everything else)."""
+    from ..store.chats import StoreUnavailableError
+
+    return str(exc) if isinstance(exc, StoreUnavailableError) else ""
 
 
 def startup_failure_message(exc: BaseException) -> str:

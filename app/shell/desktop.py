@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QFileDialog
+from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog
 
 from ..chat.controller import ChatController
 from ..chat.rewrite import RewriteController
@@ -51,6 +51,9 @@ class Desktop:
         self.controller.shutdown()
         self.worker.shutdown()
         self.store.close()
+        reporter = getattr(QApplication.instance(), "crash_reporter", None)
+        if reporter is not None and reporter.notice_handler == self.window.show_notice:
+            reporter.notice_handler = None
 
 
 class ModelPicker:
@@ -156,6 +159,9 @@ def create_desktop(
     window.compare_action.triggered.connect(compare.open_from_chat)
     desktop = Desktop(window, controller, worker, store, server, compare, rewrite)
     window.close_hooks.append(desktop.close)
+    reporter = getattr(QApplication.instance(), "crash_reporter", None)
+    if reporter is not None:  # problems the user can act on go to the window's banner, not a crash dialog
+        reporter.notice_handler = window.show_notice
     conversations = store.conversations()
     if conversations:
         controller.open_conversation(conversations[0].id)

@@ -158,6 +158,12 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.stats_label, 1)
         self.close_hooks: list = []
 
+    def show_notice(self, text: str) -> None:
+        """A problem the user can act on (the chat database in use by another program, …): the chat page's banner,
+        and the status bar for whichever page is in front."""
+        self.chat.show_banner(text)
+        self.statusBar().showMessage(text, 20_000)
+
     def show_loading(self, text: str | None) -> None:
         """A busy bar beside the model picker while a model loads (None hides it)."""
         self.load_progress_action.setVisible(text is not None)

@@ -40,14 +40,20 @@ class StoreOpenError(RuntimeError):
     """The chat database cannot be opened; the message says why and what to do. The file was not changed."""
 
 
-class StoreWriteError(RuntimeError):
+class StoreUnavailableError(RuntimeError):
+    """The chat database cannot be read or written right now; the message says why and what to do. Nothing the
+    user had is lost: the window shows it in a banner (the crash reporter routes any that no caller handled
+    there too) instead of a crash dialog."""
+
+
+class StoreWriteError(StoreUnavailableError):
     """A write did not happen (disk full, read-only or unreachable file); the transaction was rolled back whole."""
 
     @classmethod
     def from_sqlite(cls, exc: sqlite3.OperationalError, path: Path) -> Exception:
         """A user-facing error for a failed write; other operational errors are returned unchanged."""
         reason = str(exc).lower()
-        if "locked" in reason or "busy" in reason:
+        if "locked" in reason or "busy" in reason or "locking protocol" in reason:
             return cls(f"Could not save: {_in_use(path)}.")
         if "full" in reason:
             return cls(f"Could not save to {path}: the disk is full. Free some space; nothing was lost yet.")
@@ -55,6 +61,22 @@ class StoreWriteError(RuntimeError):
             return cls(f"Could not save to {path}: the file or its folder is read-only.")
         if "disk i/o" in reason or "unable to open" in reason:
             return cls(f"Could not save to {path}: the disk reported an error ({exc}).")
+        return exc
+
+
+class StoreReadError(StoreUnavailableError):
+    """A read did not happen: another program holds the database exclusively, or the disk reported an error."""
+
+    @classmethod
+    def from_sqlite(cls, exc: sqlite3.OperationalError, path: Path) -> Exception:
+        """A user-facing error for a failed read; other operational errors are returned unchanged."""
+        reason = str(exc).lower()
+        # "locking protocol": SQLite gave up after ~10 s of retries because another process holds every WAL read
+        # lock (a hung or hostile program); the store runs on the GUI thread, so the window stalled that long.
+        if "locked" in reason or "busy" in reason or "locking protocol" in reason:
+            return cls(f"Could not read your chats: {_in_use(path)}. Nothing was changed.")
+        if "disk i/o" in reason or "unable to open" in reason:
+            return cls(f"Could not read your chats from {path}: the disk reported an error ({exc}).")
         return exc
 
 
@@ -193,6 +215,19 @@ class ChatStore:
         """Close the database connection."""
         self._conn.close()
 
+    def read(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """All rows of one query, fetched at once; a lock held by another program (or a disk error) becomes a
+        `StoreReadError` within BUSY_TIMEOUT_S instead of a traceback. Every read of the store goes through here."""
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreReadError.from_sqlite(exc, self.path) from exc
+
+    def read_one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+        """The first row of one query (or None), as `read`."""
+        rows = self.read(sql, params)
+        return rows[0] if rows else None
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         try:
@@ -221,7 +256,7 @@ class ChatStore:
 
     def conversation(self, conversation_id: int) -> Conversation:
         """One conversation; KeyError when it does not exist."""
-        row = self._conn.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        row = self.read_one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
         if row is None:
             raise KeyError(conversation_id)
         return _conversation(row)
@@ -229,10 +264,10 @@ class ChatStore:
     def conversations(self, search: str = "") -> list[Conversation]:
         """Newest first; `search` matches titles and message text (case-insensitive)."""
         if not search.strip():
-            rows = self._conn.execute("SELECT * FROM conversations ORDER BY updated_at DESC, id DESC")
+            rows = self.read("SELECT * FROM conversations ORDER BY updated_at DESC, id DESC")
         else:
             like = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            rows = self._conn.execute(
+            rows = self.read(
                 "SELECT * FROM conversations c WHERE c.title LIKE ?1 ESCAPE '\\' OR EXISTS ("
                 "SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ?1 ESCAPE '\\') "
                 "ORDER BY updated_at DESC, id DESC",
@@ -264,14 +299,14 @@ class ChatStore:
 
     def messages(self, conversation_id: int) -> list[Message]:
         """A conversation's messages in order."""
-        rows = self._conn.execute(
+        rows = self.read(
             "SELECT * FROM messages WHERE conversation_id = ? ORDER BY position", (conversation_id,)
         )
         return [_message(r) for r in rows]
 
     def message(self, message_id: int) -> Message:
         """One message; KeyError when it does not exist."""
-        row = self._conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        row = self.read_one("SELECT * FROM messages WHERE id = ?", (message_id,))
         if row is None:
             raise KeyError(message_id)
         return _message(row)
@@ -343,7 +378,7 @@ class ChatStore:
 
     def canvas_frames(self, message_id: int) -> list[list[Frame]]:
         """Every stored frame of an answer, one list per canvas, for the scrubber."""
-        rows = self._conn.execute(
+        rows = self.read(
             "SELECT canvas_index, data FROM canvas_frames WHERE message_id = ? ORDER BY canvas_index", (message_id,)
         )
         return [decode_canvas(r["data"], r["canvas_index"]) for r in rows]

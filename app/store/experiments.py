@@ -140,14 +140,14 @@ class ExperimentStore:
 
     def experiment(self, experiment_id: int) -> Experiment:
         """One experiment; KeyError when it does not exist."""
-        row = self._conn.execute("SELECT * FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
+        row = self.store.read_one("SELECT * FROM experiments WHERE id = ?", (experiment_id,))
         if row is None:
             raise KeyError(experiment_id)
         return _experiment(row)
 
     def experiments(self) -> list[Experiment]:
         """Every experiment, newest first."""
-        rows = self._conn.execute("SELECT * FROM experiments ORDER BY updated_at DESC, id DESC")
+        rows = self.store.read("SELECT * FROM experiments ORDER BY updated_at DESC, id DESC")
         return [_experiment(r) for r in rows]
 
     def delete(self, experiment_id: int) -> None:
@@ -158,13 +158,13 @@ class ExperimentStore:
     # -- variants -------------------------------------------------------------------------------------------------
     def variants(self, experiment_id: int) -> list[Variant]:
         """An experiment's variants in column order."""
-        rows = self._conn.execute(
+        rows = self.store.read(
             "SELECT * FROM experiment_variants WHERE experiment_id = ? ORDER BY column_index", (experiment_id,))
         return [_variant(r) for r in rows]
 
     def variant(self, variant_id: int) -> Variant:
         """One variant; KeyError when it does not exist."""
-        row = self._conn.execute("SELECT * FROM experiment_variants WHERE id = ?", (variant_id,)).fetchone()
+        row = self.store.read_one("SELECT * FROM experiment_variants WHERE id = ?", (variant_id,))
         if row is None:
             raise KeyError(variant_id)
         return _variant(row)
@@ -185,7 +185,7 @@ class ExperimentStore:
 
     def frame_blobs(self, variant_id: int) -> list[tuple[int, int, int, bytes]]:
         """(canvas_index, steps, canvas_length, packed frames) of a variant, in canvas order."""
-        rows = self._conn.execute("SELECT canvas_index, steps, canvas_length, data FROM variant_frames "
+        rows = self.store.read("SELECT canvas_index, steps, canvas_length, data FROM variant_frames "
                                   "WHERE variant_id = ? ORDER BY canvas_index", (variant_id,))
         return [(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 

@@ -37,23 +37,23 @@ class VersionStore:
 
     def versions(self, message_id: int) -> list[Version]:
         """Every version of an answer in order; one that was never rewritten has one: its text."""
-        rows = self._conn.execute(
+        rows = self.store.read(
             "SELECT number, text, instruction, span_start, span_end, seed FROM message_versions "
-            "WHERE message_id = ? ORDER BY number", (message_id,)).fetchall()
+            "WHERE message_id = ? ORDER BY number", (message_id,))
         if not rows:
             return [Version(1, self.store.message(message_id).text)]
         return [Version(r[0], r[1], r[2], (r[3], r[4]) if r[3] is not None else None, r[5]) for r in rows]
 
     def current(self, message_id: int) -> int:
         """The number of the version shown (1 for an answer never rewritten)."""
-        row = self._conn.execute("SELECT current_version FROM messages WHERE id = ?", (message_id,)).fetchone()
+        row = self.store.read_one("SELECT current_version FROM messages WHERE id = ?", (message_id,))
         if row is None:
             raise KeyError(message_id)
         return max(1, int(row[0]))
 
     def counts(self, conversation_id: int) -> dict[int, tuple[int, int]]:
         """{message id: (current version, number of versions)} for the rewritten answers of a conversation."""
-        rows = self._conn.execute(
+        rows = self.store.read(
             "SELECT m.id, m.current_version, COUNT(v.id) FROM messages m JOIN message_versions v "
             "ON v.message_id = m.id WHERE m.conversation_id = ? GROUP BY m.id", (conversation_id,))
         return {r[0]: (max(1, r[1]), r[2]) for r in rows}

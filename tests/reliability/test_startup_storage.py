@@ -55,6 +55,31 @@ def lock_held_by_another_process(path: Path):
         proc.wait(timeout=20)
 
 
+SHM_LOCKER = textwrap.dedent(
+    """
+    import fcntl, os, sys
+    fd = os.open(sys.argv[1] + "-shm", os.O_RDWR)
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 5, 123)  # SQLite's five WAL read-mark locks (bytes 123-127)
+    print("locked", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+@contextlib.contextmanager
+def reads_blocked_by_another_process(path: Path):
+    """Another process holds every WAL read lock of `path` (what a hung SQLite program in recovery does): reads
+    fail — after SQLite's own ~10 s of retries — with "locking protocol"."""
+    proc = subprocess.Popen([sys.executable, "-c", SHM_LOCKER, str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        yield proc
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=20)
+
+
 @contextlib.contextmanager
 def read_only(path: Path):
     """`path` really read-only, also for root (the immutable attribute), until the block ends."""
@@ -385,3 +410,39 @@ def test_a_setting_that_cannot_be_saved_is_said_on_the_banner(qtbot, tmp_path):
         assert settings_path().is_dir()
     finally:
         desktop.window.close()
+
+
+def test_unreadable_database_while_the_window_runs_is_a_banner_not_a_crash(qtbot, chat_em, tmp_path):  # noqa: F811
+    from app.shell.crash import CrashReporter
+    from tests.app.helpers import open_desktop
+
+    app = QApplication.instance()
+    reporter = CrashReporter(tmp_path / "diffusion-desk.log").install()
+    app.crash_reporter = reporter  # as app.__main__ does: create_desktop routes notices to the window
+    desk = open_desktop(qtbot, chat_em, tmp_path / "chats.sqlite3")
+    try:
+        first = desk.store.message(ask(qtbot, desk, "the first chat")).conversation_id
+        desk.controller.new_conversation()
+        second = desk.controller.conversation_id
+        assert second != first and reporter.notice_handler == desk.window.show_notice
+        banner = desk.window.findChild(QLabel, "errorBanner")
+        items = desk.window.chat.conversations.list
+        with reads_blocked_by_another_process(desk.store.path):
+            row = next(i for i in range(items.count()) if items.item(i).data(Qt.ItemDataRole.UserRole) == first)
+            rect = items.visualItemRect(items.item(row))
+            qtbot.mouseClick(items.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+            qtbot.waitUntil(lambda: not banner.isHidden(), timeout=30_000)
+            assert "Could not read your chats" in banner.text() and "in use by another program" in banner.text()
+            assert desk.controller.conversation_id == second  # the open chat stays, and so does the selection
+            assert desk.window.chat.conversations.current_id() == second
+            # A read that no caller handles (Export reads the title first) is a notice too, never the crash dialog.
+            desk.window.export_action.trigger()
+            qtbot.waitUntil(lambda: "Could not read" in desk.window.statusBar().currentMessage(), timeout=30_000)
+        assert reporter.dialog is None and not reporter.reports
+        qtbot.mouseClick(items.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # lock gone: it opens
+        assert desk.controller.conversation_id == first
+        assert desk.window.chat.messages.toPlainText().count("the first chat") >= 1
+    finally:
+        desk.window.close()
+        reporter.uninstall()
+        del app.crash_reporter
