@@ -61,6 +61,12 @@ class SingleInstance(QObject):
                 return True
             if self._notify_running():
                 return False
+            if self._lock.error() != QLockFile.LockError.LockFailedError:  # no lock file can exist (a read-only
+                # or missing cache folder): no other launch can hold it either, so waiting for one is pointless
+                log.warning("cannot create %s (%s); starting without the one-window lock", self._lock.fileName(),
+                            self._lock.error().name)
+                self._listen()
+                return True
             if time.monotonic() > deadline:  # a live owner that never answers: run anyway rather than not at all
                 log.warning("another instance holds %s but does not answer; starting anyway", self._lock.fileName())
                 self._listen()

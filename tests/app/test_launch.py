@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -94,6 +95,19 @@ def test_second_instance_brings_the_first_to_the_front(qtbot, tmp_path):
     fourth = SingleInstance(first.key, tmp_path / "instance.lock")
     assert fourth.claim()  # the first one is gone: the next launch is the running instance
     fourth.release()
+
+
+def test_a_lock_that_cannot_be_created_starts_at_once_and_still_finds_a_running_window(qtbot, tmp_path, caplog):
+    missing = tmp_path / "no-such-folder" / "instance.lock"  # cannot be created (as in a read-only cache)
+    first = SingleInstance("dd-test-ro-" + tmp_path.name[-12:], missing)
+    with caplog.at_level(logging.WARNING, logger="app.shell.single_instance"):
+        assert first.claim()
+    assert "starting without the one-window lock" in caplog.text and "does not answer" not in caplog.text
+    try:
+        with qtbot.waitSignal(first.activated, timeout=5000):  # a second launch still reaches the first window
+            assert not SingleInstance(first.key, missing).claim()
+    finally:
+        first.release()
 
 
 def test_stale_lock_and_socket_of_a_killed_instance_are_taken_over(tmp_path):
