@@ -19,7 +19,7 @@ from ..models.model_sources import (
     demo_model_dir,
     model_label,
 )
-from ..models.remote_source import REMOTE_LABEL, RemoteDialog, remember_key, remote_source
+from ..models.remote_source import REMOTE_LABEL, RemoteDialog, is_remote_source, remember_key, remote_source
 from ..server.server_controller import ServerController
 from ..store.app_settings import AppSettings, load_settings
 from ..store.chats import ChatStore
@@ -84,6 +84,30 @@ class ModelPicker:
         """Select `source` in the picker and load it in the background."""
         self.combo.setCurrentIndex(self.add(source))
         self.controller.load_model(source)
+
+    def load_at_start(self, source: str) -> None:
+        """Load the remembered model when the window opens. A remote server that no longer answers (or refuses the
+        kept key) leaves no window without a model: its banner stays and the default model loads instead."""
+        self.load(source)
+        if not is_remote_source(source):
+            return
+        worker, controller = self.controller.worker, self.controller
+
+        def finished(*_args: object) -> None:
+            worker.error.disconnect(failed)
+            controller.model_ready.disconnect(finished)
+
+        def failed(request_id: int, message: str) -> None:
+            if request_id != 0:
+                return
+            finished()
+            fallback = default_model_source()
+            controller.page.show_banner(f"{message} Loaded {model_label(fallback)} instead; choose the server again "
+                                        "in the model list once it answers.")
+            self.load(fallback)
+
+        worker.error.connect(failed)
+        controller.model_ready.connect(finished)
 
     def _restore(self) -> None:
         current = self.controller.model.source if self.controller.model else ""
@@ -167,7 +191,8 @@ def create_desktop(
         controller.open_conversation(conversations[0].id)
     if autoload:
         source = model or settings.model or default_model_source()
-        if source != TINY_MODEL and not Path(source).exists() and source.count("/") != 1:
+        remote = is_remote_source(source)
+        if source != TINY_MODEL and not remote and not Path(source).exists() and source.count("/") != 1:
             source = default_model_source()
-        picker.load(source)
+        picker.load_at_start(source)
     return desktop

@@ -104,3 +104,41 @@ def test_a_refused_key_is_a_clear_banner(qtbot, desk, other_desk):
     _choose_remote(qtbot, desk, other_desk.url, "wrong")
     banner = desk.window.findChild(QWidget, "errorBanner")
     qtbot.waitUntil(lambda: banner.isVisible() and "refused the API key" in banner.text(), timeout=30_000)
+
+
+def test_the_remembered_server_reconnects_at_start_and_a_gone_one_falls_back_to_the_demo_model(qtbot, tmp_path,
+                                                                                                other_desk):
+    from app.common.keyring_entry import write_entry
+    from app.models.model_sources import default_model_source
+    from app.models.remote_source import remote_source
+    from app.shell.desktop import create_desktop
+    from app.store.app_settings import AppSettings
+    from engine.remote import RemoteModel
+    from tests.fixtures.memory_keyring import MemoryKeyring
+
+    keyring.set_keyring(MemoryKeyring())  # the key kept by an earlier run, as the OS keyring would
+    url = RemoteModel(other_desk.url).url
+    write_entry(f"remote-api-key {url}", KEY)
+
+    def start():
+        desktop = create_desktop(store_path=tmp_path / "chats.sqlite3", settings=AppSettings(model=remote_source(url)))
+        qtbot.addWidget(desktop.window)
+        return desktop
+
+    desktop = start()
+    try:
+        qtbot.waitUntil(lambda: desktop.controller.model is not None, timeout=30_000)
+        assert desktop.controller.model.source == remote_source(url)  # connected with the key from the keyring
+        assert desktop.window.model_picker.currentData() == remote_source(url)
+    finally:
+        desktop.window.close()
+    other_desk.stop()  # the server is gone at the next start
+    desktop = start()
+    try:
+        qtbot.waitUntil(lambda: desktop.controller.model is not None, timeout=60_000)
+        assert desktop.controller.model.source == default_model_source()
+        banner = desktop.window.findChild(QWidget, "errorBanner")
+        assert not banner.isHidden() and "Cannot reach" in banner.text() and "Loaded Demo model" in banner.text()
+        assert desktop.window.model_picker.currentData() == default_model_source()
+    finally:
+        desktop.window.close()
