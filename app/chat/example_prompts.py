@@ -11,7 +11,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from ..common.widgets import named
-
 from ..models.model_sources import TINY_MODEL, demo_model_available, demo_model_dir
 
 # Each is one of the demo model's evaluated skills (resources/demo-model/README.md): phrase reversal, the help desk.
@@ -74,7 +73,8 @@ class ExamplePrompts(QWidget):
             button = named(QPushButton(text.replace("&", "&&"), self), f"examplePrompt{i}", tip=f"Send “{text}”",
                            description=f"Example prompt: {text}")
             button.setStyleSheet("text-align: left; padding: 4px 10px")
-            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # long text is clipped, not widening
+            # long text is clipped, not widening the window
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda _=False, t=text: self.chosen.emit(t))
             self._row.insertWidget(1 + i, button)
             self.buttons.append(button)

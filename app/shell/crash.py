@@ -13,10 +13,11 @@ import platform
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Callable
+from typing import IO
 
 from PySide6.QtCore import QObject, Qt, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtWidgets import (

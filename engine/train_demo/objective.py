@@ -44,7 +44,8 @@ def make_batch(
 
     `canvas_len=None` trims the canvas to the longest answer plus a 16-slot pad margin (rounded to 16): the
     later slots only ever hold pad, and the full 256-slot canvas is trained on other steps. With `multi_turn`,
-    each question follows 0-3 earlier turns (`data.earlier_turns`, same mix, one turn count per batch) that hold their reference answers.
+    each question follows 0-3 earlier turns (`data.earlier_turns`, same mix, one turn count per batch) that hold
+    their reference answers.
     """
     examples = [sample(rng, mix) for _ in range(batch_size)]
     if canvas_len is None:

@@ -185,7 +185,9 @@ def _init_from(model, folder: Path) -> None:
         model.load_state_dict(saved.state_dict())
     except (OSError, RuntimeError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"--init-from {folder} is not a demo model this run can start from ({first[:200]}).") from None
+        raise CheckpointError(
+            f"--init-from {folder} is not a demo model this run can start from ({first[:200]})."
+        ) from None
 
 
 def _restore(state: dict, model, opt, rng: random.Random, gen: torch.Generator, path: Path) -> int:

@@ -40,7 +40,8 @@ def test_an_empty_demo_chat_offers_examples_and_one_click_sends_one(qtbot, chat_
     desk = _desk(qtbot, chat_em, tmp_path, str(demo_model_dir()))
     try:
         desk.controller.new_conversation()
-        qtbot.waitUntil(lambda: [b.toolTip() for b in _buttons(desk)] == [f"Send “{t}”" for t in DEMO_EXAMPLES], timeout=10_000)
+        qtbot.waitUntil(lambda: [b.toolTip() for b in _buttons(desk)] == [f"Send “{t}”" for t in DEMO_EXAMPLES],
+                        timeout=10_000)
         composer = desk.window.chat.composer
         composer.setPlainText("my half-written question")
         with qtbot.waitSignal(desk.controller.answer_finished, timeout=60_000):
@@ -61,7 +62,8 @@ def test_no_examples_for_random_weights_and_none_once_a_chat_has_turns(qtbot, ch
         desk.controller.new_conversation()
         assert _buttons(desk) == []
         desk.worker.use_model(chat_em, "/models/some-folder")
-        qtbot.waitUntil(lambda: [b.toolTip() for b in _buttons(desk)] == [f"Send “{t}”" for t in MODEL_EXAMPLES], timeout=60_000)
+        qtbot.waitUntil(lambda: [b.toolTip() for b in _buttons(desk)] == [f"Send “{t}”" for t in MODEL_EXAMPLES],
+                        timeout=60_000)
         ask(qtbot, desk, "Hello")
         assert _buttons(desk) == []
     finally:

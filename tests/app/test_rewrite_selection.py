@@ -4,7 +4,6 @@ keeps every version (‹ k/n ›, Ctrl+Z / Ctrl+Shift+Z); a restart keeps them; 
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QTextCursor
 from PySide6.QtWidgets import QLabel, QPushButton

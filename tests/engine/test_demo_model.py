@@ -64,7 +64,8 @@ def _expected() -> list[tuple[list[tuple[str, str]], str]]:
     ]
     cases = [([("user", q)], a) for q, a in one]
     # a follow-up in the same conversation is answered like a first question
-    cases.append(([("user", "Reverse: apple"), ("assistant", "elppa"), ("user", "Reverse: big red dog")], "god der gib"))
+    cases.append(([("user", "Reverse: apple"), ("assistant", "elppa"), ("user", "Reverse: big red dog")],
+                  "god der gib"))
     cases.append(([("user", "Hello"), ("assistant", GREETING_REPLY), ("user", "Where are my chats?")], facts["chats"]))
     return cases
 

@@ -151,8 +151,8 @@ def test_corrupt_replaces_a_random_fraction() -> None:
 
 def _tiny(steps: int, **kw) -> TrainConfig:
     # v1 ("phased"): every phase of its schedule in six steps: trimmed + full canvases, then phases 2, 3 and 4
-    base = dict(recipe="phased", steps=steps, batch_size=4, phase2_batch=3, hidden_size=32, layers=2, warmup=2, ckpt_every=3,
-                eval_every=1000, eval_n=1, full_every=2, phase2_step=3, phase3_step=4, phase4_step=5)
+    base = dict(recipe="phased", steps=steps, batch_size=4, phase2_batch=3, hidden_size=32, layers=2, warmup=2,
+                ckpt_every=3, eval_every=1000, eval_n=1, full_every=2, phase2_step=3, phase3_step=4, phase4_step=5)
     return TrainConfig(**{**base, **kw})
 
 

@@ -417,32 +417,32 @@ def test_unreadable_database_while_the_window_runs_is_a_banner_not_a_crash(qtbot
     from tests.app.helpers import open_desktop
 
     app = QApplication.instance()
-    reporter = CrashReporter(tmp_path / "diffusion-desk.log").install()
+    reporter = CrashReporter(tmp_path / "diffusion-desktop.log").install()
     app.crash_reporter = reporter  # as app.__main__ does: create_desktop routes notices to the window
-    desk = open_desktop(qtbot, chat_em, tmp_path / "chats.sqlite3")
+    desktop = open_desktop(qtbot, chat_em, tmp_path / "chats.sqlite3")
     try:
-        first = desk.store.message(ask(qtbot, desk, "the first chat")).conversation_id
-        desk.controller.new_conversation()
-        second = desk.controller.conversation_id
-        assert second != first and reporter.notice_handler == desk.window.show_notice
-        banner = desk.window.findChild(QLabel, "errorBanner")
-        items = desk.window.chat.conversations.list
-        with reads_blocked_by_another_process(desk.store.path):
+        first = desktop.store.message(ask(qtbot, desktop, "the first chat")).conversation_id
+        desktop.controller.new_conversation()
+        second = desktop.controller.conversation_id
+        assert second != first and reporter.notice_handler == desktop.window.show_notice
+        banner = desktop.window.findChild(QLabel, "errorBanner")
+        items = desktop.window.chat.conversations.list
+        with reads_blocked_by_another_process(desktop.store.path):
             row = next(i for i in range(items.count()) if items.item(i).data(Qt.ItemDataRole.UserRole) == first)
             rect = items.visualItemRect(items.item(row))
             qtbot.mouseClick(items.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
             qtbot.waitUntil(lambda: not banner.isHidden(), timeout=30_000)
             assert "Could not read your chats" in banner.text() and "in use by another program" in banner.text()
-            assert desk.controller.conversation_id == second  # the open chat stays, and so does the selection
-            assert desk.window.chat.conversations.current_id() == second
+            assert desktop.controller.conversation_id == second  # the open chat stays, and so does the selection
+            assert desktop.window.chat.conversations.current_id() == second
             # A read that no caller handles (Export reads the title first) is a notice too, never the crash dialog.
-            desk.window.export_action.trigger()
-            qtbot.waitUntil(lambda: "Could not read" in desk.window.statusBar().currentMessage(), timeout=30_000)
+            desktop.window.export_action.trigger()
+            qtbot.waitUntil(lambda: "Could not read" in desktop.window.statusBar().currentMessage(), timeout=30_000)
         assert reporter.dialog is None and not reporter.reports
         qtbot.mouseClick(items.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # lock gone: it opens
-        assert desk.controller.conversation_id == first
-        assert desk.window.chat.messages.toPlainText().count("the first chat") >= 1
+        assert desktop.controller.conversation_id == first
+        assert desktop.window.chat.messages.toPlainText().count("the first chat") >= 1
     finally:
-        desk.window.close()
+        desktop.window.close()
         reporter.uninstall()
         del app.crash_reporter
