@@ -155,7 +155,8 @@ class MessageView(QTextBrowser):
                 links.append(self._action("regen-same", m.id, "↻&nbsp;Same&nbsp;seed"))
         meta_html = html.escape(" · ".join(meta))
         head = f"<b>{who}</b>" + (f'&nbsp;&nbsp;<span style="color:{DIM}">{meta_html}</span>' if meta else "")
-        head += "&nbsp;&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(links)
+        # Ordinary spaces between the links: a narrow view wraps between them, never inside one ("Same se|ed").
+        head += "&nbsp;&nbsp; " + " &nbsp;".join(links)
         body = self._body(m)
         bg = USER_BG if user else MODEL_BG
         border = "border:1px solid #38bdf8;" if m.id == self._selected else ""

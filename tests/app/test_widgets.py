@@ -128,3 +128,24 @@ def test_worker_never_drops_the_last_frame_of_a_canvas(qtbot, chat_em):
             assert any(f is frames.start for f in delivered), "step 0 reaches the GUI live too"
     finally:
         worker.shutdown()
+
+
+def test_a_narrow_message_view_wraps_between_the_answer_links_never_inside_one(qtbot):
+    from PySide6.QtGui import QTextCursor
+
+    view = MessageView()
+    qtbot.addWidget(view)
+    view.resize(380, 400)  # the chat column beside a wide canvas panel (a 1600 px window)
+    view.show()
+    answer = Message(3, 1, 2, "assistant", "elppa", "", 457442023, {}, {"tokens_per_second": 1740.5}, "m", "done", 0.0)
+    question = Message(2, 1, 1, "user", "Reverse: apple", "", None, None, None, "", "done", 0.0)
+    view.set_messages([question, answer])
+    qtbot.waitUntil(lambda: view.document().size().width() <= 400)
+    raw = view.document().toRawText()  # one character per document position (&nbsp; stays U+00A0)
+    for label in ("Replay\u00a0canvas", "↻\u00a0New\u00a0seed", "↻\u00a0Same\u00a0seed"):
+        start = raw.find(label)
+        assert start >= 0, label
+        first, last = QTextCursor(view.document()), QTextCursor(view.document())
+        first.setPosition(start)
+        last.setPosition(start + len(label))
+        assert view.cursorRect(first).top() == view.cursorRect(last).top(), f"{label!r} is broken across lines"
