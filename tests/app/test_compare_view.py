@@ -50,6 +50,9 @@ def test_compare_four_seeds_diff_continue_reopen_and_export(qtbot, demo_em, tmp_
         seen: set[int] = set()
         desk.worker.variant_frame.connect(lambda _rid, index, _frame: seen.add(index))
 
+        desk.window.resize(1360, 860)  # the window's own default size: four columns just fit
+        qtbot.wait(50)
+        widths = [column.width() for column in page.columns]
         with qtbot.waitSignal(desk.compare.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
             qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
             assert not page.run_button.isEnabled() and page.stop_button.isEnabled()
@@ -68,6 +71,10 @@ def test_compare_four_seeds_diff_continue_reopen_and_export(qtbot, demo_em, tmp_
             assert column.frames[0].step == 0 and experiments.frames(v.id)
             assert column.continue_button.isEnabled()
         assert experiments.experiment(experiment_id).conversation_id == conv_id
+        for column in page.columns:  # the longest status a run writes (fonts differ between platforms)
+            column.status.setText("done · 4096 tokens · 24 steps per canvas · 12345.6 tok/s · first draft after 1.2 s")
+        qtbot.wait(50)  # a relayout after the status texts
+        assert [column.width() for column in page.columns] == widths  # results never widen the columns
 
         page.diff_left.setCurrentIndex(0)
         page.diff_right.setCurrentIndex(3)
