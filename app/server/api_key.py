@@ -35,6 +35,7 @@ class ApiKeyStore(QObject):
     """Reads and writes the key off the GUI thread; `key` is the last value read or saved."""
 
     loaded = Signal(str)  # the key ("" when none)
+    keyring_checked = Signal(bool)  # whether a system keyring is there to keep a saved key
     saved = Signal(str)  # "" or a note (session only, keyring refused)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -42,8 +43,14 @@ class ApiKeyStore(QObject):
         self.key = ""
 
     def load(self) -> None:
-        """Read the key in the background; `loaded` follows."""
-        threading.Thread(target=lambda: self._loaded(read_key()), name="api-key-read", daemon=True).start()
+        """Read the key in the background; `keyring_checked` and `loaded` follow."""
+        threading.Thread(target=self._read, name="api-key-read", daemon=True).start()
+
+    def _read(self) -> None:
+        from engine.models.tokens import keyring_available
+
+        self.keyring_checked.emit(keyring_available())  # finding the backend can block on D-Bus: not on the GUI
+        self._loaded(read_key())
 
     def save(self, key: str) -> None:
         """Keep `key` now and store it in the background; `saved` follows."""

@@ -50,6 +50,7 @@ class ServerController(QObject):
         panel.switch_toggled.connect(self.set_on)
         panel.key_save_requested.connect(self.keys.save)
         self.keys.loaded.connect(panel.show_key)
+        self.keys.keyring_checked.connect(panel.show_keyring)
         self.keys.saved.connect(panel.show_key_note)
         worker.model_loaded.connect(self._model_loaded)
         self._timer = QTimer(self)

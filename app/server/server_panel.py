@@ -118,7 +118,7 @@ class ServerPanel(QWidget):
         for widget in (self.show_key_box, self.new_key, self.save_key):
             keys.addWidget(widget)
         grid.addLayout(keys, 3, 3)
-        self.key_note = named(QLabel(f"The key is kept in the system keyring. Clients read it from "
+        self.key_note = named(QLabel(f"Save key keeps the key in the system keyring. Clients read it from "
                                      f"${KEY_VARIABLE} in the examples below."), "apiKeyNote")
         self.key_note.setWordWrap(True)
         self.key_note.setTextFormat(Qt.TextFormat.PlainText)
@@ -174,6 +174,12 @@ class ServerPanel(QWidget):
         """The key read from the keyring (unless the user already typed one)."""
         if not self.key.text():
             self.key.setText(key)
+
+    def show_keyring(self, available: bool) -> None:
+        """Say where a saved key goes, once the keyring backend is known (found off the GUI thread)."""
+        where = ("The key is kept in the system keyring." if available else
+                 "No system keyring is available: a saved key is kept for this session only.")
+        self.key_note.setText(f"{where} Clients read it from ${KEY_VARIABLE} in the examples below.")
 
     def show_key_note(self, note: str) -> None:
         """Where the key is kept, or why it is kept for this session only."""

@@ -173,3 +173,20 @@ def test_loading_another_model_restarts_the_server_with_it(qtbot, desk):
             model="second-model", messages=[{"role": "user", "content": "hi"}], max_tokens=32, extra_body=FAST)
 
     assert _in_thread(qtbot, ask_second)["answer"].model == "second-model"
+
+
+def test_the_key_note_says_where_a_saved_key_goes(qtbot, desk, chat_em, tmp_path):
+    from keyring.backends import fail
+
+    from tests.app.helpers import open_desktop
+
+    note = desk.window.findChild(QWidget, "apiKeyNote")
+    qtbot.waitUntil(lambda: note.text().startswith("The key is kept in the system keyring."), timeout=10_000)
+    keyring.set_keyring(fail.Keyring())  # a machine without a keyring (as CI is): the page must not promise one
+    other = open_desktop(qtbot, chat_em, tmp_path / "other.sqlite3")
+    try:
+        note = other.window.findChild(QWidget, "apiKeyNote")
+        qtbot.waitUntil(lambda: note.text().startswith("No system keyring is available"), timeout=10_000)
+        assert "session only" in note.text()
+    finally:
+        other.window.close()
