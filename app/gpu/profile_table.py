@@ -31,6 +31,7 @@ from engine.hardware import (
     load_table,
     model_entry,
 )
+from engine.hardware.profiles import OVERHEAD_FIXED_GB, OVERHEAD_WEIGHT_FRACTION
 
 from ..common.widgets import named
 
@@ -38,6 +39,9 @@ VLLM_LABEL = "NVFP4 — via a vLLM server"
 NOT_CONFIRMED = "not confirmed on a GPU"
 COLOURS = {"green": "#1e7b3c", "yellow": "#b7791f", "red": "#b3261e", "grey": "#6b6b6b"}
 PICKER_HINT = "Pick a card…"
+MEMORY_NEEDED_TIP = (f"The weights as the profile loads them, plus about {OVERHEAD_FIXED_GB:.0f} GB for the CUDA "
+                     f"context and {OVERHEAD_WEIGHT_FRACTION:.0%} for activations and the cache — so more than the "
+                     "model's size on the Models page")
 SOURCES = {"catalogue": "from the catalogue", "measured": "measured on the CPU",
            "computed from parameter shapes": "computed from parameter shapes"}
 
@@ -138,6 +142,7 @@ class ProfileTable(QTableWidget):
         super().__init__(0, len(self.COLUMNS), parent)
         named(self, "gpuProfileTable", description="Memory and speed per model and load profile on the chosen card")
         self.setHorizontalHeaderLabels(self.COLUMNS)
+        self.horizontalHeaderItem(2).setToolTip(MEMORY_NEEDED_TIP)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
@@ -162,7 +167,7 @@ class ProfileTable(QTableWidget):
                      speed_text(rec), "; ".join(p for p in (fit, notes_text(rec)) if p))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(f"{text}\n{MEMORY_NEEDED_TIP}." if column == 2 else text)
                 if column == 1:
                     item.setForeground(QColor(COLOURS[colour]))
                 self.setItem(row, column, item)
@@ -228,5 +233,7 @@ class CardPicker(QWidget):
         self.table.setVisible(self.gpu is not None)
         if self.gpu is not None:
             self.note.setText(f"{self.gpu.name}: {self.gpu.memory_budget_gb:.1f} GB usable, CC {self.gpu.cc_text} — "
-                              "figures are estimates from the table, not measurements on this machine.")
+                              "figures are estimates from the table, not measurements on this machine. Memory "
+                              f"needed = weights + about {OVERHEAD_FIXED_GB:.0f} GB CUDA context + "
+                              f"{OVERHEAD_WEIGHT_FRACTION:.0%}.")
             self.card_chosen.emit(self.gpu)

@@ -53,6 +53,9 @@ def test_card_picker_without_a_gpu_shows_the_cli_table_as_estimates(qtbot):
     assert any(row[1] == VLLM_LABEL for row in table.row_texts())
     assert not any("int4" in row[1].lower() for row in table.row_texts())
     assert "estimates" in picker.note.text() and "24.0 GB usable" in picker.note.text()
+    # Why "memory needed" is more than the Models page's size: the overhead is said, not left to guess.
+    assert "weights + about 1 GB CUDA context + 5%" in picker.note.text()
+    assert "CUDA context" in table.horizontalHeaderItem(2).toolTip()
 
     picker.choose("DGX Spark (GB10)")
     spark = _rows(table, "26B-A4B (bf16)")
