@@ -15,7 +15,7 @@ TOKENS_URL = "https://huggingface.co/settings/tokens"
 INTRO = (
     "Gated models (Google's DiffusionGemma among them) need a free Hugging Face access token: accept the model's "
     f"licence on its hub page, create a read token at <a href='{TOKENS_URL}'>{TOKENS_URL}</a> and paste it here. "
-    "It is kept in your system keyring, never in a file."
+    "It is kept in your system keyring (for this session only where there is none), never in a file."
 )
 
 
