@@ -3,7 +3,8 @@
 One answer's path: composer → `send` saves the user message (committed before generation) → `_start_answer`
 creates the answer row and asks the worker → frames update the canvas and the live draft → each
 `CanvasDone` saves the text so far and that canvas's packed frames (one transaction) → `Done` saves the
-final text, thought and stats.
+final text, thought and stats. The worker's events about the live answer are taken by `LiveAnswerMixin`
+(controller_live.py); models and settings by `ModelSettingsMixin`, per-conversation views by `ConversationViewMixin`.
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine import CanvasDone, Done, Frame, SamplerSettings
+from engine import SamplerSettings
 
 from ..shell.main_window import MainWindow
 from ..store.app_settings import AppSettings
 from ..store.chats import ChatStore, StoreReadError, StoreWriteError
 from ..store.versions import VersionStore
 from ..worker import EngineWorker, ModelInfo
+from .controller_live import LiveAnswer, LiveAnswerMixin
 from .controller_models import ModelSettingsMixin
 from .controller_views import ConversationViewMixin
 from .example_prompts import examples_for
@@ -30,24 +31,7 @@ from .example_prompts import examples_for
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class LiveAnswer:
-    """The answer being generated."""
-
-    request_id: int
-    conversation_id: int
-    message_id: int
-    seed: int
-    committed: str = ""
-    canvases: list[list[Frame]] = field(default_factory=list)
-    frames_seen: int = 0
-    tokens: int = 0
-    forwards: int = 0
-    in_thought: bool = False
-    last_frame: Frame | None = None
-
-
-class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
+class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin, QObject):
     """Owns the chat state; `answer_finished(message_id)` fires when an answer is stored for good."""
 
     answer_finished = Signal(int)
@@ -326,85 +310,6 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, QObject):
         self.page.hide_banner()
         self.render_messages()
         self.refresh_conversations()
-        self._update_buttons()
-
-    # -- worker events ------------------------------------------------------------------------------------------
-    def _frame(self, request_id: int, frame: Frame) -> None:
-        live = self.live
-        if self.closed or live is None or request_id != live.request_id:
-            return
-        live.frames_seen += 1
-        live.last_frame = frame
-        if not self._is_open(live.conversation_id):
-            return  # another chat is on screen: its canvas stays; this answer's frames are shown on return
-        self.page.canvas.live_frame(frame)
-        # step 0 is the random start: the canvas shows it as noise; the bubble waits for the model's first guess
-        if self.model is not None and self.model.text and frame.step > 0:
-            spans, _ = self.model.text.spans(frame.draft, frame.accepted, live.in_thought)
-            self.page.messages.update_live(live.committed, spans)
-
-    def _canvas_done(self, request_id: int, done: CanvasDone, frames: list[Frame], blob: bytes) -> None:
-        live = self.live
-        if self.closed or live is None or request_id != live.request_id:
-            return
-        text = self.model.text if self.model is not None else None
-        if text is not None and (live.in_thought or text.has_thought(done.token_ids)):
-            visible, live.in_thought = text.visible_text(done.token_ids, live.in_thought)
-            live.committed += visible
-        else:
-            live.committed += done.text
-        live.canvases.append(frames)
-        live.tokens += len(done.token_ids)
-        live.forwards += len(frames)
-        here = self._is_open(live.conversation_id)
-        if here:
-            self.page.canvas.view.tokens_per_forward = live.tokens / max(1, live.forwards)
-        length = len(frames[0].draft) if frames else 0
-        try:  # the next canvas (or the end) writes the whole text so far again
-            self.store.save_canvas(live.message_id, live.committed, done.canvas_index, blob, len(frames), length)
-        except StoreWriteError as exc:
-            self.banner_for(live.conversation_id,
-                            f"{exc} The answer keeps going; it is saved again at the next canvas.")
-        if here:
-            self.page.canvas.add_canvas_frames(frames)
-            self.page.messages.update_live(live.committed, [])
-
-    def _done(self, request_id: int, done: Done) -> None:
-        live = self.live
-        if self.closed or live is None or request_id != live.request_id:
-            return
-        status = "cancelled" if done.reason == "cancelled" else "done"
-        text = done.text if done.text or status == "done" else live.committed
-        stats = {**done.stats.as_dict(), "reason": done.reason}
-        saved = True
-        try:
-            self.store.finish_assistant(live.message_id, text=text, thinking=done.thinking, stats=stats, status=status)
-        except StoreWriteError as exc:  # keep the answer on screen rather than the older stored text
-            saved = False
-            self.banner_for(live.conversation_id,
-                            f"{exc} The answer is shown but not fully saved; copy it if you need it.")
-        self._remember_replay(live.message_id, live.canvases)
-        self.live = None
-        self.page.canvas.end_live()  # slow motion stops at the answer's last step
-        if self._is_open(live.conversation_id):
-            self._show_stats(stats)
-        if saved:
-            self.render_messages()
-        self._update_buttons()
-        self.answer_finished.emit(live.message_id)
-
-    def _error(self, request_id: int, message: str) -> None:
-        if self.closed:
-            return
-        live = self.live
-        if live is not None and request_id == live.request_id:
-            self.live = None
-            self._answer_failed(live, message)
-            self.answer_finished.emit(live.message_id)
-        else:
-            if request_id == 0:
-                self.window.show_loading(None)
-            self.page.show_banner(message)
         self._update_buttons()
 
     def shutdown(self) -> None:

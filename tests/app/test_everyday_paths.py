@@ -1,7 +1,8 @@
 """Issue 12's everyday paths through the real window: real dialogs (driven by a QTimer), real keys, real files.
 
 Delete with its confirmation, Ctrl+Q and the Delete key, state that belongs to one conversation, plain wording,
-export, the Models page offline and with a token up front, the CPU thread count, and the Linux start-up check.
+export, the CPU thread count, and the Linux start-up check. The Models page's everyday paths are in
+test_models_page_everyday.py.
 """
 
 from __future__ import annotations
@@ -9,58 +10,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QLabel,
     QLineEdit,
     QListWidget,
-    QMessageBox,
     QPushButton,
     QToolButton,
     QToolTip,
-    QWidget,
 )
 
 from tests.app.helpers import ask
+from tests.app.real_dialogs import answer_dialog, click_button, message_box
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG_PROMPT = "x" * 5000  # the test model's context holds 4096 tokens (one per character)
-
-
-def answer_dialog(find, act, seen: list, timeout_s: float = 10.0) -> None:
-    """From a QTimer: wait for the real dialog `find()` returns, record it in `seen`, then `act(dialog)`."""
-    deadline = time.monotonic() + timeout_s
-
-    def poll() -> None:
-        dialog = find()
-        if dialog is not None and dialog.isVisible():
-            seen.append(dialog)
-            act(dialog)
-        elif time.monotonic() < deadline:
-            QTimer.singleShot(20, poll)
-
-    QTimer.singleShot(0, poll)
-
-
-def message_box(object_name: str = ""):
-    """A finder for the visible QMessageBox (with that objectName, when given)."""
-    def find():
-        return next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()
-                     and (not object_name or w.objectName() == object_name)), None)
-    return find
-
-
-def click_button(text: str):
-    """An action that clicks the dialog's button labelled `text` (as a user would, with the mouse)."""
-    def act(box: QMessageBox) -> None:
-        button = next(b for b in box.buttons() if b.text().replace("&", "") == text)
-        button.click()
-    return act
 
 
 def brightest(image) -> int:
@@ -261,18 +229,6 @@ def test_the_answer_header_never_breaks_inside_its_speed(qtbot, desk):
             block = block.next()
 
 
-def test_models_page_has_no_developer_notes(qtbot):
-    from app.models.models_page import ModelManagerPage
-
-    page = ModelManagerPage()
-    qtbot.addWidget(page)
-    try:
-        texts = " ".join(label.text() for label in page.findChildren(QLabel))
-        assert "Blackwell GPU here" not in texts
-    finally:
-        page.shutdown()
-
-
 # -- defect 4 and 6: export opens in Documents, with icons, and says where it wrote --------------------------------
 
 def test_export_opens_in_documents_with_icons_and_confirms(qtbot, desk, tmp_path, monkeypatch):
@@ -302,42 +258,6 @@ def test_export_opens_in_documents_with_icons_and_confirms(qtbot, desk, tmp_path
     out = tmp_path / "Documents" / "exported.md"
     assert out.read_text(encoding="utf-8").startswith("# Export this")
     assert str(out) in banner(desk)
-
-
-# -- defect 8: offline within seconds, a token field up front, a warning before an impossible download -------------
-
-def test_offline_download_says_so_quickly_in_one_sentence(qtbot, models_page, monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_ENDPOINT", "http://hub.offline-test.invalid")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(proxy, raising=False)
-    started = time.monotonic()
-    with qtbot.waitSignal(models_page.job_finished, timeout=20_000):
-        models_page.repo_input.setText("someone/some-model")
-        qtbot.keyClick(models_page.repo_input, Qt.Key.Key_Return)
-    seconds = time.monotonic() - started
-    text = models_page.message.text()
-    assert seconds < 6, f"offline took {seconds:.1f} s to say"
-    assert "No internet connection" in text and "press Download again" in text
-    assert "ConnectError" not in text and "pull again" not in text.lower() and text.count("some-model") <= 1
-
-
-def test_token_field_is_there_before_any_download(models_page):
-    box = models_page.findChild(QWidget, "tokenBox")
-    field = models_page.findChild(QLineEdit, "tokenField")
-    assert box.isVisible() and field.isVisible() and field.echoMode() == QLineEdit.EchoMode.Password
-
-
-def test_a_model_this_machine_cannot_run_asks_before_downloading(qtbot, models_page):
-    from engine.hardware.discovery import HardwareReport
-
-    models_page.set_hardware(HardwareReport(cpu_mode="no NVIDIA GPU was found"))
-    seen: list = []
-    answer_dialog(message_box("modelsConfirmDialog"), click_button("No"), seen)
-    models_page.row("google/diffusiongemma-26B-A4B-it").download_button.click()
-    assert seen and "cannot run here" in seen[0].text() and "GB" in seen[0].text()
-    assert models_page.row("google/diffusiongemma-26B-A4B-it").busy is None
-    assert "Did not download" in models_page.message.text()
 
 
 # -- defect 9: the worker chooses its CPU threads; a setting changes it --------------------------------------------
