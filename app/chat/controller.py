@@ -98,10 +98,13 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         """Refill the conversation list (filtered by the search text)."""
         self.page.conversations.set_conversations(self.store.conversations(self._search), self.conversation_id)
 
-    def new_conversation(self) -> int | None:
-        """Create an empty conversation, open it and return its id (None, with a banner, when it cannot be saved)."""
+    def new_conversation(self, *, from_page: bool = False) -> int | None:
+        """Create an empty conversation, open it and return its id (None, with a banner, when it cannot be saved).
+        `from_page`: the system prompt and Thinking the user set before the first message go with the new chat."""
+        page = self.page
+        system, thinking = (page.system_prompt.text(), page.thinking.isChecked()) if from_page else ("", False)
         try:
-            conv = self.store.create_conversation()
+            conv = self.store.create_conversation(system_prompt=system, thinking=thinking)
         except StoreWriteError as exc:
             self.page.show_banner(str(exc))
             return None
@@ -216,7 +219,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
             self.page.show_banner("No model is loaded yet — pick one in the model list (top left).")
             return
         kept = " Your message is still in the box below."
-        if self.conversation_id is None and self.new_conversation() is None:
+        if self.conversation_id is None and self.new_conversation(from_page=True) is None:
             self.page.show_banner(self.page.banner.text() + kept)
             return
         if not self._save_system_prompt():

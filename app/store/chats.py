@@ -244,13 +244,15 @@ class ChatStore:
 
     # Conversations
 
-    def create_conversation(self, title: str = "New chat", system_prompt: str = "") -> Conversation:
+    def create_conversation(self, title: str = "New chat", system_prompt: str = "",
+                            thinking: bool = False) -> Conversation:
         """A new, empty conversation."""
         now = time.time()
         with self._tx() as c:
             cur = c.execute(
-                "INSERT INTO conversations (title, system_prompt, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                (title, system_prompt, now, now),
+                "INSERT INTO conversations (title, system_prompt, thinking, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (title, system_prompt, int(thinking), now, now),
             )
         return self.conversation(int(cur.lastrowid))
 

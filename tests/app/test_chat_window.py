@@ -235,3 +235,15 @@ def test_shift_enter_adds_a_line_and_enter_sends(qtbot, desk):
         qtbot.keyClick(composer, Qt.Key.Key_Return)
     assert composer.toPlainText() == ""
     assert desk.store.messages(desk.controller.conversation_id)[0].text == "line one\nline two"
+
+
+def test_system_prompt_and_thinking_set_before_the_first_message_stay_with_the_new_chat(qtbot, desk):
+    page = desk.window.chat
+    assert desk.controller.conversation_id is None  # a fresh window: no chat yet
+    page.system_prompt.setText("You are terse.")
+    page.system_prompt.editingFinished.emit()
+    page.thinking.setChecked(True)
+    ask(qtbot, desk, "the first question")
+    conv = desk.store.conversation(desk.controller.conversation_id)
+    assert (conv.system_prompt, conv.thinking) == ("You are terse.", True)
+    assert page.system_prompt.text() == "You are terse." and page.thinking.isChecked()
