@@ -106,13 +106,16 @@ class EngineWorker(QObject):
         self._generate_requested.emit(request, self._cancel)
         return self._next_id
 
-    def compare(self, chats: list[list[dict[str, str]]], settings: list[SamplerSettings]) -> int:
-        """Queue variants (one chat and settings with a seed each) as one batch; returns the request id carried by
-        `variant_*` signals. `cancel()` stops every variant between two steps."""
+    def compare(self, chats: list[list[dict[str, str]]], settings: list[SamplerSettings],
+                thinking: list[bool] | None = None) -> int:
+        """Queue variants (one chat and settings with a seed each, `thinking[i]` to let variant i think first) as one
+        batch; returns the request id carried by `variant_*` signals. `cancel()` stops every variant between two
+        steps."""
         self._next_id += 1
         self._cancel = threading.Event()
-        self._compare_requested.emit(CompareRequest(self._next_id, [list(c) for c in chats], list(settings)),
-                                     self._cancel)
+        request = CompareRequest(self._next_id, [list(c) for c in chats], list(settings),
+                                 [bool(t) for t in thinking] if thinking else [False] * len(chats))
+        self._compare_requested.emit(request, self._cancel)
         return self._next_id
 
     def rewrite(self, messages: list[dict[str, str]], answer: str, span: tuple[int, int], settings: SamplerSettings,

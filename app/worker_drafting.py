@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine import CanvasDone, CanvasStart, Done, EngineError, Frame, SamplerSettings
@@ -25,11 +25,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CompareRequest:
-    """Variants to denoise as one batch: per variant the chat it answers and its settings (with a seed)."""
+    """Variants to denoise as one batch: per variant the chat it answers, its settings (with a seed) and whether it
+    thinks first (the chat template's `enable_thinking`)."""
 
     request_id: int
     chats: list[list[dict[str, str]]]
     settings: list[SamplerSettings]
+    thinking: list[bool] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,9 @@ def run_compare(runner: Any, em: Any, request: CompareRequest, cancel: threading
         pending.clear()
 
     try:
-        variants = [Variant(em.chat_ids(chat)[0].tolist(), settings)
-                    for chat, settings in zip(request.chats, request.settings)]
+        thinking = request.thinking or [False] * len(request.chats)
+        variants = [Variant(em.chat_ids(chat, enable_thinking=think)[0].tolist(), settings)
+                    for chat, settings, think in zip(request.chats, request.settings, thinking)]
         for tagged in generate_variants(em, variants, capture_frames=True, cancel=cancel):
             index, event = tagged.variant, tagged.event
             stream = streams.setdefault(index, _Canvases(int(em.vocab_size)))

@@ -27,7 +27,7 @@ from ..store.experiments import Experiment, ExperimentStore, Variant, VariantSpe
 from .compare_experiments import ExperimentListMixin
 from .compare_export import experiment_json, experiment_markdown
 from .compare_page import ComparePage
-from .presets import apply_preset
+from .presets import apply_preset, preset_thinks
 from .variant_column import LETTERS
 from .word_diff import diff_html, diff_summary, word_diff
 
@@ -131,7 +131,8 @@ class CompareController(ExperimentListMixin, QObject):
         self.committed = {i: "" for i in self.running}
         for column in self.page.active_columns:
             column.begin()
-        self.request_id = self.worker.compare(chats, settings)
+        thinking = [preset_thinks(v.spec.preset) for v in self.variants]
+        self.request_id = self.worker.compare(chats, settings, thinking)
         self.page.status.setText(f"Denoising {len(self.variants)} variants together…")
         self.refresh_list()
         self._update_buttons()
@@ -183,10 +184,11 @@ class CompareController(ExperimentListMixin, QObject):
         text = done.text if done.text or status == "done" else self.committed.get(index, "")
         stats = {**done.stats.as_dict(), "reason": done.reason}
         try:
-            self.experiments.finish(self.variants[index].id, text=text, stats=stats, status=status)
+            self.experiments.finish(self.variants[index].id, text=text, stats=stats, status=status,
+                                    thinking=done.thinking)
         except StoreWriteError as exc:
             self.page.status.setText(str(exc))
-        column.finish(text, self._status_line(status, stats), can_continue=bool(text))
+        column.finish(text, self._status_line(status, stats), can_continue=bool(text), thought=done.thinking)
         self.running.discard(index)
         if not self.running:
             self._run_over("Stopped: the canvases committed before Stop are kept." if status == "cancelled"
@@ -248,7 +250,9 @@ class CompareController(ExperimentListMixin, QObject):
             return None
         model = self.chat.model.name if self.chat.model else ""
         try:
-            message = self.experiments.continue_in_chat(self.variants[index].id, model=model)
+            variant = self.variants[index]
+            message = self.experiments.continue_in_chat(variant.id, model=model,
+                                                        thinking_on=preset_thinks(variant.spec.preset))
         except (StoreWriteError, KeyError) as exc:
             self.page.status.setText(f"Could not put the answer into the chat: {exc}")
             return None

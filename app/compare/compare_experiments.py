@@ -43,6 +43,8 @@ class ExperimentListMixin:
                 self.page.context_label.setVisible(True)
             for column in self.page.columns:
                 column.system_prompt.setText(conv.system_prompt)
+                if conv.thinking and column.preset_key() == "defaults":  # asked as the chat asks it: thinking on
+                    column.preset.setCurrentIndex(column.preset.findData("thinking"))
         self.show_page()
         self.page.prompt.setFocus()
 
@@ -82,7 +84,8 @@ class ExperimentListMixin:
             column.set_spec(variant.spec)
             column.set_replay(self.experiments.frames(variant.id))
             column.finish(variant.text, self._status_line(variant.status, variant.stats),
-                          can_continue=variant.status in ("done", "cancelled") and bool(variant.text))
+                          can_continue=variant.status in ("done", "cancelled") and bool(variant.text),
+                          thought=variant.thinking)
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(experiment.created_at))
         self.page.status.setText(f"Experiment from {when} · model {experiment.model}")
         self.show_diff()

@@ -56,6 +56,8 @@ def experiment_markdown(experiment: Experiment, variants: list[Variant]) -> str:
             lines.append(f"- prompt: {json.dumps(effective_prompt(experiment, v.spec), ensure_ascii=False)}")
         if v.stats and v.stats.get("tokens_per_second"):
             lines.append(f"- speed: {v.stats['tokens_per_second']:.1f} tok/s")
+        if v.thinking.strip():
+            lines += ["", "Thought:", "", _fence(v.thinking.strip())]
         lines += ["", _fence(v.text), ""]
         if v.column > 0 and variants:
             lines += [f"Diff against {LETTERS[0]}: {diff_summary(word_diff(variants[0].text, v.text))}", ""]
@@ -81,6 +83,7 @@ def experiment_json(experiment: Experiment, variants: list[Variant]) -> str:
                 "prompt": effective_prompt(experiment, v.spec),
                 "settings": v.spec.settings,
                 "text": v.text,
+                "thinking": v.thinking,
                 "status": v.status,
                 "stats": v.stats,
             }

@@ -1,4 +1,5 @@
-"""Sampler presets a Compare column can pick: the model's (or this chat's) settings, more or fewer steps, hotter."""
+"""Sampler presets a Compare column can pick: the model's (or this chat's) settings, more or fewer steps, hotter,
+or the same settings with thinking on (the model writes a thought first, as with the chat's Thinking box)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,14 @@ PRESETS: dict[str, tuple[str, Callable[[SamplerSettings], SamplerSettings]]] = {
     "more-steps": ("More steps (×2)", _more_steps),
     "fewer-steps": ("Fewer steps (÷2)", _fewer_steps),
     "hotter": ("Hotter (more varied)", _hotter),
+    "thinking": ("Thinking on", lambda s: s),
 }
+THINKING_PRESETS = frozenset({"thinking"})
+
+
+def preset_thinks(key: str) -> bool:
+    """Whether preset `key` asks the model to think before it answers (`enable_thinking`)."""
+    return key in THINKING_PRESETS
 
 
 def apply_preset(key: str, base: SamplerSettings, seed: int) -> SamplerSettings:

@@ -89,6 +89,12 @@ class VariantColumn(QFrame):
         self.answer.setReadOnly(True)  # plain text: the answer is shown exactly, never as markup
         self.answer.setMinimumHeight(56)
         self.answer.setMaximumHeight(110)  # the canvas gets the height: its cells stay readable
+        self.thought_button = named(QPushButton("Show thought", self), f"variantThought{letter}",
+                                    tip="The model's thought before this answer (a variant with thinking on)")
+        self.thought_button.setCheckable(True)
+        self.thought_button.setVisible(False)
+        self.thought_button.toggled.connect(self._show_thought)
+        self._text, self._thought = "", ""
         self.continue_button = named(QPushButton("Continue with this one", self), f"variantContinue{letter}",
                                      tip="Put this answer into the chat and go on from it")
         self.continue_button.setEnabled(False)
@@ -101,6 +107,7 @@ class VariantColumn(QFrame):
         layout.addLayout(replay_row)
         layout.addWidget(self.status)
         layout.addWidget(self.answer, 1)
+        layout.addWidget(self.thought_button)
         layout.addWidget(self.continue_button)
 
         self.frames: list[Frame] = []
@@ -135,6 +142,9 @@ class VariantColumn(QFrame):
         self.replay.setEnabled(False)
         self.play_button.setEnabled(False)
         self.continue_button.setEnabled(False)
+        self._text, self._thought = "", ""
+        self.thought_button.setChecked(False)
+        self.thought_button.setVisible(False)
         self.answer.setPlainText("")
         self.status.setText("waiting for the first step…")
         self.canvas.show_frame(None)
@@ -164,11 +174,18 @@ class VariantColumn(QFrame):
         if not canvases:
             self.canvas.set_note("No frames stored for this variant")
 
-    def finish(self, text: str, status: str, *, can_continue: bool) -> None:
-        """The variant's final answer and a one-line status."""
+    def finish(self, text: str, status: str, *, can_continue: bool, thought: str = "") -> None:
+        """The variant's final answer and a one-line status; a thought (thinking on) behind "Show thought"."""
+        self._text, self._thought = text, thought.strip()
+        self.thought_button.setChecked(False)
+        self.thought_button.setVisible(bool(self._thought))
         self.answer.setPlainText(text)
         self.status.setText(status)
         self.continue_button.setEnabled(can_continue)
+
+    def _show_thought(self, shown: bool) -> None:
+        self.thought_button.setText("Show answer" if shown else "Show thought")
+        self.answer.setPlainText(f"Thought:\n{self._thought}" if shown else self._text)
 
     def _sync_replay(self, index: int) -> None:
         self.replay.blockSignals(True)

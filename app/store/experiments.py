@@ -44,6 +44,7 @@ class Variant:
     text: str
     stats: dict[str, Any] | None
     status: str
+    thinking: str = ""  # the thought of a variant asked with thinking on ("" otherwise)
 
     @property
     def seed(self) -> int:
@@ -73,7 +74,8 @@ def _variant(row: sqlite3.Row) -> Variant:
     spec = VariantSpec(row["seed"], row["preset"], row["system_prompt"], row["prompt"],
                        json.loads(row["settings_json"]))
     stats = json.loads(row["stats_json"]) if row["stats_json"] else None
-    return Variant(row["id"], row["experiment_id"], row["column_index"], spec, row["text"], stats, row["status"])
+    return Variant(row["id"], row["experiment_id"], row["column_index"], spec, row["text"], stats, row["status"],
+                   row["thinking"])
 
 
 def effective_prompt(experiment: Experiment, spec: VariantSpec) -> str:
@@ -177,11 +179,12 @@ class ExperimentStore:
             c.execute("INSERT OR REPLACE INTO variant_frames (variant_id, canvas_index, steps, canvas_length, data) "
                       "VALUES (?, ?, ?, ?, ?)", (variant_id, canvas_index, steps, length, blob))
 
-    def finish(self, variant_id: int, *, text: str, stats: dict[str, Any] | None, status: str) -> None:
-        """A variant's end: final text, figures and status."""
+    def finish(self, variant_id: int, *, text: str, stats: dict[str, Any] | None, status: str,
+               thinking: str = "") -> None:
+        """A variant's end: final text (and thought), figures and status."""
         with self._tx() as c:
-            c.execute("UPDATE experiment_variants SET text = ?, stats_json = ?, status = ? WHERE id = ?",
-                      (text, json.dumps(stats) if stats is not None else None, status, variant_id))
+            c.execute("UPDATE experiment_variants SET text = ?, thinking = ?, stats_json = ?, status = ? WHERE id = ?",
+                      (text, thinking, json.dumps(stats) if stats is not None else None, status, variant_id))
 
     def frame_blobs(self, variant_id: int) -> list[tuple[int, int, int, bytes]]:
         """(canvas_index, steps, canvas_length, packed frames) of a variant, in canvas order."""
@@ -194,11 +197,12 @@ class ExperimentStore:
         return [decode_canvas(blob, index) for index, _s, _l, blob in self.frame_blobs(variant_id)]
 
     # -- into the chat --------------------------------------------------------------------------------------------
-    def continue_in_chat(self, variant_id: int, *, model: str) -> Message:
+    def continue_in_chat(self, variant_id: int, *, model: str, thinking_on: bool = False) -> Message:
         """Put a variant's answer into a chat as the assistant answer to its question, with its seed, settings,
         figures and frames, in one transaction. The experiment's chat takes it when its last question is the
         variant's (an answer already there is replaced, like Regenerate does; the variant's system prompt becomes
-        the chat's); otherwise a new chat holds the earlier turns, the question and the answer."""
+        the chat's); otherwise a new chat holds the earlier turns, the question and the answer. The variant's thought
+        goes with its answer; `thinking_on` (a variant asked with thinking) ticks Thinking in that chat."""
         variant = self.variant(variant_id)
         experiment = self.experiment(variant.experiment_id)
         question = effective_prompt(experiment, variant.spec)
@@ -207,8 +211,9 @@ class ExperimentStore:
         with self._tx() as c:
             conversation_id, position = self._chat_for(c, experiment, question)
             if conversation_id is None:
-                cur = c.execute("INSERT INTO conversations (title, system_prompt, created_at, updated_at) "
-                                "VALUES (?, ?, ?, ?)", (experiment.title, variant.spec.system_prompt, now, now))
+                cur = c.execute("INSERT INTO conversations (title, system_prompt, thinking, created_at, updated_at) "
+                                "VALUES (?, ?, ?, ?, ?)",
+                                (experiment.title, variant.spec.system_prompt, int(thinking_on), now, now))
                 conversation_id, position = int(cur.lastrowid), 0
                 for turn in [*experiment.context, {"role": "user", "content": question}]:
                     c.execute("INSERT INTO messages (conversation_id, position, role, text, created_at, updated_at) "
@@ -218,12 +223,14 @@ class ExperimentStore:
             else:
                 c.execute("DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
                           (conversation_id, position))
-                c.execute("UPDATE conversations SET system_prompt = ? WHERE id = ?",
-                          (variant.spec.system_prompt, conversation_id))
+                c.execute("UPDATE conversations SET system_prompt = ?, thinking = ? WHERE id = ?",
+                          (variant.spec.system_prompt, int(thinking_on), conversation_id))
             cur = c.execute(
-                "INSERT INTO messages (conversation_id, position, role, text, seed, settings_json, stats_json, model, "
-                "status, created_at, updated_at) VALUES (?, ?, 'assistant', ?, ?, ?, ?, ?, 'done', ?, ?)",
-                (conversation_id, position, variant.text, variant.seed, json.dumps(variant.spec.settings),
+                "INSERT INTO messages (conversation_id, position, role, text, thinking, seed, settings_json, "
+                "stats_json, model, status, created_at, updated_at) "
+                "VALUES (?, ?, 'assistant', ?, ?, ?, ?, ?, ?, 'done', ?, ?)",
+                (conversation_id, position, variant.text, variant.thinking, variant.seed,
+                 json.dumps(variant.spec.settings),
                  json.dumps(variant.stats) if variant.stats is not None else None, model or experiment.model,
                  now, now),
             )

@@ -95,8 +95,13 @@ ALTER TABLE messages ADD COLUMN current_version INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX experiments_by_update ON experiments(updated_at)
 """
 
+# A Compare variant asked with the "Thinking on" preset keeps its thought beside its answer.
+SCHEMA_V4 = """
+ALTER TABLE experiment_variants ADD COLUMN thinking TEXT NOT NULL DEFAULT '';
+"""
+
 # MIGRATIONS[i] moves a database from user_version i to i + 1. Append, never edit a released step.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 APPLICATION_ID = 0x44446573  # "DDes" in the SQLite header; files from before it existed are recognised by tables
 OUR_TABLES = frozenset({"conversations", "messages", "canvas_frames"})

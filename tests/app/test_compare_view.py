@@ -211,3 +211,35 @@ def test_every_compare_control_is_named_for_screen_readers(qtbot, chat_em, tmp_p
         assert not unnamed
     finally:
         desk.window.close()
+
+
+def test_a_thinking_chat_compares_with_thinking_on_and_a_column_can_turn_it_off(qtbot, chat_em, tmp_path):
+    from tests.app.helpers import open_desktop
+
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        desk.window.chat.thinking.setChecked(True)  # the chat asks with Thinking ticked
+        ask(qtbot, desk, "a question asked with thinking on")
+        conv_id = desk.controller.conversation_id
+        desk.window.compare_action.trigger()
+        page = _page(desk)
+        page.column_count.setValue(2)
+        assert [c.preset_key() for c in page.active_columns] == ["thinking", "thinking"]  # as the chat asks it
+        page.columns[1].preset.setCurrentIndex(page.columns[1].preset.findData("defaults"))
+        for column in page.active_columns:
+            column.seed.setValue(3)
+        with qtbot.waitSignal(desk.compare.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+            page.run_button.click()
+        experiments = ExperimentStore(desk.store)
+        thinker, plain = experiments.variants(finished.args[0])
+        chat = [{"role": "user", "content": "a question asked with thinking on"}]
+        # The thinking variant's prompt is the template with enable_thinking; the other one's is not.
+        assert thinker.stats["prompt_tokens"] == chat_em.chat_ids(chat, enable_thinking=True).shape[1]
+        assert plain.stats["prompt_tokens"] == chat_em.chat_ids(chat).shape[1] != thinker.stats["prompt_tokens"]
+
+        with qtbot.waitSignal(desk.compare.continued, timeout=10_000):
+            page.columns[1].continue_button.click()  # the variant without thinking goes on in the chat …
+        assert desk.controller.conversation_id == conv_id and not desk.store.conversation(conv_id).thinking
+        assert not desk.window.chat.thinking.isChecked()  # … and the chat's box says so
+    finally:
+        desk.window.close()

@@ -31,7 +31,7 @@ def test_a_version_2_database_upgrades_with_nothing_lost(tmp_path):
     conn.close()
 
     store = ChatStore(path)
-    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     (conv,) = store.conversations()
     assert (conv.title, conv.system_prompt, conv.thinking) == ("old chat", "Be brief.", True)
     user, answer = store.messages(conv.id)
@@ -100,4 +100,42 @@ def test_experiment_keeps_variants_and_continues_into_its_chat(tmp_path):
         ("user", "Sort: b, a"), ("assistant", "")]
     experiments.delete(exp.id)
     assert experiments.experiments() == []
+    store.close()
+
+
+def test_a_variant_keeps_its_thought_across_an_upgrade_into_the_chat_and_the_exports(tmp_path):
+    import json
+
+    from app.compare.compare_export import experiment_json, experiment_markdown
+
+    path = tmp_path / "v3.sqlite3"
+    conn = sqlite3.connect(path)
+    for step in MIGRATIONS[:3]:
+        conn.executescript(step)
+    conn.execute("INSERT INTO experiments (title, prompt, created_at, updated_at) VALUES ('e', 'Why?', 1, 1)")
+    conn.execute("INSERT INTO experiment_variants (experiment_id, column_index, seed, settings_json, text, status) "
+                 "VALUES (1, 0, 5, '{\"seed\": 5}', 'Because.', 'done')")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+
+    store = ChatStore(path)  # schema 3 → 4: the variant gains an empty thought, nothing else changes
+    experiments = ExperimentStore(store)
+    (old,) = experiments.variants(1)
+    assert (old.text, old.thinking, old.status, old.seed) == ("Because.", "", "done", 5)
+    exp = experiments.create("Why?", [VariantSpec(1, "thinking", "", "", {}), VariantSpec(2, "defaults", "", "", {})])
+    thinker, plain = experiments.variants(exp.id)
+    experiments.finish(thinker.id, text="Because it rains.", thinking="Rain makes things wet.", stats=None,
+                       status="done")
+    experiments.finish(plain.id, text="Because.", stats=None, status="done")
+    thinker, plain = experiments.variants(exp.id)
+    assert (thinker.thinking, plain.thinking) == ("Rain makes things wet.", "")
+    assert "Thought:" in experiment_markdown(exp, [thinker, plain]) and "Rain makes things wet." in \
+        experiment_markdown(exp, [thinker, plain])
+    assert [v["thinking"] for v in json.loads(experiment_json(exp, [thinker, plain]))["variants"]] == [
+        "Rain makes things wet.", ""]
+
+    message = experiments.continue_in_chat(thinker.id, model="m", thinking_on=True)
+    assert (message.text, message.thinking) == ("Because it rains.", "Rain makes things wet.")
+    assert store.conversation(message.conversation_id).thinking  # the chat goes on thinking, as the variant did
     store.close()
