@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine import EngineError
-from engine.serve import DEFAULT_HOST, Server
+from engine.serve import DEFAULT_HOST, DEFAULT_PORT, Server
 
 from .api_key import ApiKeyStore
 from .server_panel import ServerPanel, result_text
@@ -126,11 +126,15 @@ class ServerController(QObject):
             return
         self.panel.show_state("off")
 
-    def _model_loaded(self, _info: Any) -> None:
-        """Another model was loaded: a running server restarts to serve it."""
+    def _model_loaded(self, info: Any) -> None:
+        """Another model was loaded: a running server restarts to serve it; while off, the examples name it (a
+        copied example asking for another model would get 404 model_not_found)."""
         if self.server is not None and self._wanted:
             self._restart = True
             self._stop()
+        elif self.server is None:
+            url = f"http://{DEFAULT_HOST}:{self.panel.port.value() or DEFAULT_PORT}/v1"
+            self.panel.show_examples(url, str(getattr(info, "name", "") or "model"), bool(self.keys.key))
 
     def shutdown(self) -> None:
         """The window closes: stop serving now (queued and running requests are cancelled)."""

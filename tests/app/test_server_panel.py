@@ -190,3 +190,10 @@ def test_the_key_note_says_where_a_saved_key_goes(qtbot, desk, chat_em, tmp_path
         assert "session only" in note.text()
     finally:
         other.window.close()
+
+
+def test_examples_name_the_loaded_model_before_the_server_starts(qtbot, desk):
+    panel = desk.window.findChild(QWidget, "serverPanel")
+    name = desk.controller.model.name  # the model the window loaded; the server would serve it under this id
+    assert f'"model": "{name}"' in panel.curl.toPlainText()
+    assert f'model="{name}"' in panel.python.toPlainText()
