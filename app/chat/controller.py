@@ -187,7 +187,11 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
             remaining = self.store.conversations()
             if remaining:
                 self.open_conversation(remaining[0].id)
-            else:
+            else:  # a blank page: the deleted chat's system prompt and Thinking must not pass to the next one
+                self.page.system_prompt.setText("")
+                self.page.thinking.blockSignals(True)
+                self.page.thinking.setChecked(False)
+                self.page.thinking.blockSignals(False)
                 self.render_messages()
                 self.page.canvas.set_replay([], note="No chats left. Start a new one with “+ New chat”.")
                 self._show_stats(None)

@@ -68,6 +68,16 @@ def test_delete_button_asks_with_the_real_dialog_then_deletes(qtbot, desk):
     assert [c.id for c in desk.store.conversations()] == [first]
     assert desk.controller.conversation_id == first
 
+    # The last chat goes: a blank page, whose next chat starts without the deleted one's system prompt or Thinking.
+    page = desk.window.chat
+    page.system_prompt.setText("Only for the first chat.")
+    page.system_prompt.editingFinished.emit()
+    page.thinking.setChecked(True)
+    answer_dialog(message_box(), click_button("Delete"), seen)
+    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
+    assert desk.store.conversations() == [] and desk.controller.conversation_id is None
+    assert page.system_prompt.text() == "" and not page.thinking.isChecked()
+
 
 def test_delete_key_deletes_the_selected_chat_after_confirmation(qtbot, desk):
     desk.controller.new_conversation()
