@@ -145,6 +145,9 @@ class MessageView(QTextBrowser):
                 meta.append(f"{tps:.1f}\u00a0tok\u2060/\u2060s")  # word joiners: Qt breaks after a slash
             if m.status not in ("done", "generating"):
                 meta.append(m.status)
+            elif (m.stats or {}).get("reason") == "length":  # cut off, not finished: say so (Settings sets the limit)
+                limit = (m.settings or {}).get("max_new_tokens")
+                meta.append(f"cut at the {limit}-token limit" if limit else "cut at the length limit")
         links = [self._action("copy", m.id, "Copy")]
         if user:
             links.append(self._action("edit", m.id, "Edit &amp; resend"))

@@ -149,3 +149,13 @@ def test_a_narrow_message_view_wraps_between_the_answer_links_never_inside_one(q
         first.setPosition(start)
         last.setPosition(start + len(label))
         assert view.cursorRect(first).top() == view.cursorRect(last).top(), f"{label!r} is broken across lines"
+
+
+def test_an_answer_cut_at_the_length_limit_says_so(qtbot):
+    view = MessageView()
+    qtbot.addWidget(view)
+    cut = Message(3, 1, 2, "assistant", "Open the Server page or run", "", 1, {"max_new_tokens": 64},
+                  {"reason": "length", "tokens_per_second": 9.0}, "m", "done", 0.0)
+    whole = Message(5, 1, 4, "assistant", "elppa", "", 2, {"max_new_tokens": 64}, {"reason": "eos"}, "m", "done", 0.0)
+    view.set_messages([cut, whole])
+    assert view.plain_text().count("cut at the 64-token limit") == 1  # only the answer that was cut
