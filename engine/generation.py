@@ -145,11 +145,13 @@ def generate(
             # 1.d. Commit the final draft of this canvas.
             committed = canvas.draft[0].tolist()
 
-            # 1.e. Stop at the first EOS (kept) and at the token budget.
+            # 1.e. Stop at the first EOS (kept) and at the token budget; an EOS beyond the budget is cut with the
+            # rest, so the answer ended for "length", not "eos".
+            budget = settings.max_new_tokens - len(generated)
             eos_at = next((i for i, token in enumerate(committed) if token in eos), None)
-            if eos_at is not None:
+            if eos_at is not None and eos_at < budget:
                 committed, reason = committed[: eos_at + 1], "eos"
-            committed = committed[: settings.max_new_tokens - len(generated)]
+            committed = committed[:budget]
             generated.extend(committed)
             yield CanvasDone(canvas_index, committed, em.decode(committed), steps_done)
             if reason == "eos" or len(generated) >= settings.max_new_tokens:

@@ -131,12 +131,14 @@ def generate_variants(em, variants: list[Variant], *, capture_frames: bool = Tru
 
 
 def _commit(row: Row, p: _Progress, eos: set[int]) -> list[int]:
-    """1.e. The canvas's draft up to and including the first EOS, within the token budget."""
+    """1.e. The canvas's draft up to and including the first EOS, within the token budget (an EOS beyond the
+    budget is cut with the rest: the variant ended for "length")."""
     committed = row.draft[0].tolist()
+    budget = row.settings.max_new_tokens - len(p.generated)
     eos_at = next((i for i, token in enumerate(committed) if token in eos), None)
-    if eos_at is not None:
+    if eos_at is not None and eos_at < budget:
         committed, p.reason = committed[: eos_at + 1], "eos"
-    committed = committed[: row.settings.max_new_tokens - len(p.generated)]
+    committed = committed[:budget]
     p.generated.extend(committed)
     return committed
 

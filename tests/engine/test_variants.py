@@ -173,3 +173,19 @@ def test_the_drafting_names_import_without_torch():
             "from engine import Variant, VariantEvent, SpanError, InfillStart; print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_an_eos_beyond_the_token_budget_ends_for_length_alone_and_in_a_batch(demo):
+    """The demo's help-desk answer is 58 characters + EOS in one canvas: a budget of 32 cuts it before its EOS, so
+    the answer ended for "length" (the app then says it was cut); a budget past the EOS ends for "eos"."""
+    ids = demo.chat_ids([{"role": "user", "content": "How do I export a chat?"}])
+    eos = set(demo.eos_token_ids)
+    for budget, reason in ((32, "length"), (256, "eos")):
+        settings = SamplerSettings.for_model(demo, seed=3, max_new_tokens=budget)
+        alone = [e for e in generate(demo, ids, settings) if isinstance(e, Done)][0]
+        batched = [t.event for t in generate_variants(demo, [Variant(ids[0].tolist(), settings)])
+                   if isinstance(t.event, Done)][0]
+        for done in (alone, batched):
+            assert done.reason == reason, (budget, done.reason, done.text)
+            assert (done.token_ids[-1] in eos) == (reason == "eos") and len(done.token_ids) <= budget
+        assert batched.token_ids == alone.token_ids
