@@ -11,6 +11,7 @@ from typing import Any
 from engine import Frame
 
 from ..store.chats import Message
+from ..store.versions import VersionStore
 from .settings_dialog import plain_error
 
 log = logging.getLogger(__name__)
@@ -106,12 +107,19 @@ class ConversationViewMixin:
 
     # -- replay -------------------------------------------------------------------------------------------------
     def show_replay(self, message_id: int) -> None:
-        """Load an answer's frames into the scrubber (memory first, then the store)."""
+        """Load an answer's frames into the scrubber (memory first, then the store); a rewritten answer shows the
+        frames of the version it shows now (its rewrite's canvases)."""
+        version = VersionStore(self.store).current(message_id)
+        self.selected_answer = message_id
+        if version > 1:
+            frames = VersionStore(self.store).frames(message_id, version)
+            note = "" if frames else "This version was rewritten before rewrites kept their frames: nothing to replay."
+            self.page.canvas.set_replay(frames, note=note)
+            return
         frames = self._replays.get(message_id)
         if frames is None:
             frames = self.store.canvas_frames(message_id)
         self._remember_replay(message_id, frames)
-        self.selected_answer = message_id
         stats = self.store.message(message_id).stats or {}
         self.page.canvas.set_replay(frames, tokens_per_forward=stats.get("tokens_per_forward"))
 

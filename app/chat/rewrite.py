@@ -35,6 +35,7 @@ class ActiveRewrite:
     canvas_index: int = -1
     char_end: int = 0
     canvases: list[list[Frame]] = field(default_factory=list)
+    blobs: list[tuple[int, int, int, bytes]] = field(default_factory=list)  # packed canvases, kept with the version
     last_frame: Frame | None = None
 
 
@@ -159,7 +160,7 @@ class RewriteController(QObject):
             self.chat.page.canvas.live_frame(frame)
             self.show_live()
 
-    def _canvas_done(self, request_id: int, done: CanvasDone, frames: list[Frame], _blob: bytes) -> None:
+    def _canvas_done(self, request_id: int, done: CanvasDone, frames: list[Frame], blob: bytes) -> None:
         a = self._mine(request_id)
         if a is None:
             return
@@ -169,6 +170,8 @@ class RewriteController(QObject):
         a.prefix += text.visible_text(ids)[0] if text is not None else ""
         a.suffix, a.last_frame = a.original[a.char_end:], None
         a.canvases.append(frames)
+        if frames:
+            a.blobs.append((done.canvas_index, len(frames), len(frames[0].draft), blob))
         if self.chat.conversation_id == a.conversation_id:
             self.chat.page.canvas.add_canvas_frames(frames)
             self.chat.page.messages.update_live(a.prefix, [], a.suffix)
@@ -189,7 +192,8 @@ class RewriteController(QObject):
             self.chat.banner_for(a.conversation_id, "The rewrite came out the same as before; no new version.")
         else:
             try:
-                self.versions.add(a.message_id, done.text, instruction=a.instruction, span=a.span, seed=a.seed)
+                self.versions.add(a.message_id, done.text, instruction=a.instruction, span=a.span, seed=a.seed,
+                                  frames=a.blobs)
             except StoreWriteError as exc:
                 outcome = "error"
                 self.chat.banner_for(a.conversation_id, f"{exc} The answer is unchanged.")

@@ -100,8 +100,21 @@ SCHEMA_V4 = """
 ALTER TABLE experiment_variants ADD COLUMN thinking TEXT NOT NULL DEFAULT '';
 """
 
+# The frames of a rewritten version (Rewrite selection), so "Replay canvas" shows how that version was denoised.
+SCHEMA_V5 = """
+CREATE TABLE version_frames (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    canvas_index INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    canvas_length INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (message_id, number, canvas_index)
+);
+"""
+
 # MIGRATIONS[i] moves a database from user_version i to i + 1. Append, never edit a released step.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 APPLICATION_ID = 0x44446573  # "DDes" in the SQLite header; files from before it existed are recognised by tables
 OUR_TABLES = frozenset({"conversations", "messages", "canvas_frames"})

@@ -11,7 +11,11 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from ..canvas.frame_codec import CanvasFrames, decode_canvas
 from .chats import ChatStore
+
+# (canvas index, steps, canvas length, packed frames) of one denoised canvas, as `frame_codec.encode_canvas` packs it
+FrameBlob = tuple[int, int, int, bytes]
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,10 @@ class VersionStore:
         return {r[0]: (max(1, r[1]), r[2]) for r in rows}
 
     def add(self, message_id: int, text: str, *, instruction: str = "", span: tuple[int, int] | None = None,
-            seed: int | None = None) -> int:
+            seed: int | None = None, frames: list[FrameBlob] = ()) -> int:
         """Keep `text` as a new version and make it the current one (the original becomes version 1 the first
-        time); returns its number. Versions are only ever appended: rewriting from version 2 of 3 adds version 4."""
+        time), with the `frames` of the canvases its rewrite denoised; returns its number. Versions are only ever
+        appended: rewriting from version 2 of 3 adds version 4."""
         now = time.time()
         with self.store._tx() as c:  # noqa: SLF001
             count = c.execute("SELECT COUNT(*) FROM message_versions WHERE message_id = ?", (message_id,)).fetchone()
@@ -77,9 +82,19 @@ class VersionStore:
             c.execute("INSERT INTO message_versions (message_id, number, text, instruction, span_start, span_end, "
                       "seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                       (message_id, number, text, instruction, start, end, seed, now))
+            for index, steps, length, blob in frames:
+                c.execute("INSERT INTO version_frames (message_id, number, canvas_index, steps, canvas_length, data) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", (message_id, number, index, steps, length, blob))
             c.execute("UPDATE messages SET text = ?, current_version = ?, updated_at = ? WHERE id = ?",
                       (text, number, now, message_id))
         return number
+
+    def frames(self, message_id: int, number: int) -> list[CanvasFrames]:
+        """The frames of version `number`'s rewrite, one list per canvas it denoised ([] for the original, whose
+        frames are the answer's own, and for versions rewritten before frames were kept)."""
+        rows = self.store.read("SELECT canvas_index, data FROM version_frames WHERE message_id = ? AND number = ? "
+                               "ORDER BY canvas_index", (message_id, number))
+        return [decode_canvas(r["data"], r["canvas_index"]) for r in rows]
 
     def select(self, message_id: int, number: int) -> str:
         """Show version `number` (undo, redo, ‹ ›): it becomes the answer's text; returns that text."""

@@ -124,6 +124,13 @@ def _check_versions_and_restart(qtbot, desk, answer_id, original, new_text, star
         assert desk.store.message(answer_id).text == new_text
         # the next question reads the version shown
         assert desk.controller._chat_messages(desk.controller.conversation_id)[-1]["content"] == new_text
+        # Replay canvas shows how the version shown was denoised: the rewrite's own frames, kept with it
+        kept_frames = versions.frames(answer_id, 2)
+        assert kept_frames and all(kept_frames)
+        click_link(view, view.action_href("replay", answer_id))
+        canvas = desk.window.chat.canvas
+        assert [f.step for f in canvas.frames][-1] == kept_frames[-1][-1].step
+        assert canvas.frames[-1].draft == kept_frames[-1][-1].draft
     finally:
         desk.window.close()
 
