@@ -46,22 +46,37 @@ class StoreUnavailableError(RuntimeError):
     there too) instead of a crash dialog."""
 
 
+# What SQLite says → what the user reads, for a failed write and a failed read ({path}, {exc}, {in_use} filled in).
+# "locking protocol": SQLite gave up after ~10 s of retries because another process holds every WAL read lock (a
+# hung or hostile program); the store runs on the GUI thread, so the window stalled that long.
+_WRITE_MESSAGES = (
+    (("locked", "busy", "locking protocol"), "Could not save: {in_use}."),
+    (("full",), "Could not save to {path}: the disk is full. Free some space; nothing was lost yet."),
+    (("readonly", "read-only"), "Could not save to {path}: the file or its folder is read-only."),
+    (("disk i/o", "unable to open"), "Could not save to {path}: the disk reported an error ({exc})."),
+)
+_READ_MESSAGES = (
+    (("locked", "busy", "locking protocol"), "Could not read your chats: {in_use}. Nothing was changed."),
+    (("disk i/o", "unable to open"), "Could not read your chats from {path}: the disk reported an error ({exc})."),
+)
+
+
+def _user_error(cls: type[Exception], messages: tuple, exc: sqlite3.OperationalError, path: Path) -> Exception:
+    """`cls` with the first message whose words appear in SQLite's; other operational errors unchanged."""
+    reason = str(exc).lower()
+    for words, message in messages:
+        if any(word in reason for word in words):
+            return cls(message.format(path=path, exc=exc, in_use=_in_use(path)))
+    return exc
+
+
 class StoreWriteError(StoreUnavailableError):
     """A write did not happen (disk full, read-only or unreachable file); the transaction was rolled back whole."""
 
     @classmethod
     def from_sqlite(cls, exc: sqlite3.OperationalError, path: Path) -> Exception:
         """A user-facing error for a failed write; other operational errors are returned unchanged."""
-        reason = str(exc).lower()
-        if "locked" in reason or "busy" in reason or "locking protocol" in reason:
-            return cls(f"Could not save: {_in_use(path)}.")
-        if "full" in reason:
-            return cls(f"Could not save to {path}: the disk is full. Free some space; nothing was lost yet.")
-        if "readonly" in reason or "read-only" in reason:
-            return cls(f"Could not save to {path}: the file or its folder is read-only.")
-        if "disk i/o" in reason or "unable to open" in reason:
-            return cls(f"Could not save to {path}: the disk reported an error ({exc}).")
-        return exc
+        return _user_error(cls, _WRITE_MESSAGES, exc, path)
 
 
 class StoreReadError(StoreUnavailableError):
@@ -70,14 +85,7 @@ class StoreReadError(StoreUnavailableError):
     @classmethod
     def from_sqlite(cls, exc: sqlite3.OperationalError, path: Path) -> Exception:
         """A user-facing error for a failed read; other operational errors are returned unchanged."""
-        reason = str(exc).lower()
-        # "locking protocol": SQLite gave up after ~10 s of retries because another process holds every WAL read
-        # lock (a hung or hostile program); the store runs on the GUI thread, so the window stalled that long.
-        if "locked" in reason or "busy" in reason or "locking protocol" in reason:
-            return cls(f"Could not read your chats: {_in_use(path)}. Nothing was changed.")
-        if "disk i/o" in reason or "unable to open" in reason:
-            return cls(f"Could not read your chats from {path}: the disk reported an error ({exc}).")
-        return exc
+        return _user_error(cls, _READ_MESSAGES, exc, path)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ LOCKER = textwrap.dedent(
 
 
 @contextlib.contextmanager
-def lock_held_by_another_process(path: Path):
-    """Another process holds an exclusive SQLite lock on `path` until the block ends."""
-    proc = subprocess.Popen([sys.executable, "-c", LOCKER, str(path)], stdin=subprocess.PIPE,
+def _held_by_another_process(script: str, path: Path):
+    """`script` runs in a second Python process on `path`: it says "locked", then holds on until the block ends."""
+    proc = subprocess.Popen([sys.executable, "-c", script, str(path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"
@@ -32,6 +32,11 @@ def lock_held_by_another_process(path: Path):
     finally:
         proc.stdin.close()
         proc.wait(timeout=20)
+
+
+def lock_held_by_another_process(path: Path):
+    """Another process holds an exclusive SQLite lock on `path` until the block ends."""
+    return _held_by_another_process(LOCKER, path)
 
 
 SHM_LOCKER = textwrap.dedent(
@@ -45,15 +50,7 @@ SHM_LOCKER = textwrap.dedent(
 )
 
 
-@contextlib.contextmanager
 def reads_blocked_by_another_process(path: Path):
     """Another process holds every WAL read lock of `path` (what a hung SQLite program in recovery does): reads
     fail — after SQLite's own ~10 s of retries — with "locking protocol"."""
-    proc = subprocess.Popen([sys.executable, "-c", SHM_LOCKER, str(path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "locked"
-        yield proc
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=20)
+    return _held_by_another_process(SHM_LOCKER, path)
