@@ -62,6 +62,7 @@ class TrainConfig:
     mix: str = "34,26,20,8,12"
     v2_mix: str = ""  # v2: percent a,b,c,d,e,f instead of V2_MIX (the shipped run changed it at a checkpoint)
     pad_near: int = 0  # v2: the first pad_near pad slots after EOS weigh 1, not pad_weight (64 from step 1600)
+    augment: float = 0.0  # v2: share of help-desk / anything-else questions varied (data.augment: lead-in, typo)
     t_power: float = 1.0  # noise level t = u ** t_power (objective.corrupt); the shipped v2 run used 0.5 from step 1100
     init_from: str = ""  # a model folder whose weights start the run (v2 started from the shipped v1 model)
     word_tokens: bool = False  # list words as single tokens (tokenizer.py); the shipped model is character level

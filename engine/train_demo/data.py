@@ -165,6 +165,37 @@ GENERATORS = {"a": arithmetic, "b": sorting, "c": reversing, "d": greeting, "e":
 TRAIN_MIX = {"a": 0.36, "b": 0.26, "c": 0.22, "d": 0.08, "e": 0.08}
 
 
+# Training-only variation of help-desk and "anything else" questions (`augment`): a neutral lead-in or close, or one
+# typo in a frame word. Both skills get it alike, so none of it hints at which one a question is; what is left to go
+# by is the topic. Evaluation prompts are never augmented.
+_LEAD_INS = ("Quick question: ", "Question: ", "Please tell me: ", "I wonder: ", "One more thing: ", "So, ", "Ok. ")
+_CLOSES = (" Thanks.", " Please.", " Thank you!", " Thanks!")
+
+
+def _typo(rng: random.Random, text: str) -> str:
+    """One adjacent-letter swap or dropped letter inside a word of `text` (left as it is when it has no such word)."""
+    spots = [i for i in range(1, len(text) - 2) if text[i - 1:i + 2].isalpha()]
+    if not spots:
+        return text
+    i = rng.choice(spots)
+    return text[:i] + text[i + 1] + text[i] + text[i + 2:] if rng.random() < 0.5 else text[:i] + text[i + 1:]
+
+
+def augment(rng: random.Random, ex: Example, p: float) -> Example:
+    """With probability `p`, a help-desk (f) or anything-else (e) question gets a lead-in, a close or a typo."""
+    if ex.skill not in ("e", "f") or rng.random() >= p:
+        return ex
+    kind = rng.randrange(3)
+    text = ex.prompt
+    if kind == 0:
+        text = rng.choice(_LEAD_INS) + text
+    elif kind == 1:
+        text = text + rng.choice(_CLOSES)
+    else:
+        text = _typo(rng, text)
+    return Example(ex.skill, text, ex.answer)
+
+
 def sample(rng: random.Random, mix: dict[str, float] | None = None) -> Example:
     """Draw one training example according to `mix` (default TRAIN_MIX)."""
     mix = mix or TRAIN_MIX

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .data import TURN_WEIGHTS, chat_turns, earlier_turns, sample
+from .data import TURN_WEIGHTS, augment, chat_turns, earlier_turns, sample
 from .tokenizer import EOS_ID, PAD_ID, CharCodec
 
 
@@ -37,6 +37,7 @@ def make_batch(
     mix: dict[str, float] | None = None,
     multi_turn: bool = False,
     pad_near: int = 0,
+    augment_p: float = 0.0,
 ) -> Batch:
     """Draw `batch_size` fresh examples; target = answer + EOS + pad tail (the tail weighs `pad_weight`, except its
     first `pad_near` slots, which weigh 1: where a short answer ends, a longer one would still be writing, and a
@@ -45,9 +46,11 @@ def make_batch(
     `canvas_len=None` trims the canvas to the longest answer plus a 16-slot pad margin (rounded to 16): the
     later slots only ever hold pad, and the full 256-slot canvas is trained on other steps. With `multi_turn`,
     each question follows 0-3 earlier turns (`data.earlier_turns`, same mix, one turn count per batch) that hold
-    their reference answers.
+    their reference answers. `augment_p`: the share of help-desk and anything-else questions varied by
+    `data.augment` (a lead-in, a close or a typo).
     """
-    examples = [sample(rng, mix) for _ in range(batch_size)]
+    examples = [augment(rng, sample(rng, mix), augment_p) if augment_p else sample(rng, mix)
+                for _ in range(batch_size)]
     if canvas_len is None:
         longest = max(len(ex.answer) for ex in examples) + 1
         canvas_len = min(256, (longest + 16 + 15) // 16 * 16)

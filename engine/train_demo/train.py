@@ -82,7 +82,8 @@ def _next_batch(step: int, tc: TrainConfig, rng: random.Random, codec: CharCodec
     """The batch of one step: the v2 recipe (shipped), v1's phased schedule, or the "mixed" experiment."""
     if tc.recipe == "v2":
         mix = dict(zip(SKILLS, (float(x) for x in tc.v2_mix.split(",")))) if tc.v2_mix else V2_MIX
-        return make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, mix, multi_turn=True, pad_near=tc.pad_near)
+        return make_batch(rng, codec, tc.phase2_batch, 256, tc.pad_weight, mix, multi_turn=True, pad_near=tc.pad_near,
+                          augment_p=tc.augment)
     if tc.recipe == "mixed":
         mix = dict(zip(SKILLS, (float(x) for x in tc.mix.split(","))))
         full = rng.random() < tc.full_prob

@@ -219,3 +219,22 @@ def test_eval_conversations_put_the_question_at_its_turn() -> None:
         msgs = messages_for(*convs[0])
         assert len(msgs) == 2 * turn - 1 and msgs[-1]["content"] == convs[0][1].prompt
         assert all(ex.prompt.lower() in {q.lower() for qs in EVAL_QUESTIONS for q in qs} for _, ex in convs)
+
+
+def test_augmentation_varies_only_help_desk_and_refusal_questions():
+    from engine.train_demo.config import V2_MIX
+    from engine.train_demo.data import augment, sample
+
+    rng = random.Random(3)
+    changed = {s: 0 for s in "abcdef"}
+    seen = dict(changed)
+    for _ in range(3000):
+        ex = sample(rng, V2_MIX)
+        varied = augment(rng, ex, 1.0)
+        seen[ex.skill] += 1
+        changed[ex.skill] += varied.prompt != ex.prompt
+        assert (varied.skill, varied.answer) == (ex.skill, ex.answer)  # the reply never changes
+    assert all(changed[s] == 0 for s in "abcd")  # reversal, greetings, declined sums and sorts: as written
+    assert changed["e"] > 0.9 * seen["e"] and changed["f"] > 0.9 * seen["f"]
+    assert augment(random.Random(0), Example("f", "How do I stop an answer?", "x"), 0.0).prompt == \
+        "How do I stop an answer?"  # p = 0: never (evaluation prompts are never augmented)
