@@ -1,9 +1,12 @@
-"""`python -m app.shell.screenshot OUT.png [--model PATH] [--prompt TEXT]... [--seed N]`: the window caught mid-answer.
+"""`python -m app.shell.screenshot OUT.png [--model PATH] [--prompt TEXT]... [--seed N] [--t-max T]`: the window caught
+mid-answer.
 
 Asks each prompt in turn (in a throwaway chat store, the canvas following Live) and saves the window at the first
 step of the last answer where the canvas shows its whole story at once — cells still noisy, the model's guesses
 settling, settled text and quiet padding after the end mark — or, when no step has all of them, at `--at` of
-the canvas's steps. The picture the README shows. Not part of the app's normal use.
+the canvas's steps. `--t-max` sets the start temperature (Settings → "Temperature at the start"): a model that settles
+in two steps at its own default shows its steps from a hotter start. The picture the README shows. Not part of the
+app's normal use.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ def tells_the_story(states: list[CellState]) -> bool:
         count[CellState.PADDING] >= MIN_PADDING
 
 
-async def capture(out: Path, model: str | None, prompts: list[str], at: float, seed: int = 7) -> bool:
+async def capture(out: Path, model: str | None, prompts: list[str], at: float, seed: int = 7,
+                  t_max: float | None = None) -> bool:
     """Run the prompts; save the window during the last answer (see the module's docstring). Returns whether a
     picture was saved (an answer that settles before step 2 leaves none)."""
     from ..models.model_sources import default_model_source
@@ -48,6 +52,8 @@ async def capture(out: Path, model: str | None, prompts: list[str], at: float, s
         desktop.worker.error.connect(lambda _rid, msg: ready.done() or ready.set_exception(RuntimeError(msg)))
         window.model_picker_controller.load(model or default_model_source())
         await ready
+        if t_max is not None:
+            controller.sampler = controller.sampler.with_(t_max=t_max)
         controller.new_seed = lambda: seed
         controller.new_conversation()
         canvas = window.chat.canvas
@@ -87,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt", action="append", help="repeat for several turns; the last one is captured")
     parser.add_argument("--at", type=float, default=0.6, help="fallback: fraction of the steps (default 0.6)")
     parser.add_argument("--seed", type=int, default=7, help="the answers' seed (default 7)")
+    parser.add_argument("--t-max", type=float, help="start temperature (default: the model's)")
     args = parser.parse_args(argv)
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -99,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     with loop:
         saved = loop.run_until_complete(capture(args.out, args.model, args.prompt or ["Hello! Who are you?"], args.at,
-                                                args.seed))
+                                                args.seed, args.t_max))
     if not saved:
         print("nothing saved: the last answer settled before a step showed noise, guesses and text together "
-              "(try another prompt or --seed)", file=sys.stderr)
+              "(try another prompt, --seed or a hotter --t-max)", file=sys.stderr)
         return 1
     print(f"saved {args.out}")
     return 0
