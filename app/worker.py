@@ -114,7 +114,7 @@ class EngineWorker(QObject):
         self._next_id += 1
         self._cancel = threading.Event()
         request = CompareRequest(self._next_id, [list(c) for c in chats], list(settings),
-                                 [bool(t) for t in thinking] if thinking else [False] * len(chats))
+                                 [bool(t) for t in thinking or ()])
         self._compare_requested.emit(request, self._cancel)
         return self._next_id
 

@@ -109,10 +109,11 @@ class ConversationViewMixin:
     def show_replay(self, message_id: int) -> None:
         """Load an answer's frames into the scrubber (memory first, then the store); a rewritten answer shows the
         frames of the version it shows now (its rewrite's canvases)."""
-        version = VersionStore(self.store).current(message_id)
+        versions = VersionStore(self.store)
+        version = versions.current(message_id)
         self.selected_answer = message_id
         if version > 1:
-            frames = VersionStore(self.store).frames(message_id, version)
+            frames = versions.frames(message_id, version)
             note = "" if frames else "This version was rewritten before rewrites kept their frames: nothing to replay."
             self.page.canvas.set_replay(frames, note=note)
             return

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from ..store.chats import StoreWriteError
+from .presets import THINKING_PRESET
 
 
 class ExperimentListMixin:
@@ -44,7 +45,7 @@ class ExperimentListMixin:
             for column in self.page.columns:
                 column.system_prompt.setText(conv.system_prompt)
                 if conv.thinking and column.preset_key() == "defaults":  # asked as the chat asks it: thinking on
-                    column.preset.setCurrentIndex(column.preset.findData("thinking"))
+                    column.preset.setCurrentIndex(column.preset.findData(THINKING_PRESET))
         self.show_page()
         self.page.prompt.setFocus()
 

@@ -23,15 +23,17 @@ def _hotter(s: SamplerSettings) -> SamplerSettings:
     return s.with_(t_min=t_min, t_max=max(s.t_max * 2, t_min + 0.5))
 
 
+THINKING_PRESET = "thinking"  # the chat's settings, asked with enable_thinking (the chat's Thinking box)
+
 # key → (label, how it changes the base settings); keys are stored with each variant
 PRESETS: dict[str, tuple[str, Callable[[SamplerSettings], SamplerSettings]]] = {
     "defaults": ("Model defaults", lambda s: s),
     "more-steps": ("More steps (×2)", _more_steps),
     "fewer-steps": ("Fewer steps (÷2)", _fewer_steps),
     "hotter": ("Hotter (more varied)", _hotter),
-    "thinking": ("Thinking on", lambda s: s),
+    THINKING_PRESET: ("Thinking on", lambda s: s),
 }
-THINKING_PRESETS = frozenset({"thinking"})
+THINKING_PRESETS = frozenset({THINKING_PRESET})
 
 
 def preset_thinks(key: str) -> bool:
