@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,21 @@ def compile_count() -> int:
     from torch._dynamo.utils import counters
 
     return int(counters["stats"]["unique_graphs"])
+
+
+@contextmanager
+def _dynamo_flags(**flags: bool) -> Iterator[None]:
+    """Set dynamo config flags for one call and restore them: what `torch._dynamo.config.patch` does, at ~5 µs
+    instead of ~100 µs per decoder step (measured on this CPU; it runs once per denoising step)."""
+    config = torch._dynamo.config
+    old = {name: getattr(config, name) for name in flags}
+    for name, value in flags.items():
+        setattr(config, name, value)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(config, name, value)
 
 
 class CompiledPath:
@@ -183,8 +199,7 @@ class CompiledPath:
         recompile = name in self._compiled
         try:
             # A recompile limit hit raises instead of quietly running the rest of the process eagerly.
-            with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True, error_on_recompile=self.strict and
-                                            recompile):
+            with _dynamo_flags(fail_on_recompile_limit_hit=True, error_on_recompile=self.strict and recompile):
                 out = fn(*args)
         except torch._dynamo.exc.RecompileError as exc:
             raise CompiledPathError(f"The compiled {name} had to recompile: {exc}") from exc
