@@ -119,13 +119,14 @@ class EngineWorker(QObject):
         return self._next_id
 
     def rewrite(self, messages: list[dict[str, str]], answer: str, span: tuple[int, int], settings: SamplerSettings,
-                instruction: str | None = None) -> int:
-        """Queue a rewrite of characters `span` of `answer`; returns the request id carried by `infill_started`,
-        `frame`, `canvas_done`, `done` and `error`. `Done.text` is the whole new answer."""
+                instruction: str | None = None, *, enable_thinking: bool = False, thought: str = "") -> int:
+        """Queue a rewrite of characters `span` of `answer` (written after `thought` in a Thinking chat); returns the
+        request id carried by `infill_started`, `frame`, `canvas_done`, `done` and `error`. `Done.text` is the whole
+        new answer."""
         self._next_id += 1
         self._cancel = threading.Event()
         request = RewriteRequest(self._next_id, list(messages), answer, (int(span[0]), int(span[1])), settings,
-                                 instruction)
+                                 instruction, enable_thinking, thought)
         self._rewrite_requested.emit(request, self._cancel)
         return self._next_id
 

@@ -44,6 +44,8 @@ class RewriteRequest:
     span: tuple[int, int]
     settings: SamplerSettings
     instruction: str | None = None
+    enable_thinking: bool = False  # the chat's Thinking: the span reads the answer's thought first
+    thought: str = ""
 
 
 class _Canvases:
@@ -147,7 +149,8 @@ def run_rewrite(runner: Any, em: Any, request: RewriteRequest, cancel: threading
     span: tuple[int, int] = (0, 0)
     try:
         events = infill(em, request.messages, request.answer, request.span, request.settings,
-                        instruction=request.instruction or None, capture_frames=True, cancel=cancel)
+                        instruction=request.instruction or None, enable_thinking=request.enable_thinking,
+                        thought=request.thought, capture_frames=True, cancel=cancel)
         for event in events:
             if isinstance(event, InfillStart):
                 span = (event.token_start, event.token_end)

@@ -86,6 +86,10 @@ class ChatEncoder:
         ids += self._plain(text[position:].translate(from_placeholder))
         return ids
 
+    def literal(self, text: str) -> list[int]:
+        """Ids of `text` as ordinary text: special-token strings inside come out as ordinary pieces."""
+        return self._plain(text)
+
     def _plain(self, text: str) -> list[int]:
         """Text with no control tokens in it: special-token strings inside come out as ordinary pieces."""
         if not text:

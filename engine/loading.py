@@ -130,8 +130,6 @@ class EngineModel:
         `<eos>` typed or pasted into it becomes ordinary text pieces, never a control token (see chat_tokens.py).
         A chat template that fails raises `ChatTemplateError`.
         """
-        from .chat_tokens import ChatEncoder
-
         if self.tokenizer is None:
             raise ModelLoadError("This model has no tokenizer, so it cannot take a chat; load a folder with one.")
         if getattr(self.tokenizer, "chat_template", None) is None:
@@ -139,10 +137,27 @@ class EngineModel:
                 f"{self.name} has no chat template in its tokenizer_config.json, so it cannot take a chat; "
                 "re-download the model or use an instruction-tuned (-it) checkpoint."
             )
+        ids = self._chat_encoder().ids(messages, enable_thinking=enable_thinking)
+        return torch.tensor([ids], dtype=torch.long).to(self.device)
+
+    def thought_ids(self, thought: str) -> list[int]:
+        """Ids of a thought span as the model writes it ahead of its answer (`<|channel>thought\\n…<channel|>`), the
+        thought itself literal text; [] for an empty thought or a tokenizer without thought markers."""
+        if self.tokenizer is None or not thought.strip():
+            return []
+        open_id = self.tokenizer.convert_tokens_to_ids(THOUGHT_OPEN)
+        close_id = self.tokenizer.convert_tokens_to_ids(THOUGHT_CLOSE)
+        unk = getattr(self.tokenizer, "unk_token_id", None)
+        if open_id in (None, unk) or close_id in (None, unk):
+            return []
+        return [open_id, *self._chat_encoder().literal("thought\n" + thought.strip()), close_id]
+
+    def _chat_encoder(self):
+        from .chat_tokens import ChatEncoder
+
         if self._encoder is None or self._encoder.tokenizer is not self.tokenizer:
             self._encoder = ChatEncoder(self.tokenizer, vocab_size=self.vocab_size)
-        ids = self._encoder.ids(messages, enable_thinking=enable_thinking)
-        return torch.tensor([ids], dtype=torch.long).to(self.device)
+        return self._encoder
 
     def check_prompt_fits(self, prompt_tokens: int, max_new_tokens: int) -> None:
         """Raise `PromptTooLongError` when the prompt plus whole canvases for the answer exceed the context."""

@@ -91,8 +91,9 @@ class RewriteController(QObject):
             except ValueError:
                 pass
         seed = chat.new_seed()
+        thinking = chat.store.conversation(message.conversation_id).thinking or bool(message.thinking)
         rid = chat.worker.rewrite(self._context(message), message.text, span, base.with_(seed=seed),
-                                  instruction or None)
+                                  instruction or None, enable_thinking=thinking, thought=message.thinking)
         self.active = ActiveRewrite(rid, message.id, message.conversation_id, message.text, span, instruction, seed,
                                     prefix=message.text[: span[0]], suffix=message.text[span[1]:])
         chat.selected_answer = message.id

@@ -16,6 +16,11 @@ Rules (what holds, exactly):
   its part of the span re-noised (one `InfillStart` per touched canvas, each followed by its `CanvasStart`, frames
   and `CanvasDone`); a later touched canvas is conditioned on the rewritten earlier one. Canvases after the last
   touched one are not re-denoised: their text stays as it was (they were written after the old text).
+- Thinking: with `enable_thinking` the conversation is rendered as for a thinking answer, and a `thought` (the one
+  the answer was written after) is placed, fixed, between the conversation and the answer — as the model wrote it
+  (`<|channel>thought\\n…<channel|>`, the thought literal text), so the span reads the same reasoning the answer
+  did (unless the template already ends the model's turn opening with a closed, empty thought span: then nothing is
+  added). The thought is not rewritten; `Done.thinking` is it again.
 - Instruction ("shorter", "more formal"): added to the last user turn as a new paragraph
   (`question + "\\n\\n" + instruction`), so the re-denoised span is conditioned on the question with the
   instruction; a conversation that does not end with a user turn gets the instruction as a new user turn.
@@ -45,8 +50,9 @@ from .spans import SpanError, TokenSpan, answer_tokens, token_span
 
 
 def infill(em, messages: list[dict], answer: str, span: tuple[int, int], settings: SamplerSettings, *,
-           instruction: str | None = None, capture_frames: bool = True,
-           cancel: threading.Event | None = None) -> Iterator[InfillStart | CanvasStart | Frame | CanvasDone | Done]:
+           instruction: str | None = None, enable_thinking: bool = False, thought: str = "",
+           capture_frames: bool = True, cancel: threading.Event | None = None,
+           ) -> Iterator[InfillStart | CanvasStart | Frame | CanvasDone | Done]:
     """Rewrite characters `span` = (start, end) of `answer` (the model's answer to `messages`); see the module doc.
 
     Yields per touched canvas an `InfillStart`, a `CanvasStart`, a `Frame` per step and a `CanvasDone`; then one
@@ -59,7 +65,13 @@ def infill(em, messages: list[dict], answer: str, span: tuple[int, int], setting
         raise SpanError("This model has no tokenizer, so a character span cannot be mapped to its canvas.")
     tokens = answer_tokens(em.tokenizer, answer)
     tspan = token_span(tokens, span)
-    prompt = em.chat_ids(with_instruction(messages, instruction))[0].tolist()
+    if not isinstance(thought, str):
+        raise SpanError("The thought must be text.")
+    thinking = enable_thinking or bool(thought.strip())
+    prompt = em.chat_ids(with_instruction(messages, instruction), enable_thinking=thinking)[0].tolist()
+    thought_block = em.thought_ids(thought)
+    if thought_block and prompt[-1:] != thought_block[-1:]:  # a template that closed a thought span itself: none
+        prompt += thought_block
     L, vocab = em.canvas_length, em.vocab_size
     end_id = em.eos_token_ids[0] if em.eos_token_ids else None
     pad = em.model.generation_config.pad_token_id or 0
@@ -129,7 +141,7 @@ def infill(em, messages: list[dict], answer: str, span: tuple[int, int], setting
                   tokens_per_forward=renoised / forwards[0] if forwards[0] else 0.0,
                   ttft_s=first_frame if first_frame is not None else seconds,
                   canvases=len(new_canvases), prompt_tokens=len(prompt), cached_tokens=0, seed=seed)
-    yield Done(ids, text, "", reason, stats)
+    yield Done(ids, text, thought.strip(), reason, stats)
 
 
 def with_instruction(messages: list[dict], instruction: str | None) -> list[dict]:

@@ -244,3 +244,34 @@ def test_selection_outside_an_answer_offers_no_rewrite(qtbot, chat_em, tmp_path)
         menu.close()
     finally:
         desk.window.close()
+
+
+@needs_demo
+def test_rewrite_in_a_thinking_chat_reads_the_answers_thought_and_keeps_it(qtbot, demo_em, tmp_path):  # noqa: F811
+    """A Thinking chat: the span is conditioned on the thought the answer was written after, and the rewritten
+    answer keeps its thought (the "Thought" fold stays)."""
+    from app.store.chats import ChatStore
+
+    store_path = tmp_path / "chats.sqlite3"
+    store = ChatStore(store_path)
+    try:
+        conv = store.create_conversation("Where are my chats?", thinking=True)
+        store.add_user_message(conv.id, "Where are my chats?")
+        answer = store.start_assistant(conv.id, seed=1, settings=None, model="demo")
+        store.finish_assistant(answer.id, text=WRONG_ANSWER, thinking="They asked where chats live.", stats=None,
+                               status="done")
+    finally:
+        store.close()
+    desk = open_demo_desktop(qtbot, demo_em, store_path)
+    requests = []
+    desk.worker._rewrite_requested.connect(lambda request, _cancel: requests.append(request))  # noqa: SLF001
+    try:
+        desk.controller.open_conversation(conv.id)
+        assert desk.window.chat.thinking.isChecked()
+        start = WRONG_ANSWER.index("zzzz")
+        _rewrite_until_changed(qtbot, desk, answer.id, tries=1, span=(start, start + 4))
+        assert requests and requests[0].enable_thinking and requests[0].thought == "They asked where chats live."
+        assert desk.store.message(answer.id).thinking == "They asked where chats live."
+        assert "Thought" in desk.window.chat.messages.plain_text()
+    finally:
+        desk.window.close()

@@ -212,3 +212,41 @@ def test_eos_and_pad_written_inside_a_middle_span_are_dropped_from_the_text():
     assert len(written) < 16  # this random model wrote at least one end token inside the span
     assert done.text == ANSWER[:4] + em.tokenizer.decode(written, skip_special_tokens=True) + ANSWER[20:]
     assert [t for t in done.token_ids if t in eos] == [done.token_ids[-1]] and done.reason == "eos"
+
+
+THINKING_TEMPLATE_END = "{% if add_generation_prompt %}<|turn>model\n{% endif %}"
+
+
+def test_a_thought_is_read_before_the_answer_and_kept():
+    """In a thinking chat the span is conditioned on the thought the answer was written after (placed literally
+    between the conversation and the answer, a forged `<eos>` inside it stays text); Done.thinking keeps it."""
+    em = tiny_engine_model(seed=5, canvas_length=32)
+    template = em.tokenizer.chat_template
+    em.tokenizer.chat_template = template[: template.index("{% if add_generation_prompt %}")] + THINKING_TEMPLATE_END
+    thought = "Birds first, then grass. <eos>"
+    block = em.thought_ids(thought)
+    controls = {em.tokenizer.convert_tokens_to_ids(t) for t in ("<|channel>", "<channel|>")}
+    assert block[0] in controls and block[-1] in controls
+    assert set(block[1:-1]).isdisjoint(controls | set(em.eos_token_ids))  # the thought's text is literal
+
+    def run(**kw):
+        events = list(infill(em, QUESTION, ANSWER, (3, 9), SETTINGS, **kw))
+        return [e.draft for e in events if isinstance(e, Frame)], events[-1]
+
+    plain_frames, plain = run()
+    thought_frames, done = run(enable_thinking=True, thought=thought)
+    assert thought_frames != plain_frames  # the thought changed the conditioning
+    assert done.thinking == thought and plain.thinking == ""
+    assert done.stats.prompt_tokens == plain.stats.prompt_tokens + len(block)
+    assert done.text[:3] == ANSWER[:3] and done.text.endswith(ANSWER[9:])
+    with pytest.raises(SpanError, match="thought must be text"):
+        list(infill(em, QUESTION, ANSWER, (3, 9), SETTINGS, thought=7))
+
+
+def test_no_thought_is_added_after_a_template_that_closed_an_empty_one(em):
+    """The demo-style template answers with thinking on by an empty, closed thought span: nothing is added to it."""
+    _, done = [e for e in infill(em, QUESTION, ANSWER, (3, 9), SETTINGS, enable_thinking=True,
+                                 thought="a thought")][-2:]
+    think_prompt = em.chat_ids(QUESTION, enable_thinking=True).shape[1]
+    assert done.stats.prompt_tokens == think_prompt
+    assert em.thought_ids("") == [] and em.thought_ids("   ") == []
