@@ -88,6 +88,7 @@ class _Runner(QObject):
         super().__init__()
         self.compiled = CompiledSetup(compiled_on or on_cuda, self.loading.emit, self.notice.emit)
         self._em: Any = None
+        self._info: ModelInfo | None = None  # what `loaded` last announced: still loaded after a failed load
         self._session: Any = None
         self._session_key: int | None = None
         self._cpu_threads: int | None = None  # None: the engine's default (physical cores − 1)
@@ -130,17 +131,28 @@ class _Runner(QObject):
             suggestion = getattr(exc, "suggestion", None)
             if suggestion:
                 self.profile_suggested.emit(source, str(suggestion), str(exc))
-            self.error.emit(0, str(exc))
+            self._load_failed(str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - the window must keep running and say what happened
             log.error("model load failed\n%s", traceback.format_exc())
-            self.error.emit(0, f"Could not load the model: {exc}")
+            self._load_failed(f"Could not load the model: {exc}")
             return
         self._em, self._session, self._session_key = em, None, None
         name = str(em.name)
         is_random = source == TINY_MODEL or prebuilt is not None and "random" in name.lower()
-        info = ModelInfo(name, source, str(em.device), int(em.canvas_length), pieces, defaults, is_random, text)
+        self._announce(ModelInfo(name, source, str(em.device), int(em.canvas_length), pieces, defaults, is_random,
+                                 text))
+
+    def _announce(self, info: ModelInfo) -> None:
+        self._info = info
         self.loaded.emit(info)
+
+    def _load_failed(self, message: str) -> None:
+        """`error(0, …)`; the model loaded before (if any) is untouched, so it is announced again and stays usable."""
+        kept = self._info
+        self.error.emit(0, message if kept is None else f"{message} Still using {kept.name}.")
+        if kept is not None:
+            self.loaded.emit(kept)
 
     def _load_remote(self, source: str) -> None:
         """Connect to a remote OpenAI-compatible server; it answers in place of a local model."""
@@ -148,13 +160,13 @@ class _Runner(QObject):
         try:
             remote = connect_remote(source)
         except EngineError as exc:
-            self.error.emit(0, str(exc))
+            self._load_failed(str(exc))
             return
         self._em, self._session, self._session_key = remote, None, None
         # No tokenizer here: a one-entry piece table lets the canvas paint each step's cell states (noise, guess,
         # settled) without text; the text arrives with each canvas.
-        self.loaded.emit(ModelInfo(remote.name, source, "remote", int(remote.canvas_length), [""],
-                                   remote_defaults(), canvas_note=canvas_note(remote)))
+        self._announce(ModelInfo(remote.name, source, "remote", int(remote.canvas_length), [""], remote_defaults(),
+                                 canvas_note=canvas_note(remote)))
 
     @Slot(bool)
     def set_compiled(self, enabled: bool) -> None:

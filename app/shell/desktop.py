@@ -68,6 +68,7 @@ class ModelPicker:
         combo.addItem(REMOTE_LABEL, REMOTE)
         self.remote_dialog: RemoteDialog | None = None
         combo.activated.connect(self._activated)
+        controller.model_ready.connect(self._show_loaded)
 
     def add(self, source: str) -> int:
         """The picker row for `source`, added before "Open a model folder…" when new."""
@@ -108,6 +109,12 @@ class ModelPicker:
 
         worker.error.connect(failed)
         controller.model_ready.connect(finished)
+
+    def _show_loaded(self, info: object) -> None:
+        """The picker shows the model that is loaded — after a failed load too, when the one before stays."""
+        source = getattr(info, "source", "")
+        if source:
+            self.combo.setCurrentIndex(self.add(source))
 
     def _restore(self) -> None:
         current = self.controller.model.source if self.controller.model else ""

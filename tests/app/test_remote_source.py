@@ -142,3 +142,34 @@ def test_the_remembered_server_reconnects_at_start_and_a_gone_one_falls_back_to_
         assert desktop.window.model_picker.currentData() == default_model_source()
     finally:
         desktop.window.close()
+
+
+def test_a_server_that_does_not_answer_leaves_the_loaded_model_in_use(qtbot, desk):
+    """Picking a remote server that is not running: the banner says so and that the model loaded before is still in
+    use; the picker shows that model again, Send works, and a question is answered by it."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    before = desk.controller.model
+    with qtbot.waitSignal(desk.controller.model_ready, timeout=30_000) as ready:
+        _choose_remote(qtbot, desk, f"http://127.0.0.1:{port}/v1", "")
+    assert ready.args[0].source == before.source
+    banner = desk.window.findChild(QWidget, "errorBanner")
+    assert banner.isVisible() and "Cannot reach" in banner.text() and f"Still using {before.name}" in banner.text()
+    assert desk.controller.model.source == before.source
+    assert desk.window.model_picker.currentData() == before.source
+    assert desk.window.chat.send_button.isEnabled() and desk.window.load_progress.isHidden()
+    assert desk.store.message(ask(qtbot, desk, "still here?")).status == "done"
+
+
+def test_a_folder_that_is_not_a_model_leaves_the_loaded_model_in_use(qtbot, desk, tmp_path):
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    before = desk.controller.model
+    with qtbot.waitSignal(desk.controller.model_ready, timeout=30_000):
+        desk.window.model_picker_controller.load(str(folder))
+    banner = desk.window.findChild(QWidget, "errorBanner")
+    assert banner.isVisible() and f"Still using {before.name}" in banner.text()
+    assert desk.controller.model.source == before.source and desk.window.chat.send_button.isEnabled()
