@@ -47,6 +47,36 @@ def default_model_source() -> str:
     return str(demo_model_dir()) if demo_model_available() else TINY_MODEL
 
 
+DEMO_SOURCE = "demo"  # how the settings file names the embedded demo model: its folder moves with each install
+
+
+def saved_source(source: str) -> str:
+    """`source` as the settings file keeps it: the embedded demo model by name, never by this install's path."""
+    if source and source != TINY_MODEL and not source.startswith("remote:") and _is_demo_folder(Path(source)):
+        return DEMO_SOURCE
+    return source
+
+
+def restored_source(saved: str) -> str:
+    """A model from the settings file as this install loads it: the demo model (by name, or by the path of another
+    install's copy — a moved or reinstalled app, a one-file bundle unpacked elsewhere) is this install's copy."""
+    if saved == DEMO_SOURCE or saved and _looks_like_another_demo(saved):
+        return default_model_source()
+    return saved
+
+
+def _is_demo_folder(path: Path) -> bool:
+    try:
+        return path.resolve() == demo_model_dir().resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def _looks_like_another_demo(saved: str) -> bool:
+    path = Path(saved)
+    return path.is_absolute() and path.name == demo_model_dir().name and path.parent.name == "resources"
+
+
 def model_label(source: str) -> str:
     """A short, honest name for the model picker and the status bar."""
     if source == TINY_MODEL:
@@ -54,7 +84,7 @@ def model_label(source: str) -> str:
     if source.startswith("remote:"):  # app.models.remote_source
         return f"Remote: {source[len('remote:'):]}"
     path = Path(source)
-    if demo_model_available() and path.resolve() == demo_model_dir().resolve():
+    if demo_model_available() and _is_demo_folder(path):
         return "Demo model (embedded, tiny — trained on simple Q&A)"
     return path.name or source
 

@@ -19,6 +19,8 @@ from typing import Any
 from engine import SamplerSettings
 from engine.errors import EngineError
 
+from ..models.model_sources import restored_source, saved_source
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: the file is flat enough for `_read_flat_toml`
@@ -99,6 +101,7 @@ def load_settings(path: Path | None = None) -> AppSettings:
     if not isinstance(model, str) or "\x00" in model or len(model) > MAX_MODEL_CHARS:
         dropped.append("model")
         model = ""
+    model = restored_source(model)
     threads = app.get("cpu_threads", 0)
     if not isinstance(threads, int) or isinstance(threads, bool) or not 0 <= threads <= MAX_CPU_THREADS:
         dropped.append("cpu_threads")
@@ -184,7 +187,7 @@ def save_settings(settings: AppSettings, path: Path | None = None) -> str:
         log.warning("settings not saved: %s", exc)
         return f"Settings were not saved: {exc}"
     lines = ["# Diffusion Desk settings (written by the app; safe to edit while it is closed)", "", "[app]"]
-    lines.append(f"model = {_toml_value(settings.model)}")
+    lines.append(f"model = {_toml_value(saved_source(settings.model))}")
     if settings.cpu_threads:
         lines.append(f"cpu_threads = {int(settings.cpu_threads)}")
     lines.append(f"compiled_path = {'true' if settings.compiled_path else 'false'}")

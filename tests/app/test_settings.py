@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QPushButton
 
 from app.chat.settings_dialog import parse_settings
@@ -86,3 +87,22 @@ def test_settings_round_trip():
     loaded = load_settings()
     assert loaded.sampler == {"max_new_tokens": 512, "t_min": 0.3} and loaded.model == '/models/x "y"'
     assert not loaded.problem
+
+
+def test_the_demo_model_is_remembered_by_name_not_by_this_installs_path(tmp_path):
+    """A reinstall, a moved app or a one-file bundle unpacked elsewhere puts the demo model in another folder: the
+    settings file names it "demo", and an older file's path to another install's copy means this install's copy."""
+    from app.models.model_sources import demo_model_available, demo_model_dir, model_label
+    if not demo_model_available():
+        pytest.skip("no embedded demo model in this build")
+    save_settings(AppSettings(model=str(demo_model_dir())))
+    assert 'model = "demo"' in settings_path().read_text(encoding="utf-8")
+    assert load_settings().model == str(demo_model_dir())
+    other_copy = tmp_path / "old-install" / "resources" / "demo-model"
+    other_copy.mkdir(parents=True)
+    (other_copy / "config.json").write_text("{}")
+    save_settings(AppSettings(model=str(other_copy)))  # as an older version wrote it
+    loaded = load_settings()
+    assert loaded.model == str(demo_model_dir()) and model_label(loaded.model).startswith("Demo model")
+    save_settings(AppSettings(model=str(tmp_path / "my-model")))  # any other folder stays as it is
+    assert load_settings().model == str(tmp_path / "my-model")
