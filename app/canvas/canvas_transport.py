@@ -82,13 +82,13 @@ class Transport(QWidget):
         scrub_row.setContentsMargins(8, 0, 8, 0)
         scrub_row.addWidget(self.scrubber, 1)
         scrub_row.addWidget(self.position_label)
+        scrub_row.addWidget(self.save_button)  # here, not with the buttons: the panel stays narrow enough to give way
         buttons = QHBoxLayout()
         buttons.setContentsMargins(8, 0, 8, 0)
         for widget in (self.previous_canvas, self.step_back, self.play_button, self.step_forward, self.next_canvas,
                        self.speed, self.live_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
-        buttons.addWidget(self.save_button)
         status_row = QHBoxLayout()
         status_row.setContentsMargins(8, 0, 8, 4)
         status_row.addWidget(self.status, 1)

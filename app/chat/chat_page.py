@@ -63,6 +63,9 @@ class Composer(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
+CHAT_COLUMN_MIN_WIDTH = 340
+
+
 class ChatPage(QWidget):
     """Holds every chat widget; exposes them as attributes for the controller and tests."""
 
@@ -95,6 +98,7 @@ class ChatPage(QWidget):
         banner_row.addWidget(self.banner_close, 0, Qt.AlignmentFlag.AlignTop)
 
         self.edit_label = named(QLabel(self), "editBanner")
+        self.edit_label.setWordWrap(True)  # never widens the window
         self.edit_label.setVisible(False)
         self.cancel_edit = named(QPushButton("Cancel edit", self), "cancelEditButton")
         self.cancel_edit.setVisible(False)
@@ -129,7 +133,8 @@ class ChatPage(QWidget):
         compose_row.addWidget(self.composer, 1)
         compose_row.addLayout(buttons)
 
-        column = QWidget(self)
+        column = named(QWidget(self), "chatColumn")
+        column.setMinimumWidth(CHAT_COLUMN_MIN_WIDTH)  # the list and the canvas give way before the composer does
         col = QVBoxLayout(column)
         col.setContentsMargins(4, 8, 4, 8)
         col.addLayout(top)

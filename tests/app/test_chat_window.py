@@ -247,3 +247,25 @@ def test_system_prompt_and_thinking_set_before_the_first_message_stay_with_the_n
     conv = desk.store.conversation(desk.controller.conversation_id)
     assert (conv.system_prompt, conv.thinking) == ("You are terse.", True)
     assert page.system_prompt.text() == "You are terse." and page.thinking.isChecked()
+
+
+def test_a_narrow_window_keeps_the_chat_column_usable_and_edit_does_not_widen_it(qtbot, desk):
+    """At its smallest and at 1100 px the composer keeps a usable width (the chat list and the canvas give way
+    first); "Edit & resend" wraps its notice instead of growing the window."""
+    from app.chat.chat_page import CHAT_COLUMN_MIN_WIDTH
+
+    window = desk.window
+    column = window.findChild(QWidget, "chatColumn")
+    composer = window.findChild(Composer, "composer")
+    for size in ((600, 400), (1100, 700)):
+        window.resize(*size)
+        qtbot.wait(50)
+        assert column.width() >= CHAT_COLUMN_MIN_WIDTH and composer.width() >= CHAT_COLUMN_MIN_WIDTH - 120, size
+    assert window.minimumSizeHint().width() <= 1000  # a 1024-px-wide screen still holds the window
+    window.resize(1100, 700)
+    qtbot.wait(50)
+    ask(qtbot, desk, "first question")
+    view = desk.window.findChild(QTextBrowser, "messageView")
+    view.activate(view.action_href("edit", desk.store.messages(desk.controller.conversation_id)[0].id))
+    qtbot.wait(50)
+    assert window.findChild(QLabel, "editBanner").isVisible() and window.width() == 1100
