@@ -64,6 +64,14 @@ def draft_html(committed: str, spans: list[tuple[str, bool]], after: str = "") -
     return "".join(parts) or f'<span style="color:{DIM}">…</span>'
 
 
+STOPPED_EARLY = ("Stopped before the first canvas was finished, so nothing was kept (text is saved a canvas at a "
+                 "time). Regenerate answers again.")
+
+
+def _stopped_before_a_canvas(m: Message) -> bool:
+    return m.role == "assistant" and not m.text and m.status in ("cancelled", "interrupted")
+
+
 class MessageView(QTextBrowser):
     """Emits `action_requested(action, message_id)` for copy/edit/regenerate/replay links; copies code itself."""
 
@@ -152,7 +160,8 @@ class MessageView(QTextBrowser):
         if user:
             links.append(self._action("edit", m.id, "Edit &amp; resend"))
         else:
-            links.append(self._action("replay", m.id, "Replay&nbsp;canvas"))
+            if not _stopped_before_a_canvas(m):  # nothing was committed, so no frames were stored
+                links.append(self._action("replay", m.id, "Replay&nbsp;canvas"))
             if is_last_answer and m.id != self._live_id:
                 links.append(self._action("regen-new", m.id, "↻&nbsp;New&nbsp;seed"))
                 links.append(self._action("regen-same", m.id, "↻&nbsp;Same&nbsp;seed"))
@@ -202,7 +211,10 @@ class MessageView(QTextBrowser):
         rendered = self._rendered[key]
         self._codes[m.id] = rendered.codes
         self._targets.update({href: (m.id, target) for href, target in rendered.targets.items()})
-        return thought + (rendered.html or f'<span style="color:{DIM}">(empty answer)</span>')
+        if not rendered.html:
+            empty = STOPPED_EARLY if _stopped_before_a_canvas(m) else "(empty answer)"
+            return thought + f'<span style="color:{DIM}">{html.escape(empty)}</span>'
+        return thought + rendered.html
 
     # -- live draft ---------------------------------------------------------------------------------------------
     def update_live(self, committed: str, spans: list[tuple[str, bool]], after: str = "") -> None:

@@ -86,6 +86,28 @@ def test_stop_mid_answer_keeps_committed_text(qtbot, chat_em, tmp_path):
         desk.window.close()
 
 
+def test_stop_before_the_first_canvas_says_nothing_was_kept_and_offers_no_replay(qtbot, chat_em, tmp_path):
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3", steps=200)
+    try:
+        stop = desk.window.findChild(QPushButton, "stopButton")
+        frames: list[object] = []
+
+        def frame(_rid, _frame):
+            frames.append(_frame)
+            if len(frames) == 3:
+                stop.click()
+
+        desk.worker.frame.connect(frame)
+        answer_id = ask(qtbot, desk, "Tell me a long story")
+        assert desk.store.message(answer_id).status == "cancelled" and not desk.store.message(answer_id).text
+        view = desk.window.findChild(QTextBrowser, "messageView")
+        assert "Stopped before the first canvas was finished" in view.plain_text()
+        assert "(empty answer)" not in view.plain_text()
+        assert view.action_href("replay", answer_id) is None and view.action_href("regen-new", answer_id)
+    finally:
+        desk.window.close()
+
+
 def test_edit_and_resend_replaces_later_turns(qtbot, desk):
     ask(qtbot, desk, "first question")
     ask(qtbot, desk, "second question")
