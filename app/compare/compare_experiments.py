@@ -23,34 +23,46 @@ class ExperimentListMixin:
         self.page.set_experiments(self.experiments.experiments(), self.experiment.id if self.experiment else None)
 
     def open_from_chat(self) -> None:
-        """"Compare…" from a chat: a new experiment with the open chat's last question (its earlier turns as context)
-        and its system prompt in every column; the Compare page is shown."""
+        """"Compare…" from a chat: a new experiment with the open chat's last question (its earlier turns as context),
+        every column reset to ask it the chat's way (see `_columns_from_chat`); the Compare page is shown."""
         if self.request_id is not None:  # a batch is running: just show it
             self.show_page()
             return
         self.new_experiment()
         chat = self.chat
-        if chat.conversation_id is not None:
-            conv = self.store.conversation(chat.conversation_id)
-            messages = self.store.messages(chat.conversation_id)
+        conv = self.store.conversation(chat.conversation_id) if chat.conversation_id is not None else None
+        if conv is not None:
+            messages = self.store.messages(conv.id)
             last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
             if last_user is not None:
                 self._context = [{"role": m.role, "content": m.text} for m in messages[:last_user] if m.text.strip()]
-                self._conversation_id = chat.conversation_id
+                self._conversation_id = conv.id
                 self.page.prompt.setPlainText(messages[last_user].text)
                 earlier = f" with its {len(self._context)} earlier turns as context" if self._context else ""
                 shown = f"From the chat “{conv.title}”{earlier}: Continue puts the chosen answer there."
                 self.page.context_label.setText(shown)
                 self.page.context_label.setVisible(True)
-            for column in self.page.columns:
-                column.system_prompt.setText(conv.system_prompt)
-                if conv.thinking and column.preset_key() == "defaults":  # asked as the chat asks it: thinking on
-                    column.preset.setCurrentIndex(column.preset.findData(THINKING_PRESET))
+        if conv is not None:
+            self._columns_from_chat(conv.system_prompt, conv.thinking)
+        else:  # a chat not saved yet: what its page is set to
+            self._columns_from_chat(chat.page.system_prompt.text(), chat.page.thinking.isChecked())
         self.show_page()
         self.page.prompt.setFocus()
 
+    def _columns_from_chat(self, system_prompt: str, thinking: bool) -> None:
+        """Every column asks the question as the chat does: its system prompt, its preset ("Thinking on" for a
+        thinking chat, else the model defaults), no question of its own, and seeds 1–4 so the columns still differ;
+        nothing of an earlier experiment's columns stays."""
+        preset = THINKING_PRESET if thinking else "defaults"
+        for column in self.page.columns:
+            column.seed.setValue(column.index + 1)
+            column.preset.setCurrentIndex(column.preset.findData(preset))
+            column.system_prompt.setText(system_prompt)
+            column.prompt.clear()
+
     def new_experiment(self) -> None:
-        """Clear the page for a new experiment (the columns keep their settings)."""
+        """Clear the page for a new experiment: the columns keep their seed, preset and system prompt, but not a
+        question of their own (it varied the previous prompt)."""
         if self.request_id is not None:
             return
         self.experiment, self.variants = None, []
@@ -58,6 +70,7 @@ class ExperimentListMixin:
         self.page.context_label.setVisible(False)
         self.page.prompt.clear()
         for column in self.page.columns:
+            column.prompt.clear()
             column.begin()
             column.status.setText("")
             column.canvas.set_note("Run all to watch this variant form")

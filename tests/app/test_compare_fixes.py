@@ -1,0 +1,111 @@
+"""Compare defects from a user walkthrough, each driven through the real window, page and controller: a Compare
+opened from a chat asks that chat's question in every column, Continue titles a new chat by the column's own
+question, the missing-prompt hint goes once a prompt is typed, the word diff reads as words, a column without
+frames shows its replay at the start, and a long status line never shifts one column's replay row."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+
+from app.compare.compare_page import ComparePage
+from app.store.experiments import ExperimentStore, effective_prompt
+from tests.app.helpers import ask, open_desktop
+
+RUN_TIMEOUT_MS = 120_000
+
+
+def _page(desk) -> ComparePage:
+    return desk.window.findChild(ComparePage, "comparePage")
+
+
+def _show_page(desk) -> ComparePage:
+    page = _page(desk)
+    desk.window.nav.setCurrentRow(desk.window.pages.indexOf(page))
+    return page
+
+
+def _run(qtbot, desk) -> int:
+    """Run all through the button; the stored experiment's id once every variant is done."""
+    with qtbot.waitSignal(desk.compare.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        qtbot.mouseClick(_page(desk).run_button, Qt.MouseButton.LeftButton)
+    return finished.args[0]
+
+
+def test_compare_from_a_chat_asks_its_question_in_every_column_with_its_presets(qtbot, chat_em, tmp_path):
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        ask(qtbot, desk, "How do I download DiffusionGemma?")
+        desk.window.compare_action.trigger()
+        page = _page(desk)
+        page.columns[3].prompt.setText("Reverse: download DiffusionGemma")  # an earlier experiment's own settings
+        page.columns[1].preset.setCurrentIndex(page.columns[1].preset.findData("hotter"))
+        page.columns[2].seed.setValue(2)
+        _run(qtbot, desk)
+
+        desk.controller.new_conversation()
+        desk.window.chat.thinking.setChecked(True)
+        ask(qtbot, desk, "Hello there")
+        desk.window.compare_action.trigger()
+        assert desk.window.pages.currentWidget() is page and page.prompt.toPlainText() == "Hello there"
+        assert [c.prompt.text() for c in page.columns] == ["", "", "", ""]
+        assert [c.preset_key() for c in page.columns] == ["thinking"] * 4  # the thinking chat's way, everywhere
+        assert [c.seed.value() for c in page.columns] == [1, 2, 3, 4]  # the columns differ by seed again
+        experiment = ExperimentStore(desk.store).experiment(_run(qtbot, desk))
+        variants = ExperimentStore(desk.store).variants(experiment.id)
+        assert [effective_prompt(experiment, v.spec) for v in variants] == ["Hello there"] * 4
+
+        desk.controller.new_conversation()
+        ask(qtbot, desk, "And without thinking?")
+        desk.window.compare_action.trigger()
+        assert [c.preset_key() for c in page.columns] == ["defaults"] * 4
+    finally:
+        desk.window.close()
+
+
+def test_compare_from_a_chat_not_saved_yet_takes_the_chat_pages_settings(qtbot, chat_em, tmp_path):
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        assert desk.controller.conversation_id is None
+        desk.window.chat.system_prompt.setText("You are terse.")
+        desk.window.chat.thinking.setChecked(True)
+        desk.window.compare_action.trigger()
+        page = _page(desk)
+        assert [(c.preset_key(), c.system_prompt.text()) for c in page.columns] == [("thinking", "You are terse.")] * 4
+    finally:
+        desk.window.close()
+
+
+def test_new_experiment_keeps_column_settings_but_not_their_prompts(qtbot, chat_em, tmp_path):
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        page = _show_page(desk)
+        page.columns[1].preset.setCurrentIndex(page.columns[1].preset.findData("hotter"))
+        page.columns[2].system_prompt.setText("Be terse.")
+        page.columns[3].prompt.setText("Reverse: lamp")
+        page.findChild(QPushButton, "newExperimentButton").click()
+        assert page.columns[1].preset_key() == "hotter" and page.columns[2].system_prompt.text() == "Be terse."
+        assert page.columns[3].prompt.text() == ""  # a column question belongs to the prompt it varied
+    finally:
+        desk.window.close()
+
+
+def test_continue_titles_a_new_chat_with_the_columns_own_question(qtbot, chat_em, tmp_path):
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        ask(qtbot, desk, "How do I download DiffusionGemma?")
+        desk.window.compare_action.trigger()
+        page = _page(desk)
+        page.columns[3].prompt.setText("Reverse: download DiffusionGemma")
+        _run(qtbot, desk)
+        with qtbot.waitSignal(desk.compare.continued, timeout=10_000) as continued:
+            qtbot.mouseClick(page.columns[3].continue_button, Qt.MouseButton.LeftButton)
+        message = desk.store.message(continued.args[0])
+        conv = desk.store.conversation(message.conversation_id)
+        questions = [m.text for m in desk.store.messages(conv.id) if m.role == "user"]
+        assert questions == ["Reverse: download DiffusionGemma"]
+        assert conv.title == "Reverse: download DiffusionGemma"
+        assert desk.window.chat.conversations.findChild(type(page.experiments), "conversationList").item(0).text() \
+            == "Reverse: download DiffusionGemma"
+    finally:
+        desk.window.close()
