@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 
+from ..chat.example_prompts import DEMO_EXAMPLES, examples_for
+
 KEY_VARIABLE = "DIFFUSION_DESK_API_KEY"
+GENERAL_PROMPT = "Write a haiku about diffusion."
 
 
-def curl_example(url: str, model_id: str, has_key: bool) -> str:
-    """A curl command that streams one answer from the server at `url` (`…/v1`)."""
+def example_prompt(source: str) -> str:
+    """The question the examples ask the model loaded from `source`: for the demo model one of the chat's demo
+    examples (it declines anything outside its skills), else a general request."""
+    return DEMO_EXAMPLES[0] if examples_for(source) == DEMO_EXAMPLES else GENERAL_PROMPT
+
+
+def curl_example(url: str, model_id: str, has_key: bool, prompt: str = GENERAL_PROMPT) -> str:
+    """A curl command that streams the answer to `prompt` from the server at `url` (`…/v1`)."""
     body = (f'{{"model": {json.dumps(model_id)}, "stream": true,\n'
-            '       "messages": [{"role": "user", "content": "Write a haiku about diffusion."}]}')
+            f'       "messages": [{{"role": "user", "content": {json.dumps(prompt)}}}]}}')
     body = body.replace("'", "'\\''")  # a model id is data: keep it inside the shell's single quotes
     lines = [f"curl -N {url}/chat/completions", "  -H 'Content-Type: application/json'"]
     if has_key:
@@ -19,8 +28,8 @@ def curl_example(url: str, model_id: str, has_key: bool) -> str:
     return " \\\n".join(lines)
 
 
-def python_example(url: str, model_id: str, has_key: bool) -> str:
-    """An openai-python script that streams one answer from the server at `url`."""
+def python_example(url: str, model_id: str, has_key: bool, prompt: str = GENERAL_PROMPT) -> str:
+    """An openai-python script that streams the answer to `prompt` from the server at `url`."""
     key = f'os.environ["{KEY_VARIABLE}"]' if has_key else '"not-needed"'
     return "\n".join([
         "import os" if has_key else "",
@@ -29,7 +38,7 @@ def python_example(url: str, model_id: str, has_key: bool) -> str:
         f"client = OpenAI(base_url={json.dumps(url)}, api_key={key})",
         "stream = client.chat.completions.create(",
         f"    model={json.dumps(model_id)},",
-        '    messages=[{"role": "user", "content": "Write a haiku about diffusion."}],',
+        f'    messages=[{{"role": "user", "content": {json.dumps(prompt)}}}],',
         "    stream=True,",
         ")",
         "for chunk in stream:",

@@ -15,6 +15,7 @@ from engine import EngineError
 from engine.serve import DEFAULT_HOST, DEFAULT_PORT, Server
 
 from .api_key import ApiKeyStore
+from .examples import example_prompt
 from .server_panel import ServerPanel, result_text
 from .worker_queue import ServerEvents, WorkerQueue
 
@@ -39,6 +40,7 @@ class ServerController(QObject):
         self._wanted = False  # the switch's position; a start that lands after "off" is undone
         self._restart = False
         self._showing: str | None = None  # the request id the canvas follows
+        self._source = ""  # where the loaded model came from: the examples ask the demo model what it answers
         self.events = ServerEvents(parent=self)
         self.events.request_added.connect(panel.log_request)
         self.events.frame.connect(self._frame)
@@ -102,7 +104,7 @@ class ServerController(QObject):
             return
         self.panel.show_state("on", server.url, f"Serving {server.service.model_id} at {server.url}"
                               + (" (key required)" if server.service.key else ""))
-        self.panel.show_examples(server.url, server.service.model_id, bool(server.service.key))
+        self._show_examples(server.url, server.service.model_id, bool(server.service.key))
         self._timer.start()
 
     def _start_failed(self, message: str) -> None:
@@ -129,12 +131,17 @@ class ServerController(QObject):
     def _model_loaded(self, info: Any) -> None:
         """Another model was loaded: a running server restarts to serve it; while off, the examples name it (a
         copied example asking for another model would get 404 model_not_found)."""
+        self._source = str(getattr(info, "source", "") or "")
         if self.server is not None and self._wanted:
             self._restart = True
             self._stop()
         elif self.server is None:
             url = f"http://{DEFAULT_HOST}:{self.panel.port.value() or DEFAULT_PORT}/v1"
-            self.panel.show_examples(url, str(getattr(info, "name", "") or "model"), bool(self.keys.key))
+            self._show_examples(url, str(getattr(info, "name", "") or "model"), bool(self.keys.key))
+
+    def _show_examples(self, url: str, model_id: str, has_key: bool) -> None:
+        """The panel's examples for the served (or loaded) model, asking a question that model answers."""
+        self.panel.show_examples(url, model_id, has_key, example_prompt(self._source))
 
     def shutdown(self) -> None:
         """The window closes: stop serving now (queued and running requests are cancelled)."""

@@ -32,7 +32,7 @@ from engine.serve import DEFAULT_PORT
 
 from ..common.widgets import named
 from .api_key import new_key
-from .examples import KEY_VARIABLE, curl_example, python_example
+from .examples import GENERAL_PROMPT, KEY_VARIABLE, curl_example, python_example
 
 LOG_COLUMNS = ("Time", "Request", "State", "Prompt", "Answer", "Steps", "Seconds", "Result")
 MAX_ROWS = 256
@@ -165,10 +165,10 @@ class ServerPanel(QWidget):
         self.switch.blockSignals(False)
         self.switch.setEnabled(state in ("off", "on"))
 
-    def show_examples(self, url: str, model_id: str, has_key: bool) -> None:
-        """Fill the curl and openai-python examples for `url` and `model_id`."""
-        self.curl.setPlainText(curl_example(url, model_id, has_key))
-        self.python.setPlainText(python_example(url, model_id, has_key))
+    def show_examples(self, url: str, model_id: str, has_key: bool, prompt: str = GENERAL_PROMPT) -> None:
+        """Fill the curl and openai-python examples: they ask `model_id` at `url` the question `prompt`."""
+        self.curl.setPlainText(curl_example(url, model_id, has_key, prompt))
+        self.python.setPlainText(python_example(url, model_id, has_key, prompt))
 
     def show_key(self, key: str) -> None:
         """The key read from the keyring (unless the user already typed one)."""

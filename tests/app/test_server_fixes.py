@@ -1,0 +1,95 @@
+"""Server page fixes from a user walkthrough: a key saved while serving applies at once, rejected requests show in
+the Requests log, and the examples ask the demo model a question it answers. Real window, real server on
+127.0.0.1 (port 0), real HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import keyring
+import pytest
+from PySide6.QtWidgets import QWidget
+
+from app.chat.example_prompts import DEMO_EXAMPLES
+from app.models.model_sources import demo_model_available, demo_model_dir
+from app.server.examples import GENERAL_PROMPT
+from tests.fixtures.memory_keyring import MemoryKeyring
+
+KEY = "dd-test-key"
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    """An empty in-memory keyring (the machine has none): the server starts without a key unless a test saves one."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+def _page(qtbot, desk):
+    """The Server page, shown, once the keyring has answered (its note says where a key goes)."""
+    panel = desk.window.findChild(QWidget, "serverPanel")
+    desk.window.nav.setCurrentRow(desk.window.pages.indexOf(panel))
+    note = panel.findChild(QWidget, "apiKeyNote")
+    qtbot.waitUntil(lambda: note.text().startswith("The key is kept in the system keyring."), timeout=10_000)
+    return panel
+
+
+def _turn_on(qtbot, desk, panel) -> str:
+    """Click the switch with port 0 (any free port); the server's URL once it serves."""
+    panel.port.setValue(0)
+    with qtbot.waitSignal(desk.server.started, timeout=30_000):
+        panel.findChild(QWidget, "serverSwitch").click()
+    qtbot.waitUntil(lambda: panel.url.text().startswith("http://127.0.0.1:"), timeout=10_000)
+    return panel.url.text()
+
+
+def _http(qtbot, url: str, *, key: str = "", body: bytes | None = None, timeout: int = 60_000) -> tuple[int, dict]:
+    """One real HTTP request (GET, or POST of `body` as JSON) on a plain thread while Qt keeps running:
+    (status, JSON body)."""
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    result: dict = {}
+
+    def send() -> None:
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body is not None else "GET")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout / 1000) as response:
+                result["answer"] = response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            result["answer"] = exc.code, json.loads(exc.read() or b"{}")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test below
+            result["failure"] = exc
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=timeout)
+    if "failure" in result:
+        raise result["failure"]
+    return result["answer"]
+
+
+# -- 3. the examples ask the demo model a question it answers ---------------------------------------------------------
+@pytest.mark.skipif(not demo_model_available(), reason="the demo model is not embedded in this checkout")
+def test_examples_ask_the_demo_model_a_question_it_answers(qtbot, desk, chat_em):
+    panel = _page(qtbot, desk)
+    # chat_em stands in for the demo weights (fast); what decides the prompt is the source the window loaded
+    with qtbot.waitSignal(desk.worker.model_loaded, timeout=60_000):
+        desk.worker.use_model(chat_em, str(demo_model_dir()))
+    demo_prompt = json.dumps(DEMO_EXAMPLES[0])  # one the demo model answers (tests/engine/test_demo_model.py)
+    assert demo_prompt in panel.curl.toPlainText() and demo_prompt in panel.python.toPlainText()
+    assert GENERAL_PROMPT not in panel.curl.toPlainText() + panel.python.toPlainText()
+
+    _turn_on(qtbot, desk, panel)  # the examples are written again for the running server: still the demo's prompt
+    assert demo_prompt in panel.curl.toPlainText() and demo_prompt in panel.python.toPlainText()
+
+    with qtbot.waitSignal(desk.server.started, timeout=60_000):  # a real model: a general request
+        desk.worker.use_model(chat_em, "/models/some-folder")
+    qtbot.waitUntil(lambda: GENERAL_PROMPT in panel.curl.toPlainText(), timeout=10_000)
+    assert GENERAL_PROMPT in panel.python.toPlainText() and demo_prompt not in panel.curl.toPlainText()
