@@ -99,13 +99,18 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         self.page.conversations.set_conversations(self.store.conversations(self._search), self.conversation_id)
 
     def new_conversation(self, *, from_page: bool = False) -> int | None:
-        """Create an empty conversation, open it and return its id (None, with a banner, when it cannot be saved).
+        """Open an empty conversation and return its id (None, with a banner, when it cannot be saved): the newest
+        unused one (no messages, no system prompt, not renamed) when there is one, else a new one.
         `from_page`: the system prompt and Thinking the user set before the first message go with the new chat."""
         page = self.page
         system, thinking = (page.system_prompt.text(), page.thinking.isChecked()) if from_page else ("", False)
         try:
-            conv = self.store.create_conversation(system_prompt=system, thinking=thinking)
-        except StoreWriteError as exc:
+            # "New chat" again and again opens the one unused chat instead of piling up empty ones.
+            conv = None if from_page else self.store.unused_conversation()
+            if conv is not None and conv.thinking:
+                self.store.set_thinking(conv.id, False)
+            conv = conv or self.store.create_conversation(system_prompt=system, thinking=thinking)
+        except (StoreWriteError, StoreReadError) as exc:
             self.page.show_banner(str(exc))
             return None
         self.refresh_conversations()

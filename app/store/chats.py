@@ -271,6 +271,14 @@ class ChatStore:
             raise KeyError(conversation_id)
         return _conversation(row)
 
+    def unused_conversation(self) -> Conversation | None:
+        """The newest conversation as "New chat" makes it — no messages, no system prompt, not renamed — or None."""
+        row = self.read_one(
+            "SELECT * FROM conversations c WHERE c.system_prompt = '' AND c.title = 'New chat' AND NOT EXISTS ("
+            "SELECT 1 FROM messages m WHERE m.conversation_id = c.id) ORDER BY updated_at DESC, id DESC LIMIT 1"
+        )
+        return None if row is None else _conversation(row)
+
     def conversations(self, search: str = "") -> list[Conversation]:
         """Newest first; `search` matches titles and message text (case-insensitive)."""
         if not search.strip():

@@ -186,6 +186,24 @@ def test_conversations_new_rename_search_delete(qtbot, desk, monkeypatch):
     assert conversations.count() == 1 and len(desk.store.conversations()) == 1
 
 
+def test_new_chat_again_opens_the_unused_chat_instead_of_piling_up_empty_ones(qtbot, desk):
+    ask(qtbot, desk, "alpha conversation")
+    new = desk.window.findChild(QPushButton, "newChatButton")
+    new.click()
+    first_new = desk.controller.conversation_id
+    new.click()
+    desk.window.new_action.trigger()  # Ctrl+N
+    conversations = desk.window.findChild(QListWidget, "conversationList")
+    assert desk.controller.conversation_id == first_new and conversations.count() == 2
+    desk.controller.open_conversation(desk.store.conversations()[-1].id)  # back to "alpha conversation"
+    new.click()
+    assert desk.controller.conversation_id == first_new and len(desk.store.conversations()) == 2
+    desk.window.chat.system_prompt.setText("You are terse.")
+    desk.window.chat.system_prompt.editingFinished.emit()  # an empty chat with a system prompt is kept for it
+    new.click()
+    assert desk.controller.conversation_id != first_new and len(desk.store.conversations()) == 3
+
+
 def test_system_prompt_thinking_and_export(qtbot, desk, tmp_path):
     desk.controller.new_conversation()
     page = desk.window.chat

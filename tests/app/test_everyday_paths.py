@@ -51,9 +51,9 @@ def banner(desk) -> str:
 
 def test_delete_button_asks_with_the_real_dialog_then_deletes(qtbot, desk):
     first = desk.controller.new_conversation()
-    second = desk.controller.new_conversation()
-    desk.store.rename_conversation(second, "Keep or drop")
+    second = desk.store.create_conversation("Keep or drop").id
     desk.controller.refresh_conversations()
+    desk.controller.open_conversation(second)
     delete = desk.window.findChild(QPushButton, "deleteChatButton")
     seen: list = []
     answer_dialog(message_box(), click_button("Cancel"), seen)
