@@ -33,12 +33,13 @@ from ..store.experiments import (
 )
 from .compare_experiments import ExperimentListMixin
 from .compare_export import experiment_json, experiment_markdown
-from .compare_page import ComparePage
+from .compare_page import IDLE_STATUS, ComparePage
 from .presets import apply_preset, preset_thinks
 from .variant_column import LETTERS
 from .word_diff import diff_html, diff_summary, word_diff
 
 log = logging.getLogger(__name__)
+NEEDS_PROMPT = "Type a prompt first."
 
 
 class CompareController(ExperimentListMixin, QObject):
@@ -73,6 +74,7 @@ class CompareController(ExperimentListMixin, QObject):
         run_shortcut = QShortcut(QKeySequence("Ctrl+Return"), p)
         run_shortcut.activated.connect(self.run_all)
         p.stop_button.clicked.connect(self.stop)
+        p.prompt.textChanged.connect(self._prompt_edited)
         p.new_button.clicked.connect(self.new_experiment)
         p.delete_button.clicked.connect(self.delete_current)
         p.seeds_button.clicked.connect(lambda: [c.seed.setValue(c.index + 1) for c in p.columns])
@@ -115,7 +117,7 @@ class CompareController(ExperimentListMixin, QObject):
             self.page.status.setText("No model is loaded yet — pick one in the model list (top left).")
             return False
         if not prompt:
-            self.page.status.setText("Type a prompt first.")
+            self.page.status.setText(NEEDS_PROMPT)
             return False
         specs = self.specs()
         model = self.chat.model.name
@@ -145,6 +147,11 @@ class CompareController(ExperimentListMixin, QObject):
         self._update_buttons()
         self.chat._update_buttons()  # noqa: SLF001 - the chat's Send waits for the batch
         return True
+
+    def _prompt_edited(self) -> None:
+        """The "Type a prompt first." hint goes as soon as the prompt holds more than white space."""
+        if self.page.status.text() == NEEDS_PROMPT and self.page.prompt.toPlainText().strip():
+            self.page.status.setText(IDLE_STATUS)
 
     @staticmethod
     def _stored(spec: VariantSpec) -> VariantSpec:

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from ..store.chats import StoreWriteError
+from .compare_page import IDLE_STATUS
 from .presets import THINKING_PRESET
 
 
@@ -75,7 +76,7 @@ class ExperimentListMixin:
             column.status.setText("")
             column.canvas.set_note("Run all to watch this variant form")
         self.page.experiments.clearSelection()
-        self.page.status.setText("Pick a prompt and the variants, then Run all.")
+        self.page.status.setText(IDLE_STATUS)
         self.show_diff()
         self._update_buttons()
 

@@ -26,6 +26,8 @@ from ..common.widgets import named
 from ..store.experiments import MAX_VARIANTS, Experiment
 from .variant_column import LETTERS, VariantColumn
 
+IDLE_STATUS = "Pick a prompt and the variants, then Run all."
+
 
 class ComparePage(QWidget):
     """Holds every Compare widget as an attribute for the controller and tests."""
@@ -79,7 +81,7 @@ class ComparePage(QWidget):
         controls.addWidget(self.run_button)
         controls.addWidget(self.stop_button)
         controls.addWidget(self.export_button)
-        self.status = named(QLabel("Pick a prompt and the variants, then Run all.", self), "compareStatus")
+        self.status = named(QLabel(IDLE_STATUS, self), "compareStatus")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
 

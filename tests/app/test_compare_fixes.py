@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from app.compare.compare_page import ComparePage
+from app.compare.word_diff import word_diff
 from app.store.experiments import ExperimentStore, effective_prompt
 from tests.app.helpers import ask, open_desktop
 
@@ -109,3 +110,48 @@ def test_continue_titles_a_new_chat_with_the_columns_own_question(qtbot, chat_em
             == "Reverse: download DiffusionGemma"
     finally:
         desk.window.close()
+
+
+def test_type_a_prompt_first_goes_once_a_prompt_is_typed(qtbot, chat_em, tmp_path):
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        page = _show_page(desk)
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        assert page.status.text() == "Type a prompt first."
+        qtbot.keyClicks(page.prompt, " ")
+        assert page.status.text() == "Type a prompt first."  # white space is no prompt
+        qtbot.keyClicks(page.prompt, "Hi")
+        assert "Type a prompt" not in page.status.text()
+    finally:
+        desk.window.close()
+
+
+def test_the_word_diff_keeps_removed_and_added_words_apart(qtbot, chat_em, tmp_path):
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        page = _show_page(desk)
+        left, right = "Open DiffusionGemma from the Models page", "egap sledoM eht morf ammeGnoisuffiD nepO"
+        page.columns[0].finish(left, "done", can_continue=False)
+        page.columns[1].finish(right, "done", can_continue=False)
+        page.diff_left.setCurrentIndex(1)
+        page.diff_left.setCurrentIndex(0)  # the controller redraws the diff of A → B
+        shown = page.diff.toPlainText().split()
+        assert set(shown) <= set(left.split()) | set(right.split()), shown
+        assert sorted(shown) == sorted(left.split() + right.split())
+        assert page.diff_summary.text() == "A → B: 6 words removed, 6 added"
+
+        page.columns[1].finish("Open the Models page", "done", can_continue=False)
+        page.diff_left.setCurrentIndex(1)
+        page.diff_left.setCurrentIndex(0)
+        assert page.diff.toPlainText() == "Open DiffusionGemma from the Models page"  # kept, removed, kept
+    finally:
+        desk.window.close()
+
+
+def test_word_diff_runs_still_rebuild_both_texts():
+    pairs = [("a b c", "x y z"), ("The cat sat on the mat.", "The dog sat on a mat."), ("Hello  world\nbye", "Hello")]
+    for left, right in pairs:
+        runs = word_diff(left, right)
+        assert "".join(t for op, t in runs if op != "insert") == left
+        assert "".join(t for op, t in runs if op != "delete") == right
+    assert word_diff("a b c", "x y z") == [("delete", "a b c"), ("insert", "x y z")]  # not "ax by cz"

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLineEdit, QListWidget, QPushButton, QTextBrowser
 
 from app.compare.compare_page import ComparePage
-from app.compare.word_diff import diff_html, word_diff
+from app.compare.word_diff import diff_html, shown_runs, word_diff
 from app.store.experiments import ExperimentStore
 from tests.app.demo_desk import demo_em, needs_demo, open_demo_desktop  # noqa: F401 - demo_em is a fixture
 from tests.app.helpers import ask
@@ -81,7 +81,8 @@ def test_compare_four_seeds_diff_continue_reopen_and_export(qtbot, demo_em, tmp_
         diff = page.findChild(QTextBrowser, "compareDiff")
         assert variants[0].text != variants[3].text
         assert "line-through" in diff.toHtml() and "removed" in page.diff_summary.text()
-        assert diff.toPlainText() == "".join(text for _op, text in word_diff(variants[0].text, variants[3].text))
+        shown = shown_runs(word_diff(variants[0].text, variants[3].text))
+        assert diff.toPlainText() == "".join(text for _op, text in shown)
 
         replay = page.columns[1]
         replay.play()
