@@ -39,6 +39,9 @@ class ServerController(QObject):
         self.host = DEFAULT_HOST
         self._wanted = False  # the switch's position; a start that lands after "off" is undone
         self._restart = False
+        self._restart_port: int | None = None  # a restart binds the port the server had: clients keep their URL
+        self._key = ""  # the key the server should require ("" none): the field's at switch-on, then each saved one
+        self._model_id = "diffusion-gemma"  # the loaded model's name, for the examples while off
         self._showing: str | None = None  # the request id the canvas follows
         self._source = ""  # where the loaded model came from: the examples ask the demo model what it answers
         self.events = ServerEvents(parent=self)
@@ -50,10 +53,10 @@ class ServerController(QObject):
         self.stopped.connect(self._stopped)
         self._failed.connect(self._start_failed)
         panel.switch_toggled.connect(self.set_on)
-        panel.key_save_requested.connect(self.keys.save)
+        panel.key_save_requested.connect(self.save_key)
         self.keys.loaded.connect(panel.show_key)
         self.keys.keyring_checked.connect(panel.show_keyring)
-        self.keys.saved.connect(panel.show_key_note)
+        self.keys.saved.connect(lambda note: panel.show_key_note(note, saved=bool(self.keys.key)))
         worker.model_loaded.connect(self._model_loaded)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
@@ -65,13 +68,35 @@ class ServerController(QObject):
         """Turn the server on or off (what the switch does)."""
         self._wanted = on
         if on and self.server is None:
+            self._key = self.panel.key.text().strip()
             self._start()
         elif not on and self.server is not None:
             self._stop()
 
+    def save_key(self, key: str) -> None:
+        """Save key (also a cleared one): keep it, and a running server requires it at once — it restarts on its
+        port with the new key (a request in progress is cancelled); a starting one restarts once it is up."""
+        self.keys.save(key)
+        self._key = self.keys.key
+        if self.server is not None and self._wanted and not self._serves_key(self.server):
+            self._restart_with("Applying the new key: restarting…" if self._key else
+                               "Removing the key: restarting…")
+        elif self.server is None and not self._wanted:
+            self._show_off_examples()
+
+    def _serves_key(self, server: Server) -> bool:
+        """Whether `server` requires exactly the key the page asks for (none when it asks for none)."""
+        return server.service.key == (self._key.encode() if self._key else None)
+
+    def _restart_with(self, message: str) -> None:
+        """Stop the running server and start it again (same port, the current key and model), saying `message`."""
+        self._restart = True
+        self._stop(message)
+
     def _start(self) -> None:
-        port = self.panel.port.value()
-        key = self.panel.key.text().strip() or None
+        port = self.panel.port.value() if self._restart_port is None else self._restart_port
+        self._restart_port = None
+        key = self._key or None
         self.panel.show_state("starting")
         self.worker.run_with_model(lambda em: self._build(em, port, key))
 
@@ -102,8 +127,12 @@ class ServerController(QObject):
         if not self._wanted:
             self._stop()
             return
+        if not self._serves_key(server):  # the key was saved while it was starting
+            self._restart_with("Applying the new key: restarting…")
+            return
         self.panel.show_state("on", server.url, f"Serving {server.service.model_id} at {server.url}"
-                              + (" (key required)" if server.service.key else ""))
+                              + (" (key required)" if server.service.key else
+                                 " (no key needed: any program on this machine may use it)"))
         self._show_examples(server.url, server.service.model_id, bool(server.service.key))
         self._timer.start()
 
@@ -111,11 +140,13 @@ class ServerController(QObject):
         self._wanted = False
         self.panel.show_state("off", message=message)
 
-    def _stop(self) -> None:
+    def _stop(self, message: str = "") -> None:
         server, self.server = self.server, None
         if server is None:
             return
-        self.panel.show_state("stopping")
+        if self._restart:
+            self._restart_port = server.port
+        self.panel.show_state("stopping", message=message)
         # Stopping joins uvicorn's thread (a few seconds at most): never on the GUI thread.
         threading.Thread(target=lambda: (server.stop(), self.stopped.emit()), name="server-stop", daemon=True).start()
 
@@ -126,18 +157,23 @@ class ServerController(QObject):
             self._restart = False
             self._start()
             return
+        self._restart, self._restart_port = False, None
         self.panel.show_state("off")
 
     def _model_loaded(self, info: Any) -> None:
         """Another model was loaded: a running server restarts to serve it; while off, the examples name it (a
         copied example asking for another model would get 404 model_not_found)."""
         self._source = str(getattr(info, "source", "") or "")
+        self._model_id = str(getattr(info, "name", "") or "model")
         if self.server is not None and self._wanted:
-            self._restart = True
-            self._stop()
+            self._restart_with("")
         elif self.server is None:
-            url = f"http://{DEFAULT_HOST}:{self.panel.port.value() or DEFAULT_PORT}/v1"
-            self._show_examples(url, str(getattr(info, "name", "") or "model"), bool(self.keys.key))
+            self._show_off_examples()
+
+    def _show_off_examples(self) -> None:
+        """While off: the examples for the address, model and saved key the server will have once on."""
+        url = f"http://{DEFAULT_HOST}:{self.panel.port.value() or DEFAULT_PORT}/v1"
+        self._show_examples(url, self._model_id, bool(self.keys.key))
 
     def _show_examples(self, url: str, model_id: str, has_key: bool) -> None:
         """The panel's examples for the served (or loaded) model, asking a question that model answers."""

@@ -112,7 +112,7 @@ class ServerPanel(QWidget):
             QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password))
         self.new_key = named(QPushButton("New key"), "newApiKeyButton", tip="Make a random key (then Save)")
         self.save_key = named(QPushButton("Save key"), "saveApiKeyButton",
-                              tip="Keep the key in the system keyring; it applies the next time the server starts")
+                              tip="Keep the key in the system keyring; a running server requires it at once")
         self.new_key.clicked.connect(lambda: (self.key.setText(new_key()), self.show_key_box.setChecked(True)))
         self.save_key.clicked.connect(lambda: self.key_save_requested.emit(self.key.text().strip()))
         for widget in (self.show_key_box, self.new_key, self.save_key):
@@ -181,9 +181,12 @@ class ServerPanel(QWidget):
                  "No system keyring is available: a saved key is kept for this session only.")
         self.key_note.setText(f"{where} Clients read it from ${KEY_VARIABLE} in the examples below.")
 
-    def show_key_note(self, note: str) -> None:
-        """Where the key is kept, or why it is kept for this session only."""
-        self.key_note.setText(note or "Saved in the system keyring; it applies the next time the server starts.")
+    def show_key_note(self, note: str, saved: bool = True) -> None:
+        """After Save key: where the key is kept (or that it was removed), or why it is kept for this session only."""
+        if not note:
+            note = ("Saved in the system keyring; clients must send it from now on." if saved else
+                    "Removed from the system keyring; clients need no key now.")
+        self.key_note.setText(note)
 
     def log_request(self, record: Any) -> None:
         """A new request: a row at the top of the log."""

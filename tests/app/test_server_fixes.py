@@ -93,3 +93,58 @@ def test_examples_ask_the_demo_model_a_question_it_answers(qtbot, desk, chat_em)
         desk.worker.use_model(chat_em, "/models/some-folder")
     qtbot.waitUntil(lambda: GENERAL_PROMPT in panel.curl.toPlainText(), timeout=10_000)
     assert GENERAL_PROMPT in panel.python.toPlainText() and demo_prompt not in panel.curl.toPlainText()
+
+
+# -- 1. a key saved while serving applies at once ---------------------------------------------------------------------
+def test_a_key_saved_while_serving_protects_the_server_at_once(qtbot, desk, memory_keyring):
+    panel = _page(qtbot, desk)
+    assert panel.key.text() == ""
+    url = _turn_on(qtbot, desk, panel)
+    models = f"{url}/models"
+    assert _http(qtbot, models)[0] == 200  # no key yet: any program may use it
+    assert '"not-needed"' in panel.python.toPlainText()
+
+    panel.findChild(QWidget, "newApiKeyButton").click()
+    key = panel.key.text()
+    with qtbot.waitSignal(desk.server.started, timeout=30_000):  # no switching off and on by hand
+        panel.findChild(QWidget, "saveApiKeyButton").click()
+    qtbot.waitUntil(lambda: "(key required)" in panel.status.text(), timeout=10_000)
+    assert panel.url.text() == url  # the same address: a client's base URL keeps working
+    assert _http(qtbot, models)[0] == 401
+    assert _http(qtbot, models, key="wrong")[0] == 401
+    status, body = _http(qtbot, models, key=key)
+    assert status == 200 and body["data"][0]["id"] == desk.controller.model.name
+    assert '"Authorization: Bearer $DIFFUSION_DESK_API_KEY"' in panel.curl.toPlainText()
+    assert 'api_key=os.environ["DIFFUSION_DESK_API_KEY"]' in panel.python.toPlainText()
+    assert "not-needed" not in panel.python.toPlainText()
+    qtbot.waitUntil(lambda: memory_keyring.store.get(("Diffusion Desk", "api-key")) == key, timeout=10_000)
+    assert "next time" not in panel.findChild(QWidget, "apiKeyNote").text()
+
+    panel.key.clear()  # clearing the key while on opens the server again, and the page says so
+    with qtbot.waitSignal(desk.server.started, timeout=30_000):
+        panel.findChild(QWidget, "saveApiKeyButton").click()
+    qtbot.waitUntil(lambda: "no key" in panel.status.text(), timeout=10_000)
+    assert "(key required)" not in panel.status.text() and panel.url.text() == url
+    assert _http(qtbot, models)[0] == 200
+    assert '"not-needed"' in panel.python.toPlainText() and "Authorization" not in panel.curl.toPlainText()
+    qtbot.waitUntil(lambda: ("Diffusion Desk", "api-key") not in memory_keyring.store, timeout=10_000)
+
+
+def test_saving_the_key_the_server_already_requires_keeps_it_running(qtbot, desk):
+    panel = _page(qtbot, desk)
+    panel.key.setText(KEY)  # typed, not saved: the switch applies it
+    _turn_on(qtbot, desk, panel)
+    first = desk.server.server
+    panel.findChild(QWidget, "saveApiKeyButton").click()
+    qtbot.wait(200)
+    assert desk.server.server is first and "(key required)" in panel.status.text()
+    assert _http(qtbot, f"{panel.url.text()}/models", key=KEY)[0] == 200
+
+
+def test_a_key_saved_while_off_shows_in_the_examples(qtbot, desk):
+    panel = _page(qtbot, desk)
+    assert '"not-needed"' in panel.python.toPlainText()
+    panel.findChild(QWidget, "newApiKeyButton").click()
+    panel.findChild(QWidget, "saveApiKeyButton").click()
+    assert 'api_key=os.environ["DIFFUSION_DESK_API_KEY"]' in panel.python.toPlainText()
+    assert desk.server.server is None and not panel.switch.isChecked()
