@@ -33,6 +33,9 @@ class ChatEncoder:
         self.vocab_size = vocab_size
         self.controls = control_tokens(tokenizer)
         self.control_ids = set(self.controls.values())
+        # The unknown-token id stands for characters the vocabulary lacks (é, emoji … in a small vocabulary): plain
+        # text may hold it, and it steers nothing.
+        self.steering_ids = self.control_ids - {getattr(tokenizer, "unk_token_id", None)}
         self.pattern = re.compile(trie_pattern(list(self.controls))) if self.controls else None
 
     def ids(self, messages: list[dict[str, Any]], *, enable_thinking: bool = False) -> list[int]:
@@ -95,7 +98,7 @@ class ChatEncoder:
         if not text:
             return []
         ids = self._encode(text)
-        if self.control_ids.isdisjoint(ids):
+        if self.steering_ids.isdisjoint(ids):
             return ids
         # The tokenizer's merges rebuilt a control token from plain pieces: spell each marker one character at a time.
         ids = []
@@ -103,7 +106,7 @@ class ChatEncoder:
             parts = list(piece) if piece in self.controls else [piece]
             for part in parts:
                 ids += self._encode(part) if part else []
-        if not self.control_ids.isdisjoint(ids):
+        if not self.steering_ids.isdisjoint(ids):
             raise ChatTemplateError("This tokenizer cannot write the message's text without control tokens.")
         return ids
 
