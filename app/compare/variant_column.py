@@ -3,7 +3,8 @@ replay of how it formed, its answer (plain text: model output is data) and "Cont
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -30,6 +32,31 @@ from .presets import PRESETS
 LETTERS = "ABCD"
 REPLAY_INTERVAL_MS = 60
 MAX_SEED = 2**31 - 1
+
+
+class StatusLine(QLabel):
+    """A one-line plain-text label that neither wraps nor widens its column: text too long for it ends in "…", and
+    the whole text is its tooltip — so every column's rows stay level whatever its status says."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        """Show `text` (elided to the width) and keep all of it as the tooltip."""
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(0, super().minimumSizeHint().height())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        rect = self.contentsRect()
+        elided = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(), self.isEnabled(), elided,
+                                  self.foregroundRole())
 
 
 class VariantColumn(QFrame):
@@ -82,9 +109,7 @@ class VariantColumn(QFrame):
         replay_row = QHBoxLayout()
         replay_row.addWidget(self.play_button)
         replay_row.addWidget(self.replay, 1)
-        self.status = named(QLabel("", self), f"variantStatus{letter}")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setWordWrap(True)  # "done · 59 tokens · 2 steps · 460.6 tok/s" wraps; it never widens the column
+        self.status = named(StatusLine(self), f"variantStatus{letter}")
         self.answer = named(QPlainTextEdit(self), f"variantAnswer{letter}", tip="The answer of this variant")
         self.answer.setReadOnly(True)  # plain text: the answer is shown exactly, never as markup
         self.answer.setMinimumHeight(56)
@@ -93,6 +118,9 @@ class VariantColumn(QFrame):
                                     tip="The model's thought before this answer (a variant with thinking on)")
         self.thought_button.setCheckable(True)
         self.thought_button.setVisible(False)
+        keep_room = self.thought_button.sizePolicy()
+        keep_room.setRetainSizeWhenHidden(True)  # a column with a thought lays out like the others
+        self.thought_button.setSizePolicy(keep_room)
         self.thought_button.toggled.connect(self._show_thought)
         self._text, self._thought = "", ""
         self.continue_button = named(QPushButton("Continue with this one", self), f"variantContinue{letter}",
@@ -139,8 +167,7 @@ class VariantColumn(QFrame):
         """A run starts: empty answer, canvas waiting for its random start."""
         self._timer.stop()
         self.frames, self._last_of_canvas = [], set()
-        self.replay.setEnabled(False)
-        self.play_button.setEnabled(False)
+        self._sync_replay(0)  # no frames: disabled, its handle at the start
         self.continue_button.setEnabled(False)
         self._text, self._thought = "", ""
         self.thought_button.setChecked(False)
@@ -188,6 +215,7 @@ class VariantColumn(QFrame):
         self.answer.setPlainText(f"Thought:\n{self._thought}" if shown else self._text)
 
     def _sync_replay(self, index: int) -> None:
+        """The replay slider spans this column's frames and shows frame `index`; usable from two frames on."""
         self.replay.blockSignals(True)
         self.replay.setRange(0, max(0, len(self.frames) - 1))
         self.replay.setValue(index)

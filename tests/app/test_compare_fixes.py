@@ -5,7 +5,7 @@ frames shows its replay at the start, and a long status line never shifts one co
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QPushButton
 
 from app.compare.compare_page import ComparePage
@@ -14,6 +14,7 @@ from app.store.experiments import ExperimentStore, effective_prompt
 from tests.app.helpers import ask, open_desktop
 
 RUN_TIMEOUT_MS = 120_000
+LONG_STATUS = "done · 4096 tokens · 24 steps per canvas · 12345.6 tok/s · first draft after 1.2 s"
 
 
 def _page(desk) -> ComparePage:
@@ -155,3 +156,40 @@ def test_word_diff_runs_still_rebuild_both_texts():
         assert "".join(t for op, t in runs if op != "insert") == left
         assert "".join(t for op, t in runs if op != "delete") == right
     assert word_diff("a b c", "x y z") == [("delete", "a b c"), ("insert", "x y z")]  # not "ax by cz"
+
+
+def test_a_column_without_frames_shows_its_replay_at_the_start(qtbot, chat_em, tmp_path):
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        page = _show_page(desk)
+        page.prompt.setPlainText("Hello")
+        _run(qtbot, desk)
+        assert all(c.replay.value() == c.replay.maximum() > 0 for c in page.columns)  # each shows its last step
+        page.findChild(QPushButton, "newExperimentButton").click()
+        for column in page.columns:
+            slider = column.replay
+            assert not slider.isEnabled() and slider.sliderPosition() == slider.minimum() == slider.maximum()
+    finally:
+        desk.window.close()
+
+
+def test_a_long_status_or_a_thought_keeps_every_replay_row_level(qtbot, chat_em, tmp_path):
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        desk.window.resize(1360, 860)
+        page = _show_page(desk)
+        qtbot.wait(50)
+        widths = [column.width() for column in page.columns]
+        page.columns[0].finish("an answer", LONG_STATUS, can_continue=False)
+        for column in page.columns[1:3]:
+            column.finish("an answer", "done", can_continue=False)
+        page.columns[3].finish("an answer", "done", can_continue=False, thought="a thought")  # "Show thought" too
+        qtbot.wait(50)  # a relayout after the status texts
+        rows = [column.replay.mapTo(page, QPoint(0, 0)).y() for column in page.columns]
+        assert len(set(rows)) == 1, rows
+        assert len({column.status.height() for column in page.columns}) == 1
+        assert [column.width() for column in page.columns] == widths
+        status = page.columns[0].status
+        assert status.text() == LONG_STATUS and status.toolTip() == LONG_STATUS  # all of it, on hover
+    finally:
+        desk.window.close()
