@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .bench_setup import RELEASE_RANDOM, bench_prompt, load_bench_model
+from .bench_setup import RELEASE_RANDOM, bench_prompt, check_bench_fits, load_bench_model
 from .cli_common import argv_text, run_cli, safe_text
 from .errors import UsageError
 from .settings import SamplerSettings
@@ -64,6 +64,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     em = load_bench_model(argv_text(args.model, "--model"), argv_text(args.device, "--device"))
     prompt_tokens = args.prompt_tokens or (512 if em.device.type == "cuda" else 128)
+    check_bench_fits(em, prompt_tokens, args.new_tokens)
     # A confidence threshold no canvas reaches keeps the step count fixed, so both sides do the same work.
     settings = SamplerSettings.for_model(
         em, max_new_tokens=args.new_tokens, max_denoising_steps=args.steps, seed=args.seed,

@@ -27,8 +27,21 @@ def load_bench_model(spec: str, device: str) -> EngineModel:
         em.model.generation_config.eos_token_id = None  # random weights: no EOS, so every run makes every token
         return em
     from .loading import EngineModel
+    from .paths import demo_model_dir
 
-    return EngineModel.from_pretrained(spec, device=device)
+    return EngineModel.from_pretrained(demo_model_dir() if spec == "demo" else spec, device=device)
+
+
+def check_bench_fits(em: EngineModel, prompt_tokens: int, new_tokens: int) -> None:
+    """A prompt plus answer that cannot fit the model's context is a usage error, named before anything is built."""
+    canvases = -(-new_tokens // em.canvas_length)
+    needed = prompt_tokens + canvases * em.canvas_length
+    if needed > em.context_length:
+        raise UsageError(
+            f"--prompt-tokens {prompt_tokens:,} plus --new-tokens {new_tokens:,} (whole canvases: "
+            f"{canvases * em.canvas_length:,}) need {needed:,} tokens, but {em.name}'s context holds "
+            f"{em.context_length:,}. Lower them."
+        )
 
 
 def release_random_model(device: str = "auto") -> EngineModel:
@@ -52,8 +65,19 @@ def release_random_model(device: str = "auto") -> EngineModel:
 
 
 def bench_prompt(em: EngineModel, prompt_tokens: int) -> torch.Tensor:
-    """The bench's prompt: `prompt_tokens` fixed random ids (the same in every process)."""
+    """The bench's prompt: `prompt_tokens` fixed random ids (the same in every process), none of them a special or
+    control token (an image or turn marker would make the model read a different kind of input)."""
     import torch
 
+    high = min(em.vocab_size, 100_000)
+    allowed = torch.ones(high, dtype=torch.bool)
+    allowed[:3] = False
+    if em.tokenizer is not None:
+        from .chat_tokens import control_tokens
+
+        special = set(getattr(em.tokenizer, "all_special_ids", None) or []) | set(control_tokens(em.tokenizer).values())
+        allowed[[i for i in special if 0 <= i < high]] = False
+    pool = allowed.nonzero().flatten()
     generator = torch.Generator().manual_seed(1234)
-    return torch.randint(3, min(em.vocab_size, 100_000), (1, prompt_tokens), generator=generator).to(em.device)
+    picks = torch.randint(0, len(pool), (1, prompt_tokens), generator=generator)
+    return pool[picks].to(em.device)

@@ -272,6 +272,25 @@ def test_cli_bad_environment(tmp_path, name, value, pattern):
         one_error_line(cli(*args, home=tmp_path, env={name: value}, module=module), pattern)
 
 
+@pytest.mark.parametrize("args, pattern", [
+    (["--model", "tiny", "--prompt-tokens", "100000"], r"--prompt-tokens 100,000 plus --new-tokens 512 .* holds"),
+    (["--model", "demo", "--new-tokens", "10000000"], r"context holds"),
+])
+def test_bench_refuses_what_cannot_fit_the_context_before_building_it(tmp_path, args, pattern):
+    one_error_line(cli(*args, home=tmp_path, module="engine.bench"), pattern)
+
+
+def test_bench_prompt_holds_no_special_or_control_token():
+    from engine.bench_setup import bench_prompt, load_bench_model
+    from engine.chat_tokens import control_tokens
+
+    em = load_bench_model("demo", "cpu")
+    ids = bench_prompt(em, 4000)[0].tolist()
+    special = set(em.tokenizer.all_special_ids) | set(control_tokens(em.tokenizer).values())
+    assert len(ids) == 4000 and special.isdisjoint(ids) and min(ids) >= 3
+    assert ids == bench_prompt(em, 4000)[0].tolist()  # the same prompt in every process
+
+
 def test_cli_env_thread_list_is_accepted(tmp_path):
     result = cli("run", "--model", "demo", "--prompt", "hi", "--max-new-tokens", "4", "--json", home=tmp_path,
                  env={"OMP_NUM_THREADS": "2,1"})
