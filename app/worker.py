@@ -38,6 +38,7 @@ class EngineWorker(QObject):
     canvas_done = Signal(int, object, object, bytes)  # request id, CanvasDone, its frames, packed frames
     done = Signal(int, object)  # request id, Done
     error = Signal(int, str)  # request id (0: model load), message
+    too_long = Signal(int, str)  # a chat answer's request id, the message: the conversation outgrew the context
     load_progress = Signal(object)  # engine LoadProgress: stage, done, total, unit, message, fraction
     notice = Signal(str)  # a message for the banner (e.g. the GPU-optimized path turned itself off)
     profile_suggested = Signal(str, str, str)  # source, a profile that would fit, the load error's message
@@ -80,6 +81,7 @@ class EngineWorker(QObject):
         self._runner.canvas_done.connect(self.canvas_done)
         self._runner.done.connect(self.done)
         self._runner.error.connect(self.error)
+        self._runner.too_long.connect(self.too_long)
         self._cancel: threading.Event | None = None
         self._next_id = 0
         self._thread.start()

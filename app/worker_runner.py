@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine import CanvasDone, CanvasStart, Done, EngineError, Frame, SamplerSettings
+from engine import CanvasDone, CanvasStart, Done, EngineError, Frame, PromptTooLongError, SamplerSettings
 
 from .canvas.frame_codec import CanvasFrames, encode_canvas, start_frame
 from .canvas.frame_throttle import FrameThrottle
@@ -75,6 +75,7 @@ class _Runner(QObject):
     canvas_done = Signal(int, object, object, bytes)
     done = Signal(int, object)
     error = Signal(int, str)
+    too_long = Signal(int, str)  # a chat answer's request id: the conversation outgrew the model's context
     load_progress = Signal(object)  # engine LoadProgress
     notice = Signal(str)
     profile_suggested = Signal(str, str, str)  # source, suggested profile, the load error's message
@@ -243,6 +244,8 @@ class _Runner(QObject):
                     frames, committed = [], True
                 elif isinstance(event, Done):
                     self.done.emit(rid, event)
+        except PromptTooLongError as exc:  # nothing ran: the window gives the question back to edit
+            self.too_long.emit(rid, str(exc))
         except EngineError as exc:
             self._session, self._session_key = None, None
             if compiled_path_error(exc) and not committed and getattr(self._em, "compiled", None) is not None:

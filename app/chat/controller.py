@@ -92,6 +92,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         w.canvas_done.connect(self._canvas_done)
         w.done.connect(self._done)
         w.error.connect(self._error)
+        w.too_long.connect(self._too_long)
 
     # -- conversations ------------------------------------------------------------------------------------------
     def refresh_conversations(self) -> None:
@@ -166,6 +167,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
             live_id=live_id,
             selected=self.selected_answer,
             versions=VersionStore(self.store).counts(self.conversation_id),
+            rewrites=VersionStore(self.store).shown_rewrites(self.conversation_id),
         )
         if live_here:
             self.page.messages.update_live(self.live.committed, [])

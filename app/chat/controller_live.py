@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from engine import CanvasDone, Done, Frame
 
 from ..store.chats import StoreWriteError
+from .settings_dialog import plain_error
+
+TOO_LONG_NOTE = "Nothing was generated: the conversation is longer than the model's context (see the message above)."
 
 
 @dataclass
@@ -95,6 +98,38 @@ class LiveAnswerMixin:
             self._show_stats(stats)
         if saved:
             self.render_messages()
+        self._update_buttons()
+        self.answer_finished.emit(live.message_id)
+
+    def _too_long(self, request_id: int, message: str) -> None:
+        """The conversation outgrew the model's context before anything was generated. Regenerate would fail the same
+        way, so the question leaves the chat and goes back into the box (when the chat is open and the box is empty)
+        to be shortened or sent in a new chat; each further try does not pile up another unanswered question."""
+        live = self.live
+        if self.closed or live is None or request_id != live.request_id:
+            self._error(request_id, message)
+            return
+        self.live = None
+        answer = self.store.message(live.message_id)
+        question = next((m for m in reversed(self.store.messages(live.conversation_id))
+                         if m.position < answer.position and m.role == "user"), None)
+        composer = self.page.composer
+        if question is not None and self._is_open(live.conversation_id) and not composer.toPlainText().strip():
+            self._write(self.store.truncate_from, live.conversation_id, question.position)
+            composer.setPlainText(question.text)
+            advice = (" Your message is back in the box below: shorten it, or start a new chat (Ctrl+N) and send it "
+                      "there.")
+        else:
+            self._write(self.store.truncate_from, live.conversation_id, answer.position)
+            advice = " Start a new chat (Ctrl+N), or shorten the question with Edit & resend."
+        self.page.canvas.end_live()
+        self.banner_for(live.conversation_id, plain_error(message) + advice)
+        if self._is_open(live.conversation_id):
+            self.selected_answer = None
+            self.page.canvas.set_replay([], note=TOO_LONG_NOTE)
+            self._show_stats(None)
+            self.render_messages()
+            self.refresh_conversations()
         self._update_buttons()
         self.answer_finished.emit(live.message_id)
 

@@ -20,6 +20,7 @@ from PySide6.QtGui import QContextMenuEvent, QDesktopServices, QGuiApplication, 
 from PySide6.QtWidgets import QMenu, QMessageBox, QTextBrowser, QWidget
 
 from ..store.chats import Message
+from ..store.versions import Version
 from .draft import span_style
 from .markdown_render import CodeTarget, LinkTarget, Rendered, new_href, printable, render_markdown
 from .rewrite_selection import RewriteButton, SelectionSpan, selection_span, version_links
@@ -68,6 +69,15 @@ STOPPED_EARLY = ("Stopped before the first canvas was finished, so nothing was k
                  "time). Regenerate answers again.")
 
 
+def rewrite_meta(version: Version) -> str:
+    """A rewritten answer's header: what it was asked for, and its seed ("rewritten: “shorter” · seed 7")."""
+    asked = version.instruction.strip()
+    if len(asked) > 60:
+        asked = asked[:59] + "…"
+    text = f"rewritten: “{asked}”" if asked else "rewritten"
+    return text + (f" · seed\u00a0{version.seed}" if version.seed is not None else "")
+
+
 def _stopped_before_a_canvas(m: Message) -> bool:
     return m.role == "assistant" and not m.text and m.status in ("cancelled", "interrupted")
 
@@ -100,17 +110,21 @@ class MessageView(QTextBrowser):
         self._live_end = -1
         self._selected: int | None = None
         self._versions: dict[int, tuple[int, int]] = {}
+        self._rewrites: dict[int, Version] = {}
         self.live_html = ""
         self.rewrite_menu: QMenu | None = None
         self.rewrite_button = RewriteButton(self)
 
     # -- whole conversation -------------------------------------------------------------------------------------
     def set_messages(self, messages: list[Message], *, live_id: int | None = None, selected: int | None = None,
-                     versions: dict[int, tuple[int, int]] | None = None) -> None:
+                     versions: dict[int, tuple[int, int]] | None = None,
+                     rewrites: dict[int, Version] | None = None) -> None:
         """Render every message; `live_id` names the answer being generated or rewritten (its body becomes the live
-        draft); `versions` maps rewritten answers to (current version, count) for their ‹ k/n › links."""
+        draft); `versions` maps rewritten answers to (current version, count) for their ‹ k/n › links; `rewrites`
+        the rewrite an answer shows (its header gives that rewrite's seed and instruction, not the original's)."""
         self._messages = list(messages)
         self._versions = dict(versions or {})
+        self._rewrites = dict(rewrites or {})
         self.rewrite_button.hide()
         self._live_id = live_id
         self._selected = selected
@@ -146,10 +160,13 @@ class MessageView(QTextBrowser):
             if m.id in self._versions and m.id != self._live_id:
                 current, count = self._versions[m.id]
                 meta_links = version_links(lambda a, label: self._action(a, m.id, label), current, count)
-            if m.seed is not None:
+            rewrite = self._rewrites.get(m.id)
+            if rewrite is not None:  # the original's seed and speed belong to version 1
+                meta.append(rewrite_meta(rewrite))
+            elif m.seed is not None:
                 meta.append(f"seed\u00a0{m.seed}")
             tps = (m.stats or {}).get("tokens_per_second")
-            if tps:
+            if tps and rewrite is None:
                 meta.append(f"{tps:.1f}\u00a0tok\u2060/\u2060s")  # word joiners: Qt breaks after a slash
             if m.status not in ("done", "generating"):
                 meta.append(m.status)

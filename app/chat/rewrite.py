@@ -235,4 +235,5 @@ class RewriteController(QObject):
             self.chat.page.show_banner(str(exc))
             return False
         self.chat.render_messages()
+        self.chat.show_replay(message_id)  # the canvas follows: how the version now shown was denoised
         return True

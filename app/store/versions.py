@@ -62,6 +62,14 @@ class VersionStore:
             "ON v.message_id = m.id WHERE m.conversation_id = ? GROUP BY m.id", (conversation_id,))
         return {r[0]: (max(1, r[1]), r[2]) for r in rows}
 
+    def shown_rewrites(self, conversation_id: int) -> dict[int, Version]:
+        """{message id: the version shown} for the answers of a conversation that show a rewrite (version > 1)."""
+        rows = self.store.read(
+            "SELECT v.message_id, v.number, v.text, v.instruction, v.span_start, v.span_end, v.seed "
+            "FROM messages m JOIN message_versions v ON v.message_id = m.id AND v.number = m.current_version "
+            "WHERE m.conversation_id = ? AND m.current_version > 1", (conversation_id,))
+        return {r[0]: Version(r[1], r[2], r[3], (r[4], r[5]) if r[4] is not None else None, r[6]) for r in rows}
+
     def add(self, message_id: int, text: str, *, instruction: str = "", span: tuple[int, int] | None = None,
             seed: int | None = None, frames: list[FrameBlob] = ()) -> int:
         """Keep `text` as a new version and make it the current one (the original becomes version 1 the first

@@ -116,10 +116,11 @@ def test_an_error_stays_with_its_chat_and_leaves_no_empty_bubble(qtbot, desk):
     with qtbot.waitSignal(desk.controller.answer_finished, timeout=60_000):
         desk.window.chat.composer.setPlainText(LONG_PROMPT)
         qtbot.keyClick(desk.window.chat.composer, Qt.Key.Key_Return)
-    assert "context" in banner(desk).lower()
-    messages = desk.store.messages(failing)
-    assert [m.role for m in messages] == ["user"]  # no "error (empty answer)" bubble
+    assert "context" in banner(desk).lower() and "back in the box" in banner(desk)
+    assert desk.store.messages(failing) == []  # no unanswerable question, no "error (empty answer)" bubble
+    assert desk.window.chat.composer.toPlainText() == LONG_PROMPT  # given back to shorten or send elsewhere
     assert "Waiting for the first" not in canvas_note(desk)
+    desk.window.chat.composer.clear()
 
     fresh = desk.controller.new_conversation()
     assert banner(desk) == ""  # the error does not follow to the new chat

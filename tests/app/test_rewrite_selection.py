@@ -103,10 +103,17 @@ def _check_versions_and_restart(qtbot, desk, answer_id, original, new_text, star
     kept = versions.versions(answer_id)[1]
     assert (kept.instruction, kept.span) == ("shorter", (start, end))
     assert "2/2" in view.plain_text()
+    seed = desk.store.message(answer_id).seed
+    assert f"rewritten: “shorter” · seed {kept.seed}" in view.plain_text()  # the rewrite's own, not v1's
+    rewrite_frames = list(desk.window.chat.canvas.frames)
 
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo
     assert desk.store.message(answer_id).text == original and "1/2" in view.plain_text()
+    assert f"seed {seed}" in view.plain_text() and "rewritten" not in view.plain_text()
+    original_frames = [f.draft for canvas in desk.store.canvas_frames(answer_id) for f in canvas]
+    shown = [f.draft for f in desk.window.chat.canvas.frames]
+    assert shown[-1:] == original_frames[-1:] and shown != [f.draft for f in rewrite_frames]  # the canvas follows
     qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert desk.store.message(answer_id).text == new_text and "2/2" in view.plain_text()
     click_link(view, view.action_href("version-prev", answer_id))  # the ‹ link
