@@ -7,6 +7,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -43,6 +44,12 @@ class ConversationPanel(QWidget):
         self.search.setPlaceholderText("Search chats…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.search_changed)
+        self.no_match = QLabel(self)
+        self.no_match.setObjectName("noChatMatches")
+        self.no_match.setTextFormat(Qt.TextFormat.PlainText)  # quotes what was typed: never markup
+        self.no_match.setWordWrap(True)
+        self.no_match.setStyleSheet("color: #94a3b8; padding: 6px 2px;")
+        self.no_match.setVisible(False)
         self.list = QListWidget(self)
         self.list.setObjectName("conversationList")
         self.list.setAccessibleName("conversationList")
@@ -66,6 +73,7 @@ class ConversationPanel(QWidget):
         layout.setContentsMargins(8, 8, 4, 8)
         layout.addWidget(self.new_button)
         layout.addWidget(self.search)
+        layout.addWidget(self.no_match)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         self._populating = False
@@ -87,6 +95,9 @@ class ConversationPanel(QWidget):
             if conv.id == current:
                 self.list.setCurrentItem(item)
         self._populating = False
+        typed = self.search.text().strip()
+        self.no_match.setText(f"No chat title or message contains “{typed[:80]}”." if typed else "")
+        self.no_match.setVisible(bool(typed) and not conversations)
 
     def select(self, conversation_id: int | None) -> None:
         """Put the selection back on `conversation_id` (a conversation that could not be opened) without emitting

@@ -176,7 +176,12 @@ def test_conversations_new_rename_search_delete(qtbot, desk, monkeypatch):
     assert {conversations.item(i).text() for i in range(2)} == {"Renamed beta", "alpha conversation"}
     panel.search.setText("alpha")
     assert conversations.count() == 1 and conversations.item(0).text() == "alpha conversation"
+    no_match = desk.window.findChild(QLabel, "noChatMatches")
+    assert no_match.isHidden()
+    panel.search.setText("zebra <b>")
+    assert conversations.count() == 0 and no_match.isVisible() and "“zebra <b>”" in no_match.text()
     panel.search.setText("")
+    assert no_match.isHidden()
     conversations.setCurrentRow([conversations.item(i).text() for i in range(2)].index("Renamed beta"))
     panel.confirm_delete = lambda title: False
     desk.window.findChild(QPushButton, "deleteChatButton").click()
