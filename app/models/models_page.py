@@ -34,6 +34,7 @@ from engine.models import (
     LocalModel,
     OfflineError,
     PullProgress,
+    check_importable,
     delete_model,
     import_folder,
     list_local_models,
@@ -292,8 +293,16 @@ class ModelManagerPage(QWidget):
 
     def _choose_import(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import a DiffusionGemma model folder")
-        if not folder:
-            return
+        if folder:
+            self.check_import(folder)
+
+    def check_import(self, folder: str | Path) -> None:
+        """Check `folder` (on the pool: it reads the disk) before asking how to import it; a folder that is not a
+        complete model is said so at once, without the question."""
+        self.show_message(f"Checking {folder}…")
+        self._pool.start(_Job(self._bridge, str(folder), "check-import", lambda report: check_importable(folder)))
+
+    def _ask_import_mode(self, folder: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Question, "Import model",
                           "Copy the folder into Diffusion Desk, or link to it where it is?", parent=self)
         copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
@@ -336,6 +345,14 @@ class ModelManagerPage(QWidget):
         if kind == "token-status":
             if ok:
                 self.token_box.show_status(result.source, result.note)
+            return
+        if kind == "check-import":
+            if ok:
+                self.show_message("")
+                self._ask_import_mode(model_id)
+            else:
+                self.show_problem(model_id, result)
+            self.job_finished.emit(model_id, kind, ok)
             return
         row = self.row(model_id)
         if row is not None:

@@ -32,7 +32,7 @@ from .errors import (
 )
 from .guard import inside
 from .ids import ModelId, local_name, parse_model_id
-from .importing import import_folder, validate_folder
+from .importing import check_importable, import_folder, validate_folder
 from .store import LocalModel, delete_model, find_local, list_local_models, local_status, model_path
 from .tokens import TokenStatus, forget_token, keyring_available, load_token, save_token, token_status
 from .verify import VerifyReport, verify_model
@@ -64,6 +64,7 @@ __all__ = [
     "find_entry",
     "find_local",
     "forget_token",
+    "check_importable",
     "import_folder",
     "inside",
     "keyring_available",

@@ -179,6 +179,34 @@ def _copy_into_place(plan: ImportPlan, target: Path, max_bytes: int) -> None:
         store.import_lock_path(temp).unlink(missing_ok=True)
 
 
+def check_importable(folder: Path | str, name: str | None = None) -> Path:
+    """What `import_folder` checks before it writes anything, on its own — so a window can say "not a model" before
+    asking how to import it. Returns the resolved folder; raises `InvalidNameError` or `ImportValidationError`."""
+    source = _folder(folder, name)
+    plan_import(source)
+    _checked_target(source, name)
+    return source
+
+
+def _folder(folder: Path | str, name: str | None) -> Path:
+    if name is not None:
+        local_name(name)
+    source = Path(folder).expanduser().resolve()
+    if not source.is_dir():
+        raise ImportValidationError(f"{source} is not a folder.")
+    return source
+
+
+def _checked_target(source: Path, name: str | None) -> Path:
+    problems = validate_folder(source)
+    if problems:
+        raise ImportValidationError(f"{source} is not a complete DiffusionGemma model: " + "; ".join(problems) + ".")
+    target = store.imported_dir(name or _name_for(source))
+    if target.exists() or target.is_symlink():
+        raise ImportValidationError(f"An imported model called {target.name} already exists; delete it first.")
+    return target
+
+
 def import_folder(folder: Path | str, *, mode: str = "copy", name: str | None = None,
                   max_bytes: int | None = None) -> store.LocalModel:
     """Validate and import `folder`; `mode` "copy" duplicates the files, "link" points at them in place.
@@ -189,20 +217,11 @@ def import_folder(folder: Path | str, *, mode: str = "copy", name: str | None = 
     """
     if mode not in ("copy", "link"):
         raise ValueError(f"mode must be 'copy' or 'link', not {mode!r}")
-    if name is not None:
-        local_name(name)
-    source = Path(folder).expanduser().resolve()
-    if not source.is_dir():
-        raise ImportValidationError(f"{source} is not a folder.")
+    source = _folder(folder, name)
     store.clean_import_leftovers()
     cap = max_import_bytes() if max_bytes is None else max_bytes
-    plan = plan_import(source, cap if mode == "copy" else None)
-    problems = validate_folder(source)
-    if problems:
-        raise ImportValidationError(f"{source} is not a complete DiffusionGemma model: " + "; ".join(problems) + ".")
-    target = store.imported_dir(name or _name_for(source))
-    if target.exists() or target.is_symlink():
-        raise ImportValidationError(f"An imported model called {target.name} already exists; delete it first.")
+    plan = plan_import(source, cap if mode == "copy" else None)  # unsafe entries refused before any file is read
+    target = _checked_target(source, name)
     target.parent.mkdir(parents=True, exist_ok=True)
     if mode == "link":
         os.symlink(source, target, target_is_directory=True)

@@ -114,6 +114,28 @@ def test_import_and_delete_with_confirmation(qtbot, page, tmp_path, monkeypatch)
     assert "frees" in asked[0] and "freed" in page.message.text()
 
 
+def test_import_checks_the_folder_before_asking_copy_or_link(qtbot, page, tmp_path):
+    """A folder that is not a model is said so at once (no Copy/Link question); a model folder gets the real
+    question, and Link imports it."""
+    from tests.app.real_dialogs import answer_dialog, click_button, message_box
+
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    with wait_job(qtbot, page, "check-import"):
+        page.check_import(empty)
+    assert "not a complete DiffusionGemma model" in page.message.text() and "config.json" in page.message.text()
+    qtbot.wait(200)
+    assert message_box()() is None  # no question about a folder that cannot be imported
+    seen: list = []
+    folder = write_repo(tiny_repo_files(), tmp_path / "linked-tiny")
+    answer_dialog(message_box(), click_button("Link"), seen)
+    with wait_job(qtbot, page, "import"):
+        page.check_import(folder)
+    assert seen and "Copy the folder" in seen[0].text()
+    qtbot.waitUntil(lambda: page.row("local/linked-tiny") is not None
+                    and page.row("local/linked-tiny").status.text() == "Ready", timeout=WAIT)
+
+
 def test_work_runs_off_the_gui_thread(qtbot, page, hub_server, monkeypatch):
     import threading
 
