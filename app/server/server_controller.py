@@ -16,6 +16,7 @@ from engine.serve import DEFAULT_HOST, DEFAULT_PORT, Server
 
 from .api_key import ApiKeyStore
 from .examples import example_prompt
+from .rejections import RejectionLog
 from .server_panel import ServerPanel, result_text
 from .worker_queue import ServerEvents, WorkerQueue
 
@@ -112,6 +113,7 @@ class ServerController(QObject):
         try:
             server = Server(em, host=self.host, port=port, api_key=key, engine_queue=WorkerQueue(self.worker, em),
                             on_request=self.events.on_request, on_event=self.events.on_event)
+            server.app.add_middleware(RejectionLog, on_rejected=self.events.on_rejected)  # outermost: sees every
             server.start()
         except EngineError as exc:
             self._failed.emit(str(exc))

@@ -49,6 +49,15 @@ def _code_box(object_name: str) -> QPlainTextEdit:
     return box
 
 
+def _row_values(record: Any) -> tuple[str, ...]:
+    """One log row's cells; a request refused before queueing ("rejected") has no steps, only its status and why."""
+    ended = record.state in ("finished", "rejected")
+    return (time.strftime("%H:%M:%S", time.localtime(record.created)), record.id, record.state,
+            str(record.prompt_tokens or ""), str(record.completion_tokens or ""),
+            "" if record.state == "rejected" else str(record.steps), f"{record.seconds:.2f}" if record.seconds else "",
+            result_text(record) if ended else "")
+
+
 def result_text(record: Any) -> str:
     """What the log says about a finished request: its error, or why it ended."""
     if record.error:
@@ -203,11 +212,7 @@ class ServerPanel(QWidget):
             self._fill(row, record)
 
     def _fill(self, row: int, record: Any) -> None:
-        values = (time.strftime("%H:%M:%S", time.localtime(record.created)), record.id, record.state,
-                  str(record.prompt_tokens or ""), str(record.completion_tokens or ""), str(record.steps),
-                  f"{record.seconds:.2f}" if record.seconds else "", result_text(record) if record.state == "finished"
-                  else "")
-        for column, value in enumerate(values):
+        for column, value in enumerate(_row_values(record)):
             item = self.log.item(row, column)
             if item is None:
                 self.log.setItem(row, column, QTableWidgetItem(value))

@@ -18,6 +18,7 @@ from engine.serve.jobs import ServeJob, ServerStopping
 
 from ..canvas.frame_codec import CanvasFrames, start_frame
 from ..canvas.frame_throttle import FrameThrottle
+from .rejections import note_queued
 
 
 class WorkerQueue:
@@ -93,7 +94,7 @@ class ServerEvents(QObject):
     """The server's hooks as Qt signals (queued to the GUI thread). Frames are coalesced to ≤ 60 per second, but a
     canvas's step 0 and last frame always arrive, and each canvas's frames travel whole with `canvas_done`."""
 
-    request_added = Signal(object)  # JobRecord (queued)
+    request_added = Signal(object)  # JobRecord (queued, or refused before queueing: state "rejected")
     frame = Signal(object, object)  # JobRecord, Frame
     canvas_done = Signal(object, object)  # JobRecord, CanvasFrames of the canvas
     finished = Signal(object)  # JobRecord (answered, failed or cancelled)
@@ -107,6 +108,11 @@ class ServerEvents(QObject):
 
     def on_request(self, record: Any, _request: Any) -> None:
         """`Server(on_request=…)`: called on the HTTP thread when a request is queued."""
+        note_queued()  # it has its own row: `RejectionLog` does not add one if the server then refuses it
+        self.request_added.emit(record)
+
+    def on_rejected(self, record: Any) -> None:
+        """`RejectionLog(on_rejected=…)`: called on the HTTP thread for a request refused before queueing."""
         self.request_added.emit(record)
 
     def on_event(self, record: Any, event: Any) -> None:

@@ -49,27 +49,32 @@ def _turn_on(qtbot, desk, panel) -> str:
     return panel.url.text()
 
 
-def _http(qtbot, url: str, *, key: str = "", body: bytes | None = None, timeout: int = 60_000) -> tuple[int, dict]:
-    """One real HTTP request (GET, or POST of `body` as JSON) on a plain thread while Qt keeps running:
-    (status, JSON body)."""
+def _send(url: str, *, key: str = "", body: bytes | None = None, timeout: float = 60) -> tuple[int, dict]:
+    """One real HTTP request (GET, or POST of `body` as JSON), blocking: (status, JSON body)."""
     headers = {"Content-Type": "application/json"} if body is not None else {}
     if key:
         headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _http(qtbot, url: str, **request) -> tuple[int, dict]:
+    """`_send` on a plain thread while the Qt event loop keeps running; re-raises its failure."""
     result: dict = {}
 
     def send() -> None:
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body is not None else "GET")
         try:
-            with urllib.request.urlopen(request, timeout=timeout / 1000) as response:
-                result["answer"] = response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            result["answer"] = exc.code, json.loads(exc.read() or b"{}")
+            result["answer"] = _send(url, **request)
         except BaseException as exc:  # noqa: BLE001 - handed to the test below
             result["failure"] = exc
 
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
-    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=timeout)
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=90_000)
     if "failure" in result:
         raise result["failure"]
     return result["answer"]
@@ -148,3 +153,54 @@ def test_a_key_saved_while_off_shows_in_the_examples(qtbot, desk):
     panel.findChild(QWidget, "saveApiKeyButton").click()
     assert 'api_key=os.environ["DIFFUSION_DESK_API_KEY"]' in panel.python.toPlainText()
     assert desk.server.server is None and not panel.switch.isChecked()
+
+
+# -- 2. rejected requests show in the Requests log --------------------------------------------------------------------
+def _rows(panel) -> list[tuple[str, ...]]:
+    """The Requests log as text: (request, state, steps, result) per row, newest first."""
+    log = panel.log
+    return [tuple(log.item(row, column).text() for column in (1, 2, 5, 7)) for row in range(log.rowCount())]
+
+
+def test_rejected_requests_show_in_the_log_with_status_and_reason(qtbot, desk):
+    panel = _page(qtbot, desk)
+    panel.key.setText(KEY)
+    url = _turn_on(qtbot, desk, panel)
+    chat = f"{url}/chat/completions"
+    model = desk.controller.model.name
+
+    def ask(**fields) -> bytes:
+        return json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], **fields}).encode()
+
+    assert _http(qtbot, chat, key=KEY, body=b"{not json")[0] == 400
+    assert _http(qtbot, f"{url}/models", key="wrong")[0] == 401
+    assert _http(qtbot, chat, key=KEY, body=ask(model="no-such-model"))[0] == 404
+    assert _http(qtbot, chat, key=KEY, body=ask(n=2))[0] == 422
+    qtbot.waitUntil(lambda: panel.log.rowCount() == 4, timeout=10_000)
+    rows = _rows(panel)
+    chat_row, models_row = ("POST /v1/chat/completions", "rejected", ""), ("GET /v1/models", "rejected", "")
+    assert [r[:3] for r in rows] == [chat_row, chat_row, models_row, chat_row]  # newest first
+    assert rows[3][3].startswith("400 The request body is not valid JSON")
+    assert rows[2][3].startswith("401 The API key is not valid")
+    assert rows[1][3].startswith('404 The model "no-such-model" does not exist')
+    assert rows[0][3].startswith("422 'n' must be 1")
+
+    # a request the server queued has its own row, also when it then fails (here: the server stops while it waits
+    # behind a job holding the worker): never a second, "rejected" one
+    gate = threading.Event()
+    desk.worker.run_with_model(lambda _em: gate.wait(60))
+    answered: dict = {}
+    client = threading.Thread(target=lambda: answered.update(reply=_send(chat, key=KEY, body=ask())),
+                              daemon=True)
+    try:
+        client.start()
+        qtbot.waitUntil(lambda: panel.log.rowCount() == 5, timeout=10_000)
+        with qtbot.waitSignal(desk.server.stopped, timeout=30_000):
+            panel.findChild(QWidget, "serverSwitch").click()
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: not client.is_alive(), timeout=30_000)
+    assert answered["reply"][0] == 503
+    qtbot.wait(200)  # a second row would arrive as a queued signal
+    assert panel.log.rowCount() == 5
+    assert panel.log.item(0, 1).text().startswith("chatcmpl-") and panel.log.item(0, 2).text() == "finished"

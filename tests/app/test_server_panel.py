@@ -77,8 +77,10 @@ def test_switch_serves_the_window_model_to_the_openai_client(qtbot, desk):
     answer = result["answer"]
     assert result["wrong_key"] == 401
     assert answer.choices[0].finish_reason == "length" and answer.usage.completion_tokens == 64
-    qtbot.waitUntil(lambda: panel.log.rowCount() == 1 and panel.log.item(0, 2).text() == "finished", timeout=10_000)
-    assert panel.log.item(0, 1).text() == answer.id and panel.log.item(0, 4).text() == "64"
+    # newest first: the wrong key's refusal (logged with its status), then the answer
+    qtbot.waitUntil(lambda: panel.log.rowCount() == 2 and panel.log.item(1, 2).text() == "finished", timeout=10_000)
+    assert panel.log.item(1, 1).text() == answer.id and panel.log.item(1, 4).text() == "64"
+    assert panel.log.item(0, 2).text() == "rejected" and panel.log.item(0, 7).text().startswith("401 ")
     canvas = desk.window.chat.canvas
     qtbot.waitUntil(lambda: answer.id in canvas.transport.status.text(), timeout=10_000)
     assert [f.step for f in canvas.frames if f.canvas_index == 0] == [0, 1, 2, 3]  # every step, from step 0
