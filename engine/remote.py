@@ -8,14 +8,21 @@
 - from vLLM (one whole canvas per stream chunk): a `CanvasDone` per chunk and a `Done` — no frames;
   `remote.per_step_frames` is False so a canvas view can say that per-step frames are not available there.
 Remote events carry text, not token ids (`CanvasDone.token_ids` and `Done.token_ids` are empty: the ids of another
-machine's tokenizer mean nothing here; `RemoteFrame.ids` are the server's). Failures are `RemoteError`s that say
-what to do: unreachable (within ~3 s), key refused (401/403), unknown model, not a diffusion model, bad answers.
-`cancel` (a `threading.Event`) closes the stream; the server then stops its generation (disconnect = cancel).
+machine's tokenizer mean nothing here; `RemoteFrame.draft` ids are the server's). Failures are `RemoteError`s that
+say what to do: unreachable (within ~3 s), key refused (401/403), unknown model, not a diffusion model, bad answers.
+`cancel` (a `threading.Event`) hangs up at once, even while the server sends nothing; the server then stops its
+generation (disconnect = cancel).
+
+The server is not trusted (`engine.remote_http` holds the transport side): a connect has an overall deadline,
+every answer is read with a size cap, a redirect is refused with its target named, a cut-off stream is an error,
+an out-of-range canvas length is refused and an out-of-range frame dropped, and server text in a message is
+cleaned of control characters.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -25,18 +32,24 @@ from typing import Any
 
 import httpx2
 
-from .errors import EngineError
+from . import remote_http
 from .events import CanvasDone, Done, Frame, Stats
+from .remote_http import Hangup, RemoteError, check_answer, clean_text, read_capped, size_text, stream_lines
 from .settings import SamplerSettings
 
 CONNECT_TIMEOUT_S = 3.0
+CONNECT_DEADLINE_S = 15.0
+STREAM_READ_TIMEOUT_S = 600.0
+DEFAULT_CANVAS_LENGTH = 256
+MAX_CANVAS_LENGTH = 4096
+MAX_FRAME_STEPS = 65535  # the app stores step numbers in 16 bits
+MAX_CANVAS_INDEX = 65535
+MAX_TOKEN_ID = 2**31 - 1
 DIFFUSION_NAME = re.compile(r"diffusion", re.IGNORECASE)
 DENOISING_FIELDS = ("max_denoising_steps", "entropy_bound", "t_min", "t_max", "stability_threshold",
                     "confidence_threshold")
 
-
-class RemoteError(EngineError):
-    """The remote server cannot be used; the message names it and what to do."""
+__all__ = ["NotADiffusionModelError", "RemoteError", "RemoteFrame", "RemoteModel", "generate_remote"]
 
 
 class NotADiffusionModelError(RemoteError):
@@ -64,18 +77,47 @@ def _base_url(url: str) -> str:
     return str(parsed.copy_with(path=path if path else "/v1", query=None, fragment=None)).rstrip("/")
 
 
+def _checked_key(api_key: str | None) -> str | None:
+    """The key as given (None for none); `RemoteError` when a character is not printable ASCII or is a space, which
+    an HTTP header cannot carry as typed (the message gives its position, never the key)."""
+    if not api_key:
+        return None
+    for position, char in enumerate(str(api_key), 1):
+        if "!" <= char <= "~":
+            continue
+        kind = ("a space" if char == " " else "a line break" if char in "\r\n" else
+                "a control character" if ord(char) < 32 or ord(char) == 127 else "a non-ASCII character")
+        raise RemoteError(f"The API key must be printable ASCII without spaces; it has {kind} at position {position}. "
+                          "Copy the key again from where the server was started, without spaces or line breaks.")
+    return str(api_key)
+
+
+def _canvas_length(url: str, diffusion: dict[str, Any] | None) -> int:
+    """The canvas length the server announces (`DEFAULT_CANVAS_LENGTH` when it announces none); `RemoteError`
+    for anything but a whole number from 1 to `MAX_CANVAS_LENGTH`."""
+    value = diffusion.get("canvas_length") if diffusion else None
+    if value is None:
+        return DEFAULT_CANVAS_LENGTH
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CANVAS_LENGTH:
+        raise RemoteError(f"The server at {url} announces a canvas of {clean_text(value, 40)} tokens, but Diffusion "
+                          f"Desk shows a canvas of 1–{MAX_CANVAS_LENGTH} tokens. Serve a model with a usual canvas "
+                          "(DiffusionGemma's is 256), or update the server.")
+    return value
+
+
 class RemoteModel:
     """An OpenAI-compatible server and one of its models. After `connect()`: `.model`, `.per_step_frames`,
-    `.canvas_length`, `.kind` ("diffusion-desk" or "openai-compatible") and `.name`."""
+    `.canvas_length`, `.kind` ("diffusion-desk" or "openai-compatible") and `.name`. `RemoteError` at once for an
+    address that is not http(s), or an API key that is not printable ASCII without spaces."""
 
     def __init__(self, url: str, api_key: str | None = None, model: str | None = None, *,
                  require_diffusion: bool = True) -> None:
         self.url = _base_url(url)
-        self.api_key = api_key or None
+        self.api_key = _checked_key(api_key)
         self.model = model
         self.require_diffusion = require_diffusion
         self.per_step_frames = False
-        self.canvas_length = 256
+        self.canvas_length = DEFAULT_CANVAS_LENGTH
         self.kind = "openai-compatible"
         self.connected = False
 
@@ -85,18 +127,15 @@ class RemoteModel:
         return f"{self.model or '?'} @ {self.url}"
 
     def client(self, read_timeout: float | None = 60.0) -> httpx2.Client:
-        """An HTTP client for this server: connect within 3 s, the key as a bearer token."""
+        """An HTTP client for this server: connect within 3 s, the key as a bearer token, redirects not followed."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         timeout = httpx2.Timeout(read_timeout, connect=CONNECT_TIMEOUT_S)
         return httpx2.Client(timeout=timeout, headers=headers, follow_redirects=False, trust_env=False)
 
     def connect(self) -> RemoteModel:
-        """Check the server and the model (`GET /models`); `RemoteError` with the reason when unusable."""
-        with self.client(read_timeout=10.0) as client:
-            response = _request(self, client, "GET", "/models")
-            data = _json(self, response).get("data")
-        if not isinstance(data, list) or not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in data):
-            raise RemoteError(f"{self.url}/models did not list models; is this an OpenAI-compatible server?")
+        """Check the server and the model (`GET /models`, all of it within `CONNECT_DEADLINE_S`); `RemoteError` with
+        the reason when unusable, including a canvas length outside 1–`MAX_CANVAS_LENGTH`."""
+        data = self._model_list()
         ids = [m["id"] for m in data]
         if not ids:
             raise RemoteError(f"The server at {self.url} serves no model yet; start it with one.")
@@ -104,20 +143,51 @@ class RemoteModel:
         entry = next((m for m in data if m["id"] == chosen), None)
         if entry is None:
             raise RemoteError(f"The server at {self.url} has no model {chosen!r}; it serves "
-                              f"{', '.join(repr(i) for i in ids[:8])}. Pick one of those.")
-        self.model = chosen
+                              f"{', '.join(repr(clean_text(i, 80)) for i in ids[:8])}. Pick one of those.")
         diffusion = entry.get("diffusion") if isinstance(entry.get("diffusion"), dict) else None
         names = " ".join(str(entry.get(k, "")) for k in ("id", "root", "parent"))
         if diffusion is None and self.require_diffusion and not DIFFUSION_NAME.search(names):
             raise NotADiffusionModelError(
-                f"{chosen!r} at {self.url} is not a diffusion model: Diffusion Desk shows denoising canvases, which "
-                "only block-diffusion models such as DiffusionGemma produce. Serve a DiffusionGemma model there.")
+                f"{clean_text(chosen, 120)!r} at {self.url} is not a diffusion model: Diffusion Desk shows denoising "
+                "canvases, which only block-diffusion models such as DiffusionGemma produce. Serve a DiffusionGemma "
+                "model there.")
+        self.canvas_length = _canvas_length(self.url, diffusion)
+        self.model = chosen
         self.per_step_frames = bool(diffusion and diffusion.get("per_step_drafts"))
         self.kind = "diffusion-desk" if self.per_step_frames else "openai-compatible"
-        canvas = diffusion.get("canvas_length") if diffusion else None
-        self.canvas_length = canvas if isinstance(canvas, int) and canvas > 0 else 256
         self.connected = True
         return self
+
+    def _model_list(self) -> list[dict[str, Any]]:
+        """The `data` of `GET /models`: at most `MAX_MODELS_BYTES`, all within `CONNECT_DEADLINE_S`, each entry
+        an object with a string `id`."""
+        hangup = Hangup(deadline_s=CONNECT_DEADLINE_S)
+        try:
+            with self.client(read_timeout=10.0) as client, hangup:
+                with client.stream("GET", self.url + "/models", extensions=hangup.extensions) as response:
+                    check_answer(self.url, self.model, response)
+                    body, cut = read_capped(response, remote_http.MAX_MODELS_BYTES)
+        except (httpx2.HTTPError, httpx2.StreamError) as exc:
+            raise self._connect_failure(hangup, exc) from None
+        if hangup.reason is not None:  # a body without a length ends quietly when hung up on
+            raise self._connect_failure(hangup, None)
+        if cut:
+            raise RemoteError(f"{self.url}/models sent more than {size_text(remote_http.MAX_MODELS_BYTES)}; is this "
+                              "an OpenAI-compatible server?")
+        data = _json(self.url, body).get("data")
+        if not isinstance(data, list) or not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in data):
+            raise RemoteError(f"{self.url}/models did not list models; is this an OpenAI-compatible server?")
+        return data
+
+    def _connect_failure(self, hangup: Hangup, exc: Exception | None) -> RemoteError:
+        if hangup.reason == "deadline":
+            return RemoteError(f"The server at {self.url} did not finish answering within {CONNECT_DEADLINE_S:g} s; "
+                               "check the address and that it is running (an overloaded server answers slowly).")
+        if isinstance(exc, httpx2.TimeoutException):
+            return RemoteError(f"The server at {self.url} did not answer in time; check the address and that it is "
+                               "running.")
+        return RemoteError(f"Cannot reach {self.url} ({type(exc).__name__}); check the address and that the "
+                           "server is running.")
 
     def request_body(self, messages: list[dict[str, str]], settings: SamplerSettings, *,
                      enable_thinking: bool = False) -> dict[str, Any]:
@@ -134,93 +204,67 @@ class RemoteModel:
         return body
 
 
-def _request(remote: RemoteModel, client: httpx2.Client, method: str, path: str, **kwargs: Any) -> httpx2.Response:
+def _json(url: str, body: bytes) -> dict[str, Any]:
     try:
-        response = client.request(method, remote.url + path, **kwargs)
-    except httpx2.TimeoutException:
-        raise RemoteError(f"The server at {remote.url} did not answer in time; check the address and that it is "
-                          "running.") from None
-    except httpx2.HTTPError as exc:
-        raise RemoteError(f"Cannot reach {remote.url} ({type(exc).__name__}); check the address and that the "
-                          "server is running.") from None
-    _check_status(remote, response)
-    return response
-
-
-def _check_status(remote: RemoteModel, response: httpx2.Response) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    try:
-        response.read()
-        detail = response.json().get("error", {})
-        message = str(detail.get("message", "")) if isinstance(detail, dict) else str(detail)
-    except Exception:  # noqa: BLE001 — not JSON, or not the OpenAI error shape
-        message = ""
-    message = message.strip()[:300]
-    if status in (401, 403):
-        raise RemoteError(f"The server at {remote.url} refused the API key ({status}); enter the key it was started "
-                          "with.")
-    if status == 404 and ("model" in message.lower() or response.request.url.path.endswith("/completions")):
-        raise RemoteError(f"The server at {remote.url} has no model {remote.model!r} ({message or 'not found'}).")
-    if status == 404:
-        raise RemoteError(f"{remote.url} is not an OpenAI-compatible server (404 for {response.request.url.path}); "
-                          "the address usually ends in /v1.")
-    raise RemoteError(f"The server at {remote.url} answered {status}: {message or response.reason_phrase}.")
-
-
-def _json(remote: RemoteModel, response: httpx2.Response) -> dict[str, Any]:
-    try:
-        value = response.json()
+        value = json.loads(body)
     except ValueError:
-        raise RemoteError(f"{remote.url} did not answer with JSON; is this an OpenAI-compatible server?") from None
+        raise RemoteError(f"{url} did not answer with JSON; is this an OpenAI-compatible server?") from None
     if not isinstance(value, dict):
-        raise RemoteError(f"{remote.url} answered with unexpected JSON; is this an OpenAI-compatible server?")
+        raise RemoteError(f"{url} answered with unexpected JSON; is this an OpenAI-compatible server?")
     return value
-
-
-def _close_on_cancel(cancel: threading.Event, finished: threading.Event, response: httpx2.Response) -> None:
-    while not finished.is_set():
-        if cancel.wait(0.05):
-            response.close()  # the server sees the disconnect and stops its generation
-            return
 
 
 def generate_remote(remote: RemoteModel, messages: list[dict[str, str]], settings: SamplerSettings, *,
                     cancel: threading.Event | None = None,
                     enable_thinking: bool = False) -> Iterator[RemoteFrame | CanvasDone | Done]:
-    """Stream one answer from `remote` as `RemoteFrame`s (Diffusion Desk servers), `CanvasDone`s and one `Done`."""
+    """Stream one answer from `remote` as `RemoteFrame`s (Diffusion Desk servers), `CanvasDone`s and one `Done`.
+
+    Setting `cancel` hangs up within ~0.1 s, even while the server sends nothing (a busy Diffusion Desk says nothing
+    until its queue reaches the request; without cancel that wait may last up to `STREAM_READ_TIMEOUT_S` between
+    reads); the last event is then `Done(reason="cancelled")`. `RemoteError` when the server refuses or redirects,
+    answers with anything but an event stream, sends a line over `MAX_LINE_BYTES` or an error event, or ends the
+    stream before the answer finished (neither a finish_reason nor `[DONE]`): the events yielded until then stay
+    valid, and the message quotes the text so far."""
     if not remote.connected:
         remote.connect()
     cancel = cancel or threading.Event()
     state = _StreamState(time.perf_counter())
     body = remote.request_body(messages, settings, enable_thinking=enable_thinking)
-    with remote.client(read_timeout=600.0) as client:
+    hangup = Hangup(cancel)
+    with remote.client(read_timeout=STREAM_READ_TIMEOUT_S) as client, hangup:
         try:
-            with client.stream("POST", remote.url + "/chat/completions", json=body) as response:
-                _check_status(remote, response)
-                finished = threading.Event()
-                watcher = threading.Thread(target=_close_on_cancel, args=(cancel, finished, response), daemon=True)
-                watcher.start()
-                try:
-                    for line in response.iter_lines():
-                        if cancel.is_set():
-                            break
-                        if not line.startswith("data:"):
-                            continue
-                        data = line[5:].strip()
-                        if data == "[DONE]":
-                            break
-                        yield from state.chunk(remote, _parse(remote, data))
-                finally:
-                    finished.set()
-        except httpx2.TimeoutException:
+            with client.stream("POST", remote.url + "/chat/completions", json=body,
+                               extensions=hangup.extensions) as response:
+                check_answer(remote.url, remote.model, response)
+                _check_event_stream(remote.url, response)
+                for line in stream_lines(remote.url, response):
+                    if cancel.is_set():
+                        break
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        state.finished = True
+                        break
+                    yield from state.chunk(remote, _parse(remote, data))
+        except (httpx2.HTTPError, httpx2.StreamError) as exc:  # a hang-up after cancel, or a dropped connection
             if not cancel.is_set():
-                raise RemoteError(f"The server at {remote.url} stopped answering mid-stream.") from None
-        except (httpx2.HTTPError, RuntimeError) as exc:  # a closed stream after cancel, or a dropped connection
-            if not cancel.is_set():
-                raise RemoteError(f"The connection to {remote.url} broke ({type(exc).__name__}).") from None
+                raise state.broken(remote.url, exc) from None
+    if not cancel.is_set() and not state.complete:
+        raise state.broken(remote.url, None)
     yield state.done("cancelled" if cancel.is_set() else None, settings)
+
+
+def _check_event_stream(url: str, response: httpx2.Response) -> None:
+    """`RemoteError` unless the answer is `text/event-stream` (a login page, a proxy's page or a non-streamed JSON
+    answer would otherwise read as an empty answer)."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "text/event-stream":
+        return
+    hint = (' — it ignored "stream": true, so it cannot stream answers to Diffusion Desk' if kind == "application/json"
+            else " — a login page, a proxy or another web server may be answering at this address")
+    raise RemoteError(f"The server at {url} answered {clean_text(kind, 80) or 'without a content type'}, not an "
+                      f"event stream{hint}; check the address (it usually ends in /v1).")
 
 
 def _parse(remote: RemoteModel, data: str) -> dict[str, Any]:
@@ -233,7 +277,7 @@ def _parse(remote: RemoteModel, data: str) -> dict[str, Any]:
     error = value.get("error")
     if error:
         message = error.get("message") if isinstance(error, dict) else error
-        raise RemoteError(f"The server at {remote.url} failed: {str(message)[:300]}")
+        raise RemoteError(f"The server at {remote.url} failed: {clean_text(message)}")
     return value
 
 
@@ -248,6 +292,7 @@ class _StreamState:
         self.content: list[str] = []
         self.reasoning: list[str] = []
         self.finish: str | None = None
+        self.finished = False
         self.usage: dict[str, Any] = {}
         self.steps_in_canvas = 0
 
@@ -257,7 +302,7 @@ class _StreamState:
             self.usage = chunk["usage"]
         draft = chunk.get("draft")
         if isinstance(draft, dict):
-            frame = _frame(draft, time.perf_counter() - self.start)
+            frame = _frame(draft, remote.canvas_length, time.perf_counter() - self.start)
             if frame is not None:
                 self.first = self.first if self.first is not None else frame.elapsed_s
                 self.frames += 1
@@ -281,6 +326,26 @@ class _StreamState:
         self.canvas_index += 1
         self.steps_in_canvas = 0
 
+    @property
+    def complete(self) -> bool:
+        """Whether the server said the answer is finished (`[DONE]` or a finish_reason)."""
+        return self.finished or self.finish is not None
+
+    def broken(self, url: str, exc: Exception | None) -> RemoteError:
+        """The error for a stream that broke off (`exc`: the transport error, if any), quoting the text so far."""
+        text = "".join(self.content).strip()
+        so_far = (f"the text so far is {clean_text(text, 120)!r} ({len(text)} characters)" if text
+                  else "no text of the answer had arrived")
+        if isinstance(exc, (httpx2.ConnectError, httpx2.ConnectTimeout)):
+            return RemoteError(f"Cannot reach {url} ({type(exc).__name__}); check the address and that the server is "
+                               "running.")
+        if isinstance(exc, httpx2.ReadTimeout):
+            return RemoteError(f"The server at {url} sent nothing for {STREAM_READ_TIMEOUT_S:g} s, so the answer was "
+                               f"given up; it may be stuck or overloaded. {so_far[0].upper()}{so_far[1:]}.")
+        cause = f" ({type(exc).__name__})" if exc is not None else ""
+        return RemoteError(f"The stream from {url} ended before the answer finished{cause} — the server may have "
+                           f"restarted or the connection dropped; {so_far}. Send the message again to retry.")
+
     def done(self, reason: str | None, settings: SamplerSettings) -> Done:
         """The closing `Done`: all text, the thought span, the finish reason and stats from the usage chunk."""
         seconds = time.perf_counter() - self.start
@@ -295,17 +360,38 @@ class _StreamState:
         return Done([], text.strip(), "".join(self.reasoning).strip(), reason, stats)
 
 
-def _frame(draft: dict[str, Any], elapsed: float) -> RemoteFrame | None:
-    """A `RemoteFrame` from a `draft` object, or None when it is malformed (it is skipped, never trusted)."""
-    try:
-        ids = [int(i) for i in draft.get("ids") or []]
-        canvas = [int(i) for i in draft.get("canvas") or ids]
-        accepted = [bool(a) for a in draft.get("accepted") or [False] * len(ids)]
-        entropy = [float(e) for e in draft.get("entropy") or [0.0] * len(ids)]
-        index, step, steps = int(draft["canvas_index"]), int(draft["step"]), int(draft["max_steps"])
-        text = draft.get("text") if isinstance(draft.get("text"), str) else ""
-    except (KeyError, TypeError, ValueError):
+def _frame(draft: dict[str, Any], canvas_length: int, elapsed: float) -> RemoteFrame | None:
+    """A `RemoteFrame` from a `draft` object, or None: a frame that is out of range is dropped (never repaired or
+    trusted), so the answer goes on without it. Kept only when `ids` — and `canvas`, `accepted` and `entropy` when
+    given (else: the ids, nothing accepted, zero entropy) — are lists of exactly `canvas_length` items; ids and
+    canvas are integers 0…`MAX_TOKEN_ID`; entropies are finite numbers ≥ 0; and `canvas_index` (0…`MAX_CANVAS_INDEX`),
+    `max_steps` (1…`MAX_FRAME_STEPS`) and `step` (0…max_steps) are integers."""
+    ids = _token_ids(draft.get("ids"), canvas_length)
+    canvas = _token_ids(draft.get("canvas", ids), canvas_length)
+    accepted = draft.get("accepted", [0] * canvas_length)
+    entropy = draft.get("entropy", [0.0] * canvas_length)
+    index, step, steps = (draft.get(k) for k in ("canvas_index", "step", "max_steps"))
+    if (ids is None or canvas is None or not isinstance(accepted, list) or len(accepted) != canvas_length
+            or not _entropies_ok(entropy, canvas_length) or not _int_in(index, 0, MAX_CANVAS_INDEX)
+            or not _int_in(steps, 1, MAX_FRAME_STEPS) or not _int_in(step, 0, steps)):
         return None
-    if not len(ids) == len(canvas) == len(accepted) == len(entropy):
+    text = draft.get("text") if isinstance(draft.get("text"), str) else ""
+    return RemoteFrame(index, step, steps, canvas, ids, [bool(a) for a in accepted], [float(e) for e in entropy],
+                       elapsed, text)
+
+
+def _int_in(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _token_ids(value: Any, length: int) -> list[int] | None:
+    """`value` when it is a list of `length` token ids (integers 0…`MAX_TOKEN_ID`), else None."""
+    if not isinstance(value, list) or len(value) != length:
         return None
-    return RemoteFrame(index, step, steps, canvas, ids, accepted, entropy, elapsed, text)
+    return value if all(_int_in(i, 0, MAX_TOKEN_ID) for i in value) else None
+
+
+def _entropies_ok(value: Any, length: int) -> bool:
+    return (isinstance(value, list) and len(value) == length
+            and all(isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e) and e >= 0
+                    for e in value))
