@@ -147,6 +147,7 @@ class ProfileTable(QTableWidget):
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.setWordWrap(True)
+        self.setStyleSheet("QTableWidget::item { padding: 4px 6px; }")  # wrapped notes of two rows never touch
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(0, 250)

@@ -42,7 +42,7 @@ def test_card_picker_without_a_gpu_shows_the_cli_table_as_estimates(qtbot):
     assert table.isVisibleTo(panel)
     (spec,) = find_gpus("GeForce RTX 4090")
     expected = [r for r in evaluate_gpu(gpu_from_spec(spec)) if r.model == BF16_26B]
-    rows = _rows(table, "26B-A4B (bf16)")
+    rows = _rows(table, "26B-A4B (Google")
     assert len(rows) == len(expected) == 4
     for rec in expected:  # the same figures `python -m engine.hardware --gpu "GeForce RTX 4090"` prints
         row = next(r for r in rows.values() if r[2].startswith(f"{rec.memory_needed_gb:.1f} GB"))
@@ -58,7 +58,7 @@ def test_card_picker_without_a_gpu_shows_the_cli_table_as_estimates(qtbot):
     assert "CUDA context" in table.horizontalHeaderItem(2).toolTip()
 
     picker.choose("DGX Spark (GB10)")
-    spark = _rows(table, "26B-A4B (bf16)")
+    spark = _rows(table, "26B-A4B (Google")
     assert "★ recommended" in spark["bf16"][4]
     assert "not applicable: unified memory" in spark["bf16 + CPU offload (slow)"][4]
     with pytest.raises(KeyError):
