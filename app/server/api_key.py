@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -31,16 +32,27 @@ def new_key() -> str:
     return "dd-" + secrets.token_urlsafe(32)
 
 
+def _emit(signal: Any, value: object) -> bool:
+    """Emit from a background thread; False when the window (and this store with it) closed meanwhile."""
+    try:
+        signal.emit(value)
+    except RuntimeError:  # "Signal source has been deleted"
+        return False
+    return True
+
+
 class ApiKeyStore(QObject):
     """Reads and writes the key off the GUI thread; `key` is the last value read or saved."""
 
     loaded = Signal(str)  # the key ("" when none)
     keyring_checked = Signal(bool)  # whether a system keyring is there to keep a saved key
     saved = Signal(str)  # "" or a note (session only, keyring refused)
+    _read_done = Signal(str)  # from the reading thread; `_loaded` runs on the GUI thread (queued)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.key = ""
+        self._read_done.connect(self._loaded)
 
     def load(self) -> None:
         """Read the key in the background; `keyring_checked` and `loaded` follow."""
@@ -49,13 +61,14 @@ class ApiKeyStore(QObject):
     def _read(self) -> None:
         from engine.models.tokens import keyring_available
 
-        self.keyring_checked.emit(keyring_available())  # finding the backend can block on D-Bus: not on the GUI
-        self._loaded(read_key())
+        # Finding the backend can block on D-Bus: not on the GUI thread.
+        if _emit(self.keyring_checked, keyring_available()):
+            _emit(self._read_done, read_key())
 
     def save(self, key: str) -> None:
         """Keep `key` now and store it in the background; `saved` follows."""
         self.key = key.strip()
-        threading.Thread(target=lambda k=self.key: self.saved.emit(write_key(k)), name="api-key-write",
+        threading.Thread(target=lambda k=self.key: _emit(self.saved, write_key(k)), name="api-key-write",
                          daemon=True).start()
 
     def _loaded(self, key: str) -> None:

@@ -204,3 +204,22 @@ def test_rejected_requests_show_in_the_log_with_status_and_reason(qtbot, desk):
     qtbot.wait(200)  # a second row would arrive as a queued signal
     assert panel.log.rowCount() == 5
     assert panel.log.item(0, 1).text().startswith("chatcmpl-") and panel.log.item(0, 2).text() == "finished"
+
+
+def test_a_key_read_finishing_after_the_window_closed_raises_nothing(qtbot, monkeypatch):
+    """The keyring answers from a background thread; when the window (and the key store) is gone by then, the
+    answer is dropped — before, the thread died with 'Signal source has been deleted' on stderr."""
+    import shiboken6
+
+    import app.server.api_key as api_key
+
+    store = api_key.ApiKeyStore()
+    shiboken6.delete(store)
+    errors: list = []
+    monkeypatch.setattr("threading.excepthook", lambda args: errors.append(args.exc_value))
+    monkeypatch.setattr(api_key, "read_key", lambda: "dd-late")
+    store_read = api_key.ApiKeyStore._read
+    thread = __import__("threading").Thread(target=store_read, args=(store,))
+    thread.start()
+    thread.join(10)
+    assert not errors
