@@ -9,7 +9,9 @@ import sys
 
 from ..cli_common import argv_text, load_model_arg, one_line, run_cli, safe_text
 from ..errors import UsageError
-from .server import DEFAULT_HOST, DEFAULT_PORT, Server, is_loopback
+from .app import check_api_key
+from .hosts import bind_address
+from .server import DEFAULT_HOST, DEFAULT_PORT, Server
 
 KEY_VARIABLE = "DIFFUSION_DESK_API_KEY"
 
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         key = args.api_key if args.api_key is not None else os.environ.get(KEY_VARIABLE) or None
         if key is not None:
             argv_text(key, "--api-key")
-        if not is_loopback(host):
+            check_api_key(key, "--api-key" if args.api_key is not None else KEY_VARIABLE)
+        if not bind_address(host).is_loopback:  # checked before the model loads: an unknown host fails at once
             print(f"warning: {one_line(f'listening on {host}: other machines on the network can use this model')}"
                   + ("" if key else " — with no API key, anyone who can reach the port") + ".", file=sys.stderr,
                   flush=True)

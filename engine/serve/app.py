@@ -1,40 +1,62 @@
 """The ASGI app: `/v1/models` and `/v1/chat/completions` over one `EngineQueue`, with key and Host checks.
 
-Security (the body, headers and Host are untrusted): an optional bearer key compared in constant time
-(`hmac.compare_digest`); on a loopback bind only loopback Host names are served (a web page that re-points its own
-name at 127.0.0.1 — DNS rebinding — is refused); POST bodies must be `application/json` (a page's cross-site form
-post cannot pass without a CORS pre-flight, which this server never grants); bodies are checked in `schemas`.
+Security (the body, headers and Host are untrusted): an optional bearer key (printable ASCII) compared in constant
+time (`hmac.compare_digest`); on a loopback bind only loopback Host names are served (`hosts`: a web page that
+re-points its own name at 127.0.0.1 — DNS rebinding — is refused); POST bodies must be `application/json` (a page's
+cross-site form post cannot pass without a CORS pre-flight, which this server never grants) and must arrive within
+`read_timeout_s` (else 408); bodies are checked in `schemas`, and a prompt that can never fit the context is refused
+before it is tokenized (`prompt_bound`). Once the server is stopping, new requests get 503 `server_stopping`, and a
+request the stop cancelled ends with that error too, never with a cut-short answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import EngineError, PromptTooLongError
 from ..settings import SamplerSettings
+from .hosts import LOOPBACK_NAMES, HostCheck
 from .jobs import EngineQueue, EventHook, JobRecord, ServeJob, ServerStopping
+from .prompt_bound import PromptBound
 from .schemas import MAX_BODY_BYTES, ChatRequest, RequestError, parse_chat_request
 from .sse import CancellingStream, completion, stream_events, wait_disconnect
 
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+log = logging.getLogger(__name__)
 RequestHook = Callable[[JobRecord, ChatRequest], None]
+READ_TIMEOUT_S = 30.0
+STOPPING_MESSAGE = "The server is shutting down; send the request again later."
+_CLOSING_STATUSES = (408, 413)  # the rest of the body is not read: the connection cannot carry another request
+
+
+def check_api_key(key: str, what: str = "The API key") -> None:
+    """Raise `EngineError` unless `key` is 1 to 4096 printable ASCII characters without spaces (`what` names it in
+    the message).
+
+    HTTP servers read header bytes as Latin-1, so a key with other characters could never match the header a client
+    sends; spaces would be cut from the Bearer token.
+    """
+    if not key or len(key) > 4096 or not all("!" <= c <= "~" for c in key):
+        raise EngineError(f"{what} must be printable ASCII without spaces, at most 4096 characters (letters, digits "
+                          "and symbols such as - _ . ~); choose another key.")
 
 
 def error_response(error: RequestError) -> JSONResponse:
-    """An OpenAI-style error as a JSON response."""
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+    """An OpenAI-style error as a JSON response (408 and 413 also close the connection: the body was not read)."""
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    if error.status in _CLOSING_STATUSES:
+        headers["Connection"] = "close"
+    return JSONResponse(error.body(), status_code=error.status, headers=headers or None)
 
 
 def engine_error(exc: BaseException) -> RequestError:
@@ -49,30 +71,14 @@ def engine_error(exc: BaseException) -> RequestError:
                         code="internal_error")
 
 
-class HostCheck:
-    """Refuse requests whose Host header is not a loopback name (used when the server is bound to loopback)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if name.lower() not in LOOPBACK_NAMES:
-                response = error_response(RequestError(
-                    421, "This server answers only requests addressed to localhost / 127.0.0.1.",
-                    code="host_not_allowed"))
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 class ChatService:
     """The routes' state: the engine queue, the served model's id and defaults, the key and the hooks."""
 
     def __init__(self, em: Any, *, api_key: str | None, engine_queue: EngineQueue | None,
-                 on_request: RequestHook | None, on_event: EventHook | None, model_id: str | None) -> None:
+                 on_request: RequestHook | None, on_event: EventHook | None, model_id: str | None,
+                 read_timeout_s: float = READ_TIMEOUT_S) -> None:
+        if api_key:
+            check_api_key(api_key)
         self.em = em
         self.model_id = model_id or str(getattr(em, "name", "model"))
         self.defaults = SamplerSettings.for_model(em)
@@ -81,6 +87,9 @@ class ChatService:
         self.on_request, self.on_event = on_request, on_event
         self.records: list[JobRecord] = []
         self.created = int(time.time())
+        self.read_timeout_s = read_timeout_s
+        self.prompt_bound = PromptBound(em)
+        self.stopping = False  # set by `Server` when shutdown starts: new requests get 503, cancelled ones too
 
     def check_key(self, request: Request) -> None:
         """Raise a 401 `RequestError` unless the request carries the server's bearer key (constant-time compare)."""
@@ -118,10 +127,25 @@ class ChatService:
             if kind != "application/json":
                 raise RequestError(415, "Send the body as JSON with 'Content-Type: application/json'.",
                                    code="unsupported_media_type")
-            parsed = parse_chat_request(await _read_body(request), model_id=self.model_id, defaults=self.defaults)
+            raw = await _read_body(request, self.read_timeout_s)
+            if self.stopping:
+                raise ServerStopping(STOPPING_MESSAGE)
+            parsed = parse_chat_request(raw, model_id=self.model_id, defaults=self.defaults)
+            self.prompt_bound.check(parsed)
         except RequestError as exc:
             return error_response(exc)
+        except EngineError as exc:
+            return error_response(engine_error(exc))
+        except ClientDisconnect:  # the client left mid-upload: nobody to answer, nothing worth a traceback
+            log.debug("a client disconnected while sending its request body")
+            return Response(status_code=499)
         return await self._answer(request, parsed)
+
+    def _stopped_if_stopping(self, item: tuple) -> tuple:
+        """A job's message as the client should see it: an answer the server's stop cut short is a 503 error."""
+        if self.stopping and (item[0] == "cancelled" or item[0] == "done" and item[3] == "cancelled"):
+            return ("error", ServerStopping(STOPPING_MESSAGE))
+        return item
 
     async def _answer(self, request: Request, parsed: ChatRequest) -> Response:
         loop = asyncio.get_running_loop()
@@ -129,7 +153,7 @@ class ChatService:
 
         def sink(item: tuple) -> None:
             try:
-                loop.call_soon_threadsafe(events.put_nowait, item)
+                loop.call_soon_threadsafe(events.put_nowait, self._stopped_if_stopping(item))
             except RuntimeError:  # the loop is gone (server stopping)
                 job.request_cancel()
 
@@ -165,26 +189,32 @@ class ChatService:
         while True:
             item = await events.get()
             if item[0] == "done":
-                _, _, _, reason, done, answer, thinking = item
-                return JSONResponse(completion(meta, answer, thinking, reason, done, prompt_tokens))
+                _, _, _, reason, completion_tokens, answer, thinking = item
+                return JSONResponse(completion(meta, answer, thinking, reason, completion_tokens, prompt_tokens))
             if item[0] == "error":
                 return error_response(engine_error(item[1]))
             if item[0] == "cancelled":
                 return Response(status_code=499)
 
 
-async def _read_body(request: Request) -> bytes:
+async def _read_body(request: Request, timeout_s: float) -> bytes:
+    """The request body: 413 when it is larger than `MAX_BODY_BYTES`, 408 when it has not all arrived within
+    `timeout_s` seconds; `ClientDisconnect` when the client leaves first."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise RequestError(413, f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.",
                            code="request_too_large")
     parts, size = [], 0
-    async for part in request.stream():
-        size += len(part)
-        if size > MAX_BODY_BYTES:
-            raise RequestError(413, f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.",
-                               code="request_too_large")
-        parts.append(part)
+    with anyio.move_on_after(timeout_s) as deadline:
+        async for part in request.stream():
+            size += len(part)
+            if size > MAX_BODY_BYTES:
+                raise RequestError(413, f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.",
+                                   code="request_too_large")
+            parts.append(part)
+    if deadline.cancelled_caught:
+        raise RequestError(408, f"The request body did not arrive within {timeout_s:g} s; send the whole body "
+                           "at once (and check the Content-Length header).", code="request_timeout")
     return b"".join(parts)
 
 
@@ -204,8 +234,13 @@ async def _until_disconnect(request: Request, work: Any, on_disconnect: Callable
     return result
 
 
+ROUTE_PATHS = ("/v1/models", "/v1/chat/completions")
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return error_response(RequestError(404, f"No route {request.url.path[:100]!r}; this server has /v1/models and "
+    path = request.url.path
+    hint = f"; use {path.rstrip('/')!r} without the trailing slash" if path.rstrip("/") in ROUTE_PATHS else ""
+    return error_response(RequestError(404, f"No route {path[:100]!r}{hint}; this server has /v1/models and "
                                        "/v1/chat/completions.", code="unknown_url"))
 
 
@@ -216,8 +251,12 @@ async def _not_allowed(request: Request, exc: Exception) -> Response:
 
 def create_app(em: Any, api_key: str | None = None, *, loopback_only: bool = True,
                engine_queue: EngineQueue | None = None, on_request: RequestHook | None = None,
-               on_event: EventHook | None = None, model_id: str | None = None) -> Starlette:
+               on_event: EventHook | None = None, model_id: str | None = None,
+               allowed_hosts: frozenset[str] = LOOPBACK_NAMES, read_timeout_s: float = READ_TIMEOUT_S) -> Starlette:
     """The OpenAI-compatible ASGI app serving `em` (an `EngineModel`).
+
+    `api_key` must be printable ASCII without spaces (`EngineError` otherwise). With `loopback_only`, requests whose
+    Host header is not one of `allowed_hosts` get 421. A body must arrive within `read_timeout_s` seconds (else 408).
 
     `engine_queue` runs the jobs (default: a new `EngineQueue` whose worker thread owns `em`; pass one whose jobs
     run on the thread that already owns the model to share it). `on_request(record, request)` is called on the
@@ -226,12 +265,13 @@ def create_app(em: Any, api_key: str | None = None, *, loopback_only: bool = Tru
     holds the `ChatService` (its `records` list the recent requests).
     """
     service = ChatService(em, api_key=api_key, engine_queue=engine_queue, on_request=on_request, on_event=on_event,
-                          model_id=model_id)
+                          model_id=model_id, read_timeout_s=read_timeout_s)
     app = Starlette(routes=[
-        Route("/v1/models", service.models, methods=["GET"]),
-        Route("/v1/chat/completions", service.chat, methods=["POST"]),
+        Route(ROUTE_PATHS[0], service.models, methods=["GET"]),
+        Route(ROUTE_PATHS[1], service.chat, methods=["POST"]),
     ], exception_handlers={404: _not_found, 405: _not_allowed})
+    app.router.redirect_slashes = False  # a redirect answers with an empty, non-JSON body; the 404 says what to use
     app.state.service = service
     if loopback_only:
-        app.add_middleware(HostCheck)
+        app.add_middleware(HostCheck, allowed=allowed_hosts)
     return app

@@ -118,9 +118,11 @@ class ServeJob:
         elif isinstance(event, Done):
             content, reasoning = text.finish()
             reason = "stop" if text.stopped else event.reason
-            record.reason, record.completion_tokens = reason, len(event.token_ids)
+            # usage counts the tokens the client gets: with a stop string, those up to the cut, not the whole canvas
+            record.reason = reason
+            record.completion_tokens = text.tokens_returned() if text.stopped else len(event.token_ids)
             record.seconds = event.stats.seconds
-            self.sink(("done", content, reasoning, reason, event, text.answer, text.thinking))
+            self.sink(("done", content, reasoning, reason, record.completion_tokens, text.answer, text.thinking))
         self._hook(event)
 
     def _hook(self, event: Any) -> None:

@@ -1,7 +1,7 @@
 """The border: a `/v1/chat/completions` body (untrusted bytes) checked once into a `ChatRequest`, or a `RequestError`.
 
 400 means the body cannot be read (not JSON, not an object, too large); 422 means it was read but a field is wrong
-or asks for something this server does not do (tools, images, n > 1); 404 an unknown model. Unknown top-level
+or asks for something this server does not do (tools, logprobs, images, n > 1); 404 an unknown model. Unknown top-level
 fields are ignored, as most OpenAI-compatible servers do; the known ones are type- and range-checked.
 """
 
@@ -55,22 +55,22 @@ def _invalid(param: str, message: str) -> RequestError:
     return RequestError(422, f"'{param}': {message}", param=param, code="invalid_value")
 
 
-def _int(body: dict, name: str, low: int, high: int) -> int | None:
+def _int(body: dict, name: str, low: int, high: int, where: str = "") -> int | None:
     value = body.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _invalid(name, f"must be a whole number from {low} to {high} (got {json.dumps(value)[:40]})")
+        raise _invalid(where + name, f"must be a whole number from {low} to {high} (got {json.dumps(value)[:40]})")
     return value
 
 
-def _number(body: dict, name: str, low: float, high: float) -> float | None:
+def _number(body: dict, name: str, low: float, high: float, where: str = "") -> float | None:
     value = body.get(name)
     if value is None:
         return None
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or not low <= value <= high:
-        raise _invalid(name, f"must be a number from {low} to {high} (got {json.dumps(value)[:40]})")
+        raise _invalid(where + name, f"must be a number from {low} to {high} (got {json.dumps(value)[:40]})")
     return float(value)
 
 
@@ -140,7 +140,7 @@ def _messages(body: dict) -> list[dict[str, str]]:
         if not isinstance(message, dict):
             raise _invalid(f"messages[{index}]", "must be an object with 'role' and 'content'")
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:  # a list or object role is unhashable: check type first
             shown = json.dumps(role)[:40]
             raise RequestError(422, f"'messages[{index}].role' must be one of system, developer, user, assistant "
                                f"(got {shown}); tool messages are not supported.", param=f"messages[{index}].role",
@@ -181,6 +181,11 @@ def _unsupported(body: dict) -> None:
     if n not in (None, 1):
         raise RequestError(422, "'n' must be 1: this server answers with one choice per request.", param="n",
                            code="unsupported_parameter")
+    if body.get("logprobs") not in (None, False) or body.get("top_logprobs") not in (None, 0):
+        name = "logprobs" if body.get("logprobs") not in (None, False) else "top_logprobs"
+        raise RequestError(422, "Log probabilities are not available from this server; send the request without "
+                           "'logprobs' and 'top_logprobs'.", param=name,
+                           code="unsupported_parameter")
     fmt = body.get("response_format")
     if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") != "text"):
         raise RequestError(422, "'response_format' other than {\"type\": \"text\"} is not supported.",
@@ -205,10 +210,11 @@ def _settings(body: dict, defaults: SamplerSettings) -> tuple[SamplerSettings, f
             raise _invalid(f"diffusion.{name}", f"unknown; the fields are {', '.join(DIFFUSION_FIELDS)}")
     for name in ("max_denoising_steps", "stability_threshold"):
         if name in diffusion:
-            changes[name] = _int(diffusion, name, 0 if name == "stability_threshold" else 1, MAX_STEPS_LIMIT)
+            changes[name] = _int(diffusion, name, 0 if name == "stability_threshold" else 1, MAX_STEPS_LIMIT,
+                                 "diffusion.")
     for name in ("entropy_bound", "t_min", "t_max", "confidence_threshold"):
         if name in diffusion:
-            changes[name] = _number(diffusion, name, 0.0, 1000.0)
+            changes[name] = _number(diffusion, name, 0.0, 1000.0, "diffusion.")
     scale = max(temperature, MIN_TEMPERATURE_SCALE)
     t_min, t_max = changes.get("t_min", defaults.t_min), changes.get("t_max", defaults.t_max)
     changes["t_min"], changes["t_max"] = t_min * scale, t_max * scale

@@ -17,7 +17,7 @@ import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from ..events import Done, Frame
+from ..events import Frame
 
 FINISH = {"eos": "stop", "stop": "stop", "length": "length", "cancelled": "stop"}
 
@@ -49,13 +49,13 @@ def draft_chunk(meta: dict[str, Any], frame: Frame, text: str) -> dict[str, Any]
     return chunk(meta, {}, draft=draft)
 
 
-def completion(meta: dict[str, Any], answer: str, thinking: str, reason: str, done: Done,
+def completion(meta: dict[str, Any], answer: str, thinking: str, reason: str, completion_tokens: int,
                prompt_tokens: int) -> dict[str, Any]:
     """The non-streaming `chat.completion` body."""
     message = {"role": "assistant", "content": answer, "reasoning_content": thinking or None}
     return {**meta, "object": "chat.completion",
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": FINISH[reason]}],
-            "usage": usage(prompt_tokens, len(done.token_ids))}
+            "usage": usage(prompt_tokens, completion_tokens)}
 
 
 async def stream_events(meta: dict[str, Any], events: asyncio.Queue, *, include_usage: bool,
@@ -71,13 +71,13 @@ async def stream_events(meta: dict[str, Any], events: asyncio.Queue, *, include_
             if item[1] or item[2]:
                 yield sse(chunk(meta, _delta(item[1], item[2])))
         elif kind == "done":
-            _, content, reasoning, reason, done, _answer, _thinking = item
+            _, content, reasoning, reason, completion_tokens, _answer, _thinking = item
             if content or reasoning:
                 yield sse(chunk(meta, _delta(content, reasoning)))
             yield sse(chunk(meta, {}, FINISH[reason]))
             if include_usage:
                 yield sse({**meta, "object": "chat.completion.chunk", "choices": [],
-                           "usage": usage(prompt_tokens, len(done.token_ids))})
+                           "usage": usage(prompt_tokens, completion_tokens)})
             break
         else:  # error or cancelled
             if kind == "error":

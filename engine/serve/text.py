@@ -42,6 +42,22 @@ class TextAssembler:
             return "", ""
         return self._delta("content_sent", self.answer), self._delta("reasoning_sent", self.thinking)
 
+    def tokens_returned(self) -> int:
+        """How many of the fed ids the returned text needs: after a stop string, the fewest leading ids whose text
+        holds the answer up to the cut (and the thought); otherwise all of them. Found by bisection (~log2 n
+        decodes), assuming text only grows as ids are added."""
+        if not self.stopped:
+            return len(self.ids)
+        low, high = 0, len(self.ids)
+        while low < high:
+            middle = (low + high) // 2
+            answer, thinking = self.em.split_thinking(self.ids[:middle])
+            if answer.startswith(self.answer) and thinking.startswith(self.thinking):
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
     def _delta(self, name: str, text: str) -> str:
         sent = getattr(self, name)
         if not text.startswith(sent):
