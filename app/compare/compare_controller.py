@@ -28,7 +28,6 @@ from ..store.experiments import (
     ExperimentStore,
     Variant,
     VariantSpec,
-    effective_prompt,
     variant_messages,
 )
 from .compare_experiments import ExperimentListMixin
@@ -265,14 +264,11 @@ class CompareController(ExperimentListMixin, QObject):
         model = self.chat.model.name if self.chat.model else ""
         try:
             variant = self.variants[index]
-            before = self.experiments.experiment(variant.experiment_id).conversation_id
             message = self.experiments.continue_in_chat(variant.id, model=model,
                                                         thinking_on=preset_thinks(variant.spec.preset))
         except (StoreWriteError, KeyError) as exc:
             self.page.status.setText(f"Could not put the answer into the chat: {exc}")
             return None
-        if message.conversation_id != before:
-            self._title_new_chat(message.conversation_id, variant)
         self.experiment = self.experiments.experiment(self.variants[index].experiment_id)
         self._conversation_id = self.experiment.conversation_id
         self.chat.open_conversation(message.conversation_id)
@@ -281,15 +277,6 @@ class CompareController(ExperimentListMixin, QObject):
         self.chat.window.nav.setCurrentRow(0)
         self.continued.emit(message.id)
         return message.id
-
-    def _title_new_chat(self, conversation_id: int, variant: Variant) -> None:
-        """A chat made by Continue is titled by the question its answer replies to: the column's own question when it
-        asked one (the store titles it by the experiment's prompt), as a chat is titled by its first message."""
-        question = effective_prompt(self.experiments.experiment(variant.experiment_id), variant.spec)
-        try:
-            self.store.rename_conversation(conversation_id, " ".join(question.split())[:60])
-        except StoreWriteError as exc:  # the answer is in the chat already: only its title stays the experiment's
-            log.warning("Could not title the chat from its question: %s", exc)
 
     def ask_export(self, kind: str) -> QFileDialog | None:
         """The save dialog for a Markdown or JSON export of the open experiment (written atomically)."""

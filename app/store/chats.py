@@ -36,6 +36,11 @@ def _in_use(path: Path) -> str:
             "Close it, then try again")
 
 
+def title_from(text: str) -> str:
+    """A chat's title from its first question: the words on one line, at most 60 characters."""
+    return " ".join(text.split())[:60] or "New chat"
+
+
 class StoreOpenError(RuntimeError):
     """The chat database cannot be opened; the message says why and what to do. The file was not changed."""
 
@@ -345,7 +350,7 @@ class ChatStore:
                 (conversation_id, position, text, now, now),
             )
             if position == 0:
-                title = " ".join(text.split())[:60] or "New chat"
+                title = title_from(text)
                 c.execute(
                     "UPDATE conversations SET title = ? WHERE id = ? AND title = 'New chat'", (title, conversation_id)
                 )

@@ -16,7 +16,7 @@ from typing import Any
 from engine.events import Frame
 
 from ..canvas.frame_codec import decode_canvas
-from .chats import ChatStore, Message
+from .chats import ChatStore, Message, title_from
 
 MAX_VARIANTS = 4
 
@@ -213,7 +213,7 @@ class ExperimentStore:
             if conversation_id is None:
                 cur = c.execute("INSERT INTO conversations (title, system_prompt, thinking, created_at, updated_at) "
                                 "VALUES (?, ?, ?, ?, ?)",
-                                (experiment.title, variant.spec.system_prompt, int(thinking_on), now, now))
+                                (title_from(question), variant.spec.system_prompt, int(thinking_on), now, now))
                 conversation_id, position = int(cur.lastrowid), 0
                 for turn in [*experiment.context, {"role": "user", "content": question}]:
                     c.execute("INSERT INTO messages (conversation_id, position, role, text, created_at, updated_at) "
