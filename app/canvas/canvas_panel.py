@@ -256,7 +256,17 @@ class CanvasPanel(QWidget):
         self._sync_scrubber()
         first, _last = self.timeline.canvas_bounds(index)
         self.film_strip.set_slots(self.timeline.canvas_slots(slot.frame.canvas_index), index - first)
-        rect = self.film_strip.tile_rect(index - first)
+        self._scroll_strip()
+        # A strip that just grew (another answer, a chat just opened) has its new scroll range only after the
+        # layout pass: scroll again then, or the strip stays at "start" while a late step is shown.
+        QTimer.singleShot(0, self._scroll_strip)
+
+    def _scroll_strip(self) -> None:
+        """Scroll the film strip so the tile of the step shown is in view."""
+        if not 0 <= self._index < len(self.timeline):
+            return
+        first, _last = self.timeline.canvas_bounds(self._index)
+        rect = self.film_strip.tile_rect(self._index - first)
         self.strip_area.ensureVisible(int(rect.center().x()), int(rect.center().y()), 40, 0)
 
     def _sync_scrubber(self) -> None:
@@ -270,7 +280,10 @@ class CanvasPanel(QWidget):
     def _refresh_controls(self) -> None:
         self._sync_scrubber()
         has = bool(len(self.timeline))
+        hidden = self.strip_area.isHidden()
         self.strip_area.setVisible(has and self.view.cells.has_pieces)
+        if hidden and not self.strip_area.isHidden():  # shown only now (the model's pieces came after the answer)
+            QTimer.singleShot(0, self._scroll_strip)
         t = self.transport
         for button in (t.previous_canvas, t.step_back, t.step_forward, t.next_canvas, t.play_button):
             button.setEnabled(has or (self._mode == PLAY and self.timeline.live))

@@ -256,6 +256,27 @@ def test_film_strip_png_has_one_tile_per_step(qtbot, desk, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_the_film_strip_scrolls_to_the_step_shown_when_an_answer_opens(qtbot, chat_em, tmp_path):
+    """Opening an answer shows its last step: the strip (wider than the panel) is scrolled so that step's tile is in
+    view — before, it stayed at "start … step 10" while step 40 was shown."""
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3", steps=40)
+    desk.controller.sampler = desk.controller.sampler.with_(confidence_threshold=1e-12)  # all 40 steps run
+    ask(qtbot, desk, "Strip")
+    desk.window.close()
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")  # a relaunch: the chat opens, then the model loads
+    try:
+        qtbot.wait(50)
+        panel = desk.window.chat.canvas
+        area, strip = panel.strip_area, panel.film_strip
+        assert not area.isHidden() and strip.tile_count > 20
+        assert strip.width() > area.viewport().width()  # the strip is wider than what it can show
+        shown = strip.tile_rect(strip.tile_count - 1)
+        left = area.horizontalScrollBar().value()
+        assert left > 0 and left <= shown.left() and shown.right() <= left + area.viewport().width()
+    finally:
+        desk.window.close()
+
+
 def _save_through_the_dialog(qtbot, desk, target: Path) -> str:
     """Click "Save animation…", let a QTimer fill in the real file dialog, wait for the confirmation."""
     directories: list[str] = []
