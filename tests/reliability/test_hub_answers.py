@@ -91,8 +91,19 @@ BAD_NAMES = [
 ]
 
 
+def _entry(path: str) -> tuple | None:
+    """What is at `path` without following a link (a dangling link counts): (inode, mtime), or None."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns
+
+
 @pytest.mark.parametrize("name", BAD_NAMES)
 def test_invalid_file_name_is_refused_before_anything_is_written(hostile, guarded, name):
+    absolute = ("/etc/evil", "/tmp/evil-from-hub")
+    before = {path: _entry(path) for path in absolute}
     server = hostile(HubRepo(with_extra(name), COMMIT))
     with pytest.raises(HubAnswerError) as info:
         pull(REPO, **FAST)
@@ -103,7 +114,7 @@ def test_invalid_file_name_is_refused_before_anything_is_written(hostile, guarde
     guarded()
     assert not store.repo_dir(REPO).exists()
     assert not [e for e in server.log if "/resolve/" in e.path]
-    assert not Path("/tmp/evil-from-hub").exists()
+    assert {path: _entry(path) for path in absolute} == before  # nothing made or replaced there, links included
 
 
 @pytest.mark.parametrize(
