@@ -24,7 +24,7 @@ from .canvas.frame_codec import CanvasFrames, encode_canvas, start_frame
 from .canvas.frame_throttle import FrameThrottle
 from .chat.draft import TokenText
 from .gpu.compiled_setup import CompiledSetup, compiled_path_error, on_cuda
-from .models.model_sources import TINY_MODEL, load_engine_model
+from .models.model_sources import TINY_MODEL, load_engine_model, model_label
 from .models.remote_source import (
     canvas_note,
     connect_remote,
@@ -151,7 +151,8 @@ class _Runner(QObject):
     def _load_failed(self, message: str) -> None:
         """`error(0, …)`; the model loaded before (if any) is untouched, so it is announced again and stays usable."""
         kept = self._info
-        self.error.emit(0, message if kept is None else f"{message} Still using {kept.name}.")
+        shown = kept and (model_label(kept.source) if kept.source else kept.name)
+        self.error.emit(0, message if kept is None else f"{message} Still using {shown}.")
         if kept is not None:
             self.loaded.emit(kept)
 

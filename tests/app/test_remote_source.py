@@ -157,7 +157,7 @@ def test_a_server_that_does_not_answer_leaves_the_loaded_model_in_use(qtbot, des
         _choose_remote(qtbot, desk, f"http://127.0.0.1:{port}/v1", "")
     assert ready.args[0].source == before.source
     banner = desk.window.findChild(QWidget, "errorBanner")
-    assert banner.isVisible() and "Cannot reach" in banner.text() and f"Still using {before.name}" in banner.text()
+    assert banner.isVisible() and "Cannot reach" in banner.text() and "Still using tiny-test." in banner.text()
     assert desk.controller.model.source == before.source
     assert desk.window.model_picker.currentData() == before.source
     assert desk.window.chat.send_button.isEnabled() and desk.window.load_progress.isHidden()
@@ -171,5 +171,5 @@ def test_a_folder_that_is_not_a_model_leaves_the_loaded_model_in_use(qtbot, desk
     with qtbot.waitSignal(desk.controller.model_ready, timeout=30_000):
         desk.window.model_picker_controller.load(str(folder))
     banner = desk.window.findChild(QWidget, "errorBanner")
-    assert banner.isVisible() and f"Still using {before.name}" in banner.text()
+    assert banner.isVisible() and "Still using tiny-test." in banner.text()
     assert desk.controller.model.source == before.source and desk.window.chat.send_button.isEnabled()
