@@ -18,12 +18,13 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from engine import EngineError, EngineModel, Frame, SamplerSettings, generate
+from engine import EngineError, EngineModel, SamplerSettings, generate
 from engine.paths import demo_model_dir
 from engine.serve import Server, is_loopback
+from tests.engine.serve_gate import WAIT_S, Gate
 
 KEY = "hardening-key-1"
-WAIT_S = 120  # a guard against hangs on a busy machine; never what decides a test
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -90,23 +91,6 @@ def test_a_role_of_the_wrong_type_gets_422(server, role):
 
 
 # 2. Stopping (Ctrl+C) answers running and queued requests 503 server_stopping, and stops the engine at once.
-class Gate:
-    """Holds the engine at step 1 of the first request whose message contains HOLD, until released."""
-
-    def __init__(self) -> None:
-        self.held, self.release = threading.Event(), threading.Event()
-        self.ids: set[str] = set()
-
-    def on_request(self, record, request) -> None:
-        if "HOLD" in request.messages[-1]["content"]:
-            self.ids.add(record.id)
-
-    def on_event(self, record, event) -> None:
-        if record.id in self.ids and isinstance(event, Frame) and event.step == 1:
-            self.held.set()
-            self.release.wait(WAIT_S)
-
-
 def test_shutdown_answers_the_running_stream_and_the_queued_request_503(em):
     gate = Gate()
     srv = Server(em, port=0, on_request=gate.on_request, on_event=gate.on_event).start()
