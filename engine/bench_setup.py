@@ -34,13 +34,11 @@ def load_bench_model(spec: str, device: str) -> EngineModel:
 
 def check_bench_fits(em: EngineModel, prompt_tokens: int, new_tokens: int) -> None:
     """A prompt plus answer that cannot fit the model's context is a usage error, named before anything is built."""
-    canvases = -(-new_tokens // em.canvas_length)
-    needed = prompt_tokens + canvases * em.canvas_length
+    needed = em.tokens_needed(prompt_tokens, new_tokens)
     if needed > em.context_length:
         raise UsageError(
-            f"--prompt-tokens {prompt_tokens:,} plus --new-tokens {new_tokens:,} (whole canvases: "
-            f"{canvases * em.canvas_length:,}) need {needed:,} tokens, but {em.name}'s context holds "
-            f"{em.context_length:,}. Lower them."
+            f"--prompt-tokens {prompt_tokens:,} plus --new-tokens {new_tokens:,} (in whole canvases) need {needed:,} "
+            f"tokens, but {em.name}'s context holds {em.context_length:,}. Lower them."
         )
 
 

@@ -159,10 +159,13 @@ class EngineModel:
             self._encoder = ChatEncoder(self.tokenizer, vocab_size=self.vocab_size)
         return self._encoder
 
+    def tokens_needed(self, prompt_tokens: int, max_new_tokens: int) -> int:
+        """The context a prompt needs with room for the answer: the answer is denoised in whole canvases."""
+        return prompt_tokens + -(-max_new_tokens // self.canvas_length) * self.canvas_length
+
     def check_prompt_fits(self, prompt_tokens: int, max_new_tokens: int) -> None:
         """Raise `PromptTooLongError` when the prompt plus whole canvases for the answer exceed the context."""
-        canvases = -(-max_new_tokens // self.canvas_length)
-        needed = prompt_tokens + canvases * self.canvas_length
+        needed = self.tokens_needed(prompt_tokens, max_new_tokens)
         if needed > self.context_length:
             raise PromptTooLongError(
                 f"The conversation is {prompt_tokens:,} tokens; with room for the answer it needs {needed:,}, but this "
