@@ -70,7 +70,9 @@ class RewriteController(QObject):
                                        if self.chat.model is not None else "Load a model first.")
             return None
         text = self.chat.store.message(message_id).text
-        dialog = self.dialog = RewriteDialog(text[start:end], self.chat.window)
+        sampler = self.chat.sampler or SamplerSettings()
+        note = f"With the current Settings: up to {sampler.max_denoising_steps} denoising steps, a new seed."
+        dialog = self.dialog = RewriteDialog(text[start:end], self.chat.window, settings_note=note)
         dialog.accepted.connect(lambda: self.start(message_id, (start, end), dialog.instruction()))
         dialog.finished.connect(lambda _r: setattr(self, "dialog", None))
         dialog.open()
@@ -84,12 +86,7 @@ class RewriteController(QObject):
         message = chat.store.message(message_id)
         if message.role != "assistant" or not 0 <= span[0] < span[1] <= len(message.text):
             return False
-        base = chat.sampler or SamplerSettings()
-        if message.settings:
-            try:
-                base = SamplerSettings.from_dict(message.settings)
-            except ValueError:
-                pass
+        base = chat.sampler or SamplerSettings()  # the current Settings, as Regenerate uses (the dialog says so)
         seed = chat.new_seed()
         thinking = chat.store.conversation(message.conversation_id).thinking or bool(message.thinking)
         rid = chat.worker.rewrite(self._context(message), message.text, span, base.with_(seed=seed),

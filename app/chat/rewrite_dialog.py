@@ -14,7 +14,7 @@ SHOWN_CHARS = 400
 class RewriteDialog(QDialog):
     """Non-blocking (`open()`); `instruction()` is the chosen or typed instruction ("" for none)."""
 
-    def __init__(self, selected: str, parent: QWidget | None = None) -> None:
+    def __init__(self, selected: str, parent: QWidget | None = None, *, settings_note: str = "") -> None:
         super().__init__(parent)
         named(self, "rewriteDialog")
         self.setWindowTitle("Rewrite selection")
@@ -32,6 +32,10 @@ class RewriteDialog(QDialog):
         self.instruction_box.addItems(INSTRUCTIONS)
         self.instruction_box.lineEdit().setPlaceholderText("Instruction (optional): shorter, more formal, …")
         self.instruction_box.setCurrentIndex(0)
+        self.settings_note = named(QLabel(settings_note, self), "rewriteSettingsNote")
+        self.settings_note.setWordWrap(True)
+        self.settings_note.setStyleSheet("color:#94a3b8")
+        self.settings_note.setVisible(bool(settings_note))
         buttons = QDialogButtonBox(self)
         self.rewrite_button = buttons.addButton("Rewrite", QDialogButtonBox.ButtonRole.AcceptRole)
         named(self.rewrite_button, "rewriteButton")
@@ -45,6 +49,7 @@ class RewriteDialog(QDialog):
         layout.addWidget(self.selection)
         layout.addWidget(QLabel("Instruction", self))
         layout.addWidget(self.instruction_box)
+        layout.addWidget(self.settings_note)
         layout.addWidget(buttons)
 
     def instruction(self) -> str:

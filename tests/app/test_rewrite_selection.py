@@ -77,6 +77,8 @@ def _rewrite_until_changed(qtbot, desk, answer_id: int, tries: int, span: tuple[
         assert (span.message_id, span.start, span.end) == (answer_id, start, end)
         dialog = _rewrite_from_menu(qtbot, desk, "shorter")
         assert dialog.findChild(QLabel, "rewriteSelectedText").text() == original[start:end]
+        steps = desk.controller.sampler.max_denoising_steps
+        assert f"up to {steps} denoising steps" in dialog.findChild(QLabel, "rewriteSettingsNote").text()
         with qtbot.waitSignal(desk.rewrite.rewrite_finished, timeout=TIMEOUT_MS) as finished:
             qtbot.mouseClick(dialog.findChild(QPushButton, "rewriteButton"), Qt.MouseButton.LeftButton)
             assert desk.window.chat.stop_button.isEnabled() and not desk.window.chat.send_button.isEnabled()
@@ -275,9 +277,11 @@ def test_rewrite_in_a_thinking_chat_reads_the_answers_thought_and_keeps_it(qtbot
     try:
         desk.controller.open_conversation(conv.id)
         assert desk.window.chat.thinking.isChecked()
+        desk.controller.sampler = desk.controller.sampler.with_(max_denoising_steps=7)  # Settings changed since
         start = WRONG_ANSWER.index("zzzz")
         _rewrite_until_changed(qtbot, desk, answer.id, tries=1, span=(start, start + 4))
         assert requests and requests[0].enable_thinking and requests[0].thought == "They asked where chats live."
+        assert requests[0].settings.max_denoising_steps == 7  # the current Settings, as Regenerate uses
         assert desk.store.message(answer.id).thinking == "They asked where chats live."
         assert "Thought" in desk.window.chat.messages.plain_text()
     finally:
