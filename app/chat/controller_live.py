@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from engine import CanvasDone, Done, Frame
 
-from ..store.chats import StoreWriteError
+from ..store.chats import NEW_CHAT_TITLE, StoreWriteError
 from .settings_dialog import plain_error
 
 TOO_LONG_NOTE = "Nothing was generated: the conversation is longer than the model's context (see the message above)."
@@ -116,6 +116,8 @@ class LiveAnswerMixin:
         composer = self.page.composer
         if question is not None and self._is_open(live.conversation_id) and not composer.toPlainText().strip():
             self._write(self.store.truncate_from, live.conversation_id, question.position)
+            if question.position == 0:  # the chat is empty again: untitled, as before its first message
+                self._write(self.store.rename_conversation, live.conversation_id, NEW_CHAT_TITLE)
             composer.setPlainText(question.text)
             advice = (" Your message is back in the box below: shorten it, or start a new chat (Ctrl+N) and send it "
                       "there.")

@@ -36,9 +36,12 @@ def _in_use(path: Path) -> str:
             "Close it, then try again")
 
 
+NEW_CHAT_TITLE = "New chat"  # an untitled chat's title: its first message names it
+
+
 def title_from(text: str) -> str:
     """A chat's title from its first question: the words on one line, at most 60 characters."""
-    return " ".join(text.split())[:60] or "New chat"
+    return " ".join(text.split())[:60] or NEW_CHAT_TITLE
 
 
 class StoreOpenError(RuntimeError):
@@ -257,7 +260,7 @@ class ChatStore:
 
     # Conversations
 
-    def create_conversation(self, title: str = "New chat", system_prompt: str = "",
+    def create_conversation(self, title: str = NEW_CHAT_TITLE, system_prompt: str = "",
                             thinking: bool = False) -> Conversation:
         """A new, empty conversation."""
         now = time.time()
@@ -279,8 +282,9 @@ class ChatStore:
     def unused_conversation(self) -> Conversation | None:
         """The newest conversation as "New chat" makes it — no messages, no system prompt, not renamed — or None."""
         row = self.read_one(
-            "SELECT * FROM conversations c WHERE c.system_prompt = '' AND c.title = 'New chat' AND NOT EXISTS ("
-            "SELECT 1 FROM messages m WHERE m.conversation_id = c.id) ORDER BY updated_at DESC, id DESC LIMIT 1"
+            "SELECT * FROM conversations c WHERE c.system_prompt = '' AND c.title = ? AND NOT EXISTS ("
+            "SELECT 1 FROM messages m WHERE m.conversation_id = c.id) ORDER BY updated_at DESC, id DESC LIMIT 1",
+            (NEW_CHAT_TITLE,),
         )
         return None if row is None else _conversation(row)
 
@@ -351,9 +355,8 @@ class ChatStore:
             )
             if position == 0:
                 title = title_from(text)
-                c.execute(
-                    "UPDATE conversations SET title = ? WHERE id = ? AND title = 'New chat'", (title, conversation_id)
-                )
+                c.execute("UPDATE conversations SET title = ? WHERE id = ? AND title = ?",
+                          (title, conversation_id, NEW_CHAT_TITLE))
             c.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
         return self.message(int(cur.lastrowid))
 

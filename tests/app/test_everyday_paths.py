@@ -120,9 +120,12 @@ def test_an_error_stays_with_its_chat_and_leaves_no_empty_bubble(qtbot, desk):
     assert desk.store.messages(failing) == []  # no unanswerable question, no "error (empty answer)" bubble
     assert desk.window.chat.composer.toPlainText() == LONG_PROMPT  # given back to shorten or send elsewhere
     assert "Waiting for the first" not in canvas_note(desk)
+    assert desk.store.conversation(failing).title == "New chat"  # empty again, so untitled again
     desk.window.chat.composer.clear()
 
-    fresh = desk.controller.new_conversation()
+    fresh = desk.store.create_conversation("Another chat").id
+    desk.controller.refresh_conversations()
+    desk.controller.open_conversation(fresh)
     assert banner(desk) == ""  # the error does not follow to the new chat
     assert "Waiting for the first" not in canvas_note(desk)
     assert desk.window.chat.canvas.frames == []
