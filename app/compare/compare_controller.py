@@ -137,8 +137,8 @@ class CompareController(ExperimentListMixin, QObject):
         settings = [SamplerSettings.from_dict(v.spec.settings) for v in self.variants]
         self.running = set(range(len(self.variants)))
         self.committed = {i: "" for i in self.running}
-        for column in self.page.active_columns:
-            column.begin()
+        for column in self.page.columns:
+            column.begin() if column in self.page.active_columns else column.clear()
         thinking = [preset_thinks(v.spec.preset) for v in self.variants]
         self.request_id = self.worker.compare(chats, settings, thinking)
         self.page.status.setText(f"Denoising {len(self.variants)} variants together…")

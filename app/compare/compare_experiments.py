@@ -72,9 +72,7 @@ class ExperimentListMixin:
         self.page.prompt.clear()
         for column in self.page.columns:
             column.prompt.clear()
-            column.begin()
-            column.status.setText("")
-            column.canvas.set_note("Run all to watch this variant form")
+            column.clear()
         self.page.experiments.clearSelection()
         self.page.status.setText(IDLE_STATUS)
         self.show_diff()
@@ -101,6 +99,8 @@ class ExperimentListMixin:
             column.finish(variant.text, self._status_line(variant.status, variant.stats),
                           can_continue=variant.status in ("done", "cancelled") and bool(variant.text),
                           thought=variant.thinking)
+        for column in self.page.columns[len(self.variants):]:
+            column.clear()
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(experiment.created_at))
         self.page.status.setText(f"Experiment from {when} · model {experiment.model}")
         self.show_diff()

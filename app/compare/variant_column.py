@@ -177,6 +177,13 @@ class VariantColumn(QFrame):
         self.canvas.show_frame(None)
         self.canvas.set_note("Waiting for the first denoising step…")
 
+    def clear(self) -> None:
+        """No result: an empty answer and replay, and the canvas inviting a run (a column not used by this
+        experiment never shows another one's answer)."""
+        self.begin()
+        self.status.setText("")
+        self.canvas.set_note("Run all to watch this variant form")
+
     def live_frame(self, frame: Frame) -> None:
         """The newest frame of this variant (coalesced) on the thumbnail."""
         self.canvas.show_frame(frame)

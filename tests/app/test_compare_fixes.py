@@ -193,3 +193,28 @@ def test_a_long_status_or_a_thought_keeps_every_replay_row_level(qtbot, chat_em,
         assert status.text() == LONG_STATUS and status.toolTip() == LONG_STATUS  # all of it, on hover
     finally:
         desk.window.close()
+
+
+def test_a_column_the_experiment_does_not_use_never_shows_another_experiments_answer(qtbot, chat_em, tmp_path):
+    """Four columns run, then a two-variant run and the four-variant experiment reopened, then that two-variant one:
+    columns C and D are empty whenever the shown experiment has only two variants (raising Variants afterwards showed
+    the earlier experiment's answers in them)."""
+    desk = open_desktop(qtbot, chat_em, tmp_path / "c.sqlite3")
+    try:
+        page = _show_page(desk)
+        page.prompt.setPlainText("Four columns")
+        page.column_count.setValue(4)
+        four = _run(qtbot, desk)
+        assert all(column.answer.toPlainText() for column in page.columns)
+        page.column_count.setValue(2)
+        two = _run(qtbot, desk)
+        page.column_count.setValue(4)
+        assert [bool(c.answer.toPlainText()) for c in page.columns] == [True, True, False, False]
+        assert not page.columns[3].frames and not page.columns[3].status.text()
+        desk.compare.open_experiment(four)
+        assert all(column.answer.toPlainText() for column in page.columns)
+        desk.compare.open_experiment(two)
+        page.column_count.setValue(4)
+        assert [bool(c.answer.toPlainText()) for c in page.columns] == [True, True, False, False]
+    finally:
+        desk.window.close()
