@@ -116,6 +116,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
             return None
         self.refresh_conversations()
         self.open_conversation(conv.id)
+        page.composer.setFocus()  # "New chat" → type the first message
         return conv.id
 
     def _write(self, write: Callable[..., object], *args: Any, **kwargs: Any) -> bool:

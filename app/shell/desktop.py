@@ -196,6 +196,7 @@ def create_desktop(
     conversations = store.conversations()
     if conversations:
         controller.open_conversation(conversations[0].id)
+    window.chat.composer.setFocus()  # typing at start goes into the message box (once the window is active)
     if autoload:
         source = model or settings.model or default_model_source()
         remote = is_remote_source(source)

@@ -314,3 +314,15 @@ def test_a_narrow_window_keeps_the_chat_column_usable_and_edit_does_not_widen_it
     view.activate(view.action_href("edit", desk.store.messages(desk.controller.conversation_id)[0].id))
     qtbot.wait(50)
     assert window.findChild(QLabel, "editBanner").isVisible() and window.width() == 1100
+
+
+def test_typing_goes_into_the_message_box_at_start_and_after_new_chat(qtbot, desk):
+    from PySide6.QtWidgets import QApplication
+
+    composer = desk.window.findChild(Composer, "composer")
+    desk.window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is composer, timeout=5_000)
+    new = desk.window.findChild(QPushButton, "newChatButton")
+    new.setFocus()
+    new.click()
+    assert QApplication.focusWidget() is composer  # not left on the button, where a typed space clicks it again
