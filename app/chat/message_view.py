@@ -55,6 +55,11 @@ def _plain(text: str) -> str:
     return html.escape(text).replace("\n", "<br>")
 
 
+def _verbatim(text: str) -> str:
+    """Typed or pasted text as written: spaces, tabs and line breaks kept (pasted code keeps its indentation)."""
+    return f'<span style="white-space:pre-wrap">{html.escape(text)}</span>'
+
+
 def draft_html(committed: str, spans: list[tuple[str, bool]], after: str = "") -> str:
     """Committed text, then the current canvas's draft in the canvas's colours: settled runs solid, the rest in
     the light text of the model's guess; then `after` (the kept text after a span being rewritten)."""
@@ -214,12 +219,12 @@ class MessageView(QTextBrowser):
             if m.id in self._expanded_thoughts:
                 thought = (
                     self._action("thought", m.id, f"▾ Thought ({words} words)")
-                    + f'<div style="color:{DIM};font-style:italic;margin:4px 0 8px 12px">{_plain(m.thinking)}</div>'
+                    + f'<div style="color:{DIM};font-style:italic;margin:4px 0 8px 12px">{_verbatim(m.thinking)}</div>'
                 )
             else:
                 thought = self._action("thought", m.id, f"▸ Thought ({words} words) — click to show") + "<br>"
         if m.role == "user":
-            return thought + _plain(m.text)
+            return thought + _verbatim(m.text)
         key = (m.id, m.text)
         if key not in self._rendered:
             if len(self._rendered) > 500:  # a bounded cache: re-rendering a long chat's markdown is the slow part
