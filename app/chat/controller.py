@@ -151,12 +151,12 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         answers = [m for m in messages if m.role == "assistant"]
         self.selected_answer = None
         self._show_views_for(conversation_id, answers)
-        self.render_messages()
+        self.render_messages(to_bottom=True)  # a chat opens at its newest message, beside its last answer's canvas
         self.refresh_conversations()
         self._update_buttons()
 
-    def render_messages(self) -> None:
-        """Re-render the open conversation (the live answer keeps its draft)."""
+    def render_messages(self, *, to_bottom: bool = False) -> None:
+        """Re-render the open conversation (the live answer keeps its draft); `to_bottom`: show its newest message."""
         if self.conversation_id is None:
             self.page.messages.set_messages([])
             return
@@ -169,6 +169,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
             selected=self.selected_answer,
             versions=VersionStore(self.store).counts(self.conversation_id),
             rewrites=VersionStore(self.store).shown_rewrites(self.conversation_id),
+            to_bottom=to_bottom,
         )
         if live_here:
             self.page.messages.update_live(self.live.committed, [])

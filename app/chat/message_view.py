@@ -16,18 +16,25 @@ import secrets
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QContextMenuEvent, QDesktopServices, QGuiApplication, QKeyEvent, QKeySequence, QTextCursor
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QShowEvent,
+    QTextCursor,
+)
 from PySide6.QtWidgets import QMenu, QMessageBox, QTextBrowser, QWidget
 
 from ..store.chats import Message
 from ..store.versions import Version
 from .draft import span_style
+from .link_dialog import confirm_link
 from .markdown_render import CodeTarget, LinkTarget, Rendered, new_href, printable, render_markdown
 from .rewrite_selection import RewriteButton, SelectionSpan, selection_span, version_links
 
 log = logging.getLogger(__name__)
 
-OPENABLE_SCHEMES = ("http", "https")
 USER_BG = "#1e293b"
 MODEL_BG = "#141b2d"
 DIM = "#64748b"
@@ -44,11 +51,6 @@ class ViewAction:
 
 def _link(href: str, label: str) -> str:
     return f'<a href="{html.escape(href)}" style="color:{LINK};text-decoration:none">{label}</a>'
-
-
-def _wrapped(text: str, width: int = 72) -> str:
-    """Long addresses broken into lines for display (the copied address stays whole)."""
-    return "\n".join(text[i : i + width] for i in range(0, len(text), width)) or "(empty)"
 
 
 def _plain(text: str) -> str:
@@ -119,14 +121,22 @@ class MessageView(QTextBrowser):
         self.live_html = ""
         self.rewrite_menu: QMenu | None = None
         self.rewrite_button = RewriteButton(self)
+        # Kept at the newest message while the user has not scrolled up, also when the view is first laid out or
+        # resized (a chat opened before the window is shown, a banner above it); set_messages keeps the place else.
+        self._follow_bottom = True
+        self._rendering = False
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self.verticalScrollBar().rangeChanged.connect(self._range_changed)
 
     # -- whole conversation -------------------------------------------------------------------------------------
     def set_messages(self, messages: list[Message], *, live_id: int | None = None, selected: int | None = None,
                      versions: dict[int, tuple[int, int]] | None = None,
-                     rewrites: dict[int, Version] | None = None) -> None:
+                     rewrites: dict[int, Version] | None = None, to_bottom: bool = False) -> None:
         """Render every message; `live_id` names the answer being generated or rewritten (its body becomes the live
         draft); `versions` maps rewritten answers to (current version, count) for their ‹ k/n › links; `rewrites`
-        the rewrite an answer shows (its header gives that rewrite's seed and instruction, not the original's)."""
+        the rewrite an answer shows (its header gives that rewrite's seed and instruction, not the original's).
+        The view stays where the user scrolled to, unless it was at the newest message, an answer is live or
+        `to_bottom` (a conversation just opened): then it shows the newest message."""
         self._messages = list(messages)
         self._versions = dict(versions or {})
         self._rewrites = dict(rewrites or {})
@@ -143,8 +153,13 @@ class MessageView(QTextBrowser):
         if not bubbles:
             hint = "Start the conversation below — Enter sends, Shift+Enter adds a line."
             bubbles = [f'<p style="color:{DIM}">{hint}</p>']
-        at_bottom = self._at_bottom()
-        self.setHtml("".join(bubbles))
+        follow = to_bottom or live_id is not None or self._follow_bottom or self._at_bottom()
+        kept = self.verticalScrollBar().value()
+        self._rendering = True
+        try:
+            self.setHtml("".join(bubbles))
+        finally:
+            self._rendering = False
         self._live_start = self._live_end = -1
         if live_id is not None:
             found = self.document().find(self._live_mark)
@@ -153,8 +168,11 @@ class MessageView(QTextBrowser):
                 found.removeSelectedText()
                 self._live_end = self._live_start
                 self.update_live("", [])
-        if at_bottom or live_id is not None:
+        self._follow_bottom = follow
+        if follow:
             self._scroll_to_bottom()
+        else:  # e.g. Replay canvas or a thought opened on an earlier answer: the view does not jump to the top
+            self.verticalScrollBar().setValue(kept)
 
     def _bubble(self, m: Message, *, is_last_answer: bool) -> str:
         user = m.role == "user"
@@ -286,53 +304,15 @@ class MessageView(QTextBrowser):
             self.version_requested.emit(message_id, -1 if target.action == "version-prev" else 1)
         elif target.action == "thought":
             self._expanded_thoughts ^= {message_id}
-            self.set_messages(self._messages, live_id=self._live_id, selected=self._selected)
+            self.set_messages(self._messages, live_id=self._live_id, selected=self._selected,
+                              versions=self._versions, rewrites=self._rewrites)
         else:
             self.action_requested.emit(target.action, message_id)
 
     def confirm_link(self, target: LinkTarget) -> QMessageBox:
-        """Ask before leaving the app: the full address (control characters made visible), and "Open" only for
-        http/https addresses. Returns the (non-blocking) dialog; `link_dialog` holds it while it is open."""
-        shown = printable(target.url)
-        url = QUrl(target.url, QUrl.ParsingMode.StrictMode)
-        openable = (
-            url.isValid() and url.scheme().lower() in OPENABLE_SCHEMES and bool(url.host()) and shown == target.url
-        )
-        box = QMessageBox(self)
-        box.setObjectName("openLinkDialog")
-        box.setAccessibleName("openLinkDialog")
-        box.setWindowTitle("Open a link from the answer?")
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setIcon(QMessageBox.Icon.Question if openable else QMessageBox.Icon.Warning)
-        lines = ["The answer links to this address:", "", _wrapped(shown), ""]
-        label = " ".join(target.text.split())
-        if label and label != target.url and ("://" in label or label.lower().startswith("www.")):
-            lines += [f"The link's text says “{printable(label)[:200]}”, but it leads to the address above.", ""]
-        if openable:
-            lines.append("Open it in your web browser only if you trust it.")
-        else:
-            lines.append("Diffusion Desk opens only http and https web addresses, so this one will not be opened.")
-        box.setText("\n".join(lines))
-        open_button = None
-        if openable:
-            open_button = box.addButton("Open in browser", QMessageBox.ButtonRole.AcceptRole)
-            open_button.setObjectName("openLinkButton")
-        copy_button = box.addButton("Copy address", QMessageBox.ButtonRole.ActionRole)
-        copy_button.setObjectName("copyLinkButton")
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        cancel.setObjectName("cancelLinkButton")
-        box.setDefaultButton(cancel)
-        box.setEscapeButton(cancel)
-
-        def clicked(button: object) -> None:
-            if button is open_button and open_button is not None:
-                QDesktopServices.openUrl(url)
-            elif button is copy_button:
-                QGuiApplication.clipboard().setText(target.url)
-
-        box.buttonClicked.connect(clicked)
+        """Ask before leaving the app (app/chat/link_dialog.py); `link_dialog` holds the dialog while it is open."""
+        box = confirm_link(self, target)
         box.finished.connect(lambda _r: setattr(self, "link_dialog", None))
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.link_dialog = box
         box.open()
         return box
@@ -407,6 +387,23 @@ class MessageView(QTextBrowser):
         """Nothing shown here is fetched: no files, images or style sheets from anywhere."""
         log.warning("refused to load a resource into the message view: %r", printable(name.toString()[:200]))
         return None
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Qt scrolls to the text cursor (the first message) on the first show; a chat opened before then keeps
+        showing its newest message."""
+        follow = self._follow_bottom
+        super().showEvent(event)
+        if follow:
+            self._follow_bottom = True
+            self._scroll_to_bottom()
+
+    def _scrolled(self, _value: int) -> None:
+        if not self._rendering:
+            self._follow_bottom = self._at_bottom()
+
+    def _range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow_bottom and not self._rendering:
+            self.verticalScrollBar().setValue(maximum)
 
     def _at_bottom(self) -> bool:
         bar = self.verticalScrollBar()

@@ -21,3 +21,86 @@ def test_pasted_code_in_a_question_keeps_its_indentation_and_shows_as_text(qtbot
     shown = view(desk).toPlainText().replace("\u2028", "\n").replace("\u2029", "\n")
     assert "def f(x):\n    if x:\n        return '<b>' + x\n" in shown
     assert "\tTabbed  twice" in shown
+
+
+def long_chat(store, title: str, turns: int = 14) -> tuple[int, list[int]]:
+    """A stored chat of `turns` questions with several-line answers; returns its id and its answers' ids."""
+    conv = store.create_conversation(title).id
+    answers = []
+    for n in range(turns):
+        store.add_user_message(conv, f"Question {n} of {title}")
+        answer = store.start_assistant(conv, seed=n, settings={}, model="tiny-test")
+        text = f"Answer {n} of {title}.\n\n" + " ".join(["words"] * 60)
+        store.finish_assistant(answer.id, text=text, thinking="", stats=None, status="done")
+        answers.append(answer.id)
+    return conv, answers
+
+
+def bar(desk):
+    return view(desk).verticalScrollBar()
+
+
+def test_opening_a_chat_shows_its_newest_message_beside_its_canvas(qtbot, desk):
+    # Before: a chat opened where the previous one had been scrolled to (its top after a relaunch), so a 14-turn
+    # chat showed its first question while the canvas showed its last answer.
+    first, _ = long_chat(desk.store, "First")
+    second, _ = long_chat(desk.store, "Second")
+    desk.controller.refresh_conversations()
+    desk.controller.open_conversation(first)
+    qtbot.waitUntil(lambda: bar(desk).maximum() > 0)
+    bar(desk).setValue(0)  # the user reads the first chat from the top
+    desk.controller.open_conversation(second)
+    assert bar(desk).maximum() > 0 and bar(desk).value() == bar(desk).maximum()
+
+
+def test_a_chat_opened_before_the_window_is_laid_out_shows_its_newest_message(qtbot, chat_em, tmp_path):
+    # Before: after a relaunch the open chat showed its first turns (it was scrolled before the view had a size).
+    from tests.app.helpers import open_desktop
+
+    path = tmp_path / "chats.sqlite3"
+    desk = open_desktop(qtbot, chat_em, path)
+    long_chat(desk.store, "Long one")
+    desk.window.close()
+    desk = open_desktop(qtbot, chat_em, path)
+    try:
+        qtbot.waitUntil(lambda: bar(desk).maximum() > 0)
+        qtbot.waitUntil(lambda: bar(desk).value() == bar(desk).maximum())
+    finally:
+        desk.window.close()
+
+
+def test_replay_canvas_of_an_earlier_answer_keeps_the_view_where_it_was(qtbot, desk):
+    # Before: Replay canvas (and a thought opened) on an earlier answer re-rendered the chat and threw the view
+    # to its first message.
+    from tests.app.helpers import click_link
+
+    conv, answers = long_chat(desk.store, "Scroll me")
+    desk.controller.refresh_conversations()
+    desk.controller.open_conversation(conv)
+    qtbot.waitUntil(lambda: bar(desk).maximum() > 0)
+    middle = bar(desk).maximum() // 2
+    bar(desk).setValue(middle)
+    click_link(view(desk), view(desk).action_href("replay", answers[6]))
+    assert desk.controller.selected_answer == answers[6]
+    assert bar(desk).value() == middle
+
+
+def test_opening_a_thought_keeps_the_answers_versions_row(qtbot, desk):
+    # Before: showing or hiding a thought re-rendered without the versions, so a rewritten answer lost its
+    # "‹ previous · version 2/2 · next ›" row and its "rewritten: …" header until the chat was reopened.
+    from app.store.versions import VersionStore
+    from tests.app.helpers import click_link
+
+    conv = desk.store.create_conversation("Thinking chat").id
+    desk.store.add_user_message(conv, "Think first")
+    answer = desk.store.start_assistant(conv, seed=1, settings={}, model="tiny-test")
+    desk.store.finish_assistant(answer.id, text="An answer to rewrite.", thinking="some careful thought",
+                                stats=None, status="done")
+    VersionStore(desk.store).add(answer.id, "An answer rewritten.", instruction="shorter", span=(3, 9), seed=7)
+    desk.controller.refresh_conversations()
+    desk.controller.open_conversation(conv)
+    assert "version 2/2" in view(desk).toPlainText().replace("\xa0", " ")
+    click_link(view(desk), view(desk).action_href("thought", answer.id))
+    shown = view(desk).toPlainText().replace("\xa0", " ")
+    assert "some careful thought" in shown
+    assert "version 2/2" in shown and "rewritten: “shorter”" in shown
