@@ -13,9 +13,20 @@ from engine import SamplerSettings
 from ..common.file_dialogs import save_dialog
 from ..models.model_sources import model_label
 from ..store.app_settings import SAMPLER_KEYS, save_settings
+from ..store.versions import VersionStore
 from .cpu_status import CPU_TOOLTIP, cpu_note
-from .export import conversation_markdown, safe_file_name, stats_text, stats_tooltip, write_atomically
+from .export import (
+    conversation_json,
+    conversation_markdown,
+    safe_file_name,
+    stats_text,
+    stats_tooltip,
+    write_atomically,
+)
 from .settings_dialog import SettingsDialog
+
+MARKDOWN_FILTER = "Markdown (*.md)"
+JSON_FILTER = "JSON (*.json)"
 
 if TYPE_CHECKING:
     from ..worker import ModelInfo
@@ -163,22 +174,26 @@ class ModelSettingsMixin:
             self.page.show_banner(f"{problem} The change applies until Diffusion Desk closes.")
 
     def export_dialog(self):
-        """Ask where to save the open conversation as Markdown (Documents first); returns the open dialog."""
+        """Ask where to save the open conversation, as Markdown or JSON (Documents first); returns the open dialog."""
         if self.conversation_id is None:
             self.page.show_banner("Open or start a chat first: there is nothing to export yet.")
             return None
         name = safe_file_name(self.store.conversation(self.conversation_id).title)
-        dialog = save_dialog(self.window, "Export conversation as Markdown", name, "Markdown (*.md)")
+        dialog = save_dialog(self.window, "Export conversation", name, f"{MARKDOWN_FILTER};;{JSON_FILTER}")
+        dialog.filterSelected.connect(lambda chosen: dialog.setDefaultSuffix("json" if chosen == JSON_FILTER else "md"))
         dialog.fileSelected.connect(self.export_to)
         dialog.open()
         return dialog
 
     def export_to(self, path: str) -> None:
-        """Write the current conversation as Markdown, atomically, in a background thread; the banner then says
-        where it went (or why it could not be written)."""
+        """Write the current conversation atomically in a background thread — JSON when `path` ends in .json, else
+        Markdown — with every version of its rewritten answers; the banner then says where it went (or why not)."""
         assert self.conversation_id is not None
         conv = self.store.conversation(self.conversation_id)
-        text = conversation_markdown(conv, self.store.messages(self.conversation_id))
+        versions = VersionStore(self.store)
+        kept = {mid: (current, versions.versions(mid)) for mid, (current, _n) in versions.counts(conv.id).items()}
+        write_as = conversation_json if path.lower().endswith(".json") else conversation_markdown
+        text = write_as(conv, self.store.messages(self.conversation_id), kept)
         finished = self.export_finished
 
         def write() -> None:

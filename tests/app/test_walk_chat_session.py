@@ -104,3 +104,93 @@ def test_opening_a_thought_keeps_the_answers_versions_row(qtbot, desk):
     shown = view(desk).toPlainText().replace("\xa0", " ")
     assert "some careful thought" in shown
     assert "version 2/2" in shown and "rewritten: “shorter”" in shown
+
+
+def stored_chat_to_export(desk) -> tuple[int, int]:
+    """A chat with a system prompt, a pasted question, a thought, a rewritten answer shown at version 2 of 3 and
+    an answer stopped early; returns its id and the rewritten answer's id."""
+    from app.store.versions import VersionStore
+
+    store = desk.store
+    conv = store.create_conversation("<img src=x> " + "T" * 300, system_prompt="Be **brief**.\n<b>always</b>").id
+    store.add_user_message(conv, "Look:\n```python\nprint('<b>')\n\n## Model (fake)\n<script>x</script>")
+    answer = store.start_assistant(conv, seed=11, settings={}, model="tiny-test")
+    store.finish_assistant(answer.id, text="The first answer.", thinking="I thought </details> hard",
+                           stats=None, status="done")
+    versions = VersionStore(store)
+    versions.add(answer.id, "The second answer.", instruction="shorter", span=(4, 9), seed=22)
+    versions.add(answer.id, "The third answer.", instruction="longer", span=(4, 10), seed=33)
+    versions.select(answer.id, 2)
+    store.add_user_message(conv, "And then?")
+    stopped = store.start_assistant(conv, seed=44, settings={}, model="tiny-test")
+    store.finish_assistant(stopped.id, text="Half an ans", thinking="", stats=None, status="cancelled")
+    desk.controller.refresh_conversations()
+    desk.controller.open_conversation(conv)
+    return conv, answer.id
+
+
+def headings_outside_fences(markdown: str) -> list[str]:
+    """The "## " lines a Markdown reader shows as headings (those not inside a fenced block)."""
+    found, fence = [], ""
+    for line in markdown.splitlines():
+        ticks = len(line) - len(line.lstrip("`"))
+        if fence and line.strip() == fence:
+            fence = ""
+        elif not fence and ticks >= 3:
+            fence = "`" * ticks
+        elif not fence and line.startswith("## "):
+            found.append(line)
+    return found
+
+
+def export_through_the_dialog(qtbot, desk, path) -> str:
+    """Export with the real save dialog to `path`; returns the name the dialog proposed."""
+    from pathlib import Path
+
+    dialog = desk.controller.export_dialog()
+    proposed = Path(dialog.selectedFiles()[0]).name
+    with qtbot.waitSignal(desk.controller.export_finished, timeout=10_000) as done:
+        dialog.selectFile(str(path))
+        dialog.accept()
+    assert done.args == [str(path), ""]
+    return proposed
+
+
+def test_markdown_export_is_complete_and_keeps_pasted_text_as_written(qtbot, desk, tmp_path):
+    # Before: a rewritten answer was exported with its original seed and none of its other versions, an answer
+    # stopped early read as finished, and pasted text was written as live Markdown/HTML (an unclosed ``` turned
+    # the rest of the transcript into code, "## Model (fake)" forged a turn, <img> in the title became an image);
+    # a 300-character title proposed a file name the save dialog refused (Save stayed greyed out).
+    stored_chat_to_export(desk)
+    out = tmp_path / "chat.md"
+    proposed = export_through_the_dialog(qtbot, desk, out)
+    assert len(proposed) <= 83 and proposed.endswith(".md")
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# &lt;img src=x&gt; TTT")
+    assert "```text\nBe **brief**.\n<b>always</b>\n```" in text
+    assert "\n```text\nLook:" not in text  # the pasted fence is inside a longer one
+    assert "````text\nLook:\n```python\nprint('<b>')\n\n## Model (fake)\n<script>x</script>\n````" in text
+    assert headings_outside_fences(text) == [
+        "## You", "## Model (model tiny-test, version 2 of 3, rewritten: “shorter”, seed 22)",
+        "## You", "## Model (model tiny-test, seed 44, stopped before the end)"]
+    assert "```text\nI thought </details> hard\n```" in text
+    assert "The second answer." in text
+    assert "**version 1 of 3, seed 11**\n\n```text\nThe first answer.\n```" in text
+    assert "**version 3 of 3, rewritten: “longer”, seed 33**\n\n```text\nThe third answer.\n```" in text
+
+
+def test_json_export_has_every_message_thought_version_and_the_system_prompt(qtbot, desk, tmp_path):
+    # Before: a chat could only be exported as Markdown (no file a script could read back).
+    import json
+
+    conv, rewritten = stored_chat_to_export(desk)
+    out = tmp_path / "chat.json"
+    export_through_the_dialog(qtbot, desk, out)
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["format"] == "diffusion-desk-chat" and doc["system_prompt"] == "Be **brief**.\n<b>always</b>"
+    assert [m["role"] for m in doc["messages"]] == ["user", "assistant", "user", "assistant"]
+    answer = doc["messages"][1]
+    assert answer["thinking"] == "I thought </details> hard" and answer["text"] == "The second answer."
+    assert [(v["number"], v["seed"], v["instruction"], v["shown"]) for v in answer["versions"]] == [
+        (1, 11, "", False), (2, 22, "shorter", True), (3, 33, "longer", False)]
+    assert doc["messages"][3]["status"] == "cancelled" and doc["messages"][3]["versions"] == []
