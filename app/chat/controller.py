@@ -185,6 +185,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         if self.live is not None and self.live.conversation_id == conversation_id:
             self.worker.cancel()
             self.live = None
+            self.page.canvas.end_live()  # its frames must not come back with the canvas's Live button
             self._update_buttons()
         if not self._write(self.store.delete_conversation, conversation_id):
             self.refresh_conversations()

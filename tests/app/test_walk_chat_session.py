@@ -194,3 +194,33 @@ def test_json_export_has_every_message_thought_version_and_the_system_prompt(qtb
     assert [(v["number"], v["seed"], v["instruction"], v["shown"]) for v in answer["versions"]] == [
         (1, 11, "", False), (2, 22, "shorter", True), (3, 33, "longer", False)]
     assert doc["messages"][3]["status"] == "cancelled" and doc["messages"][3]["versions"] == []
+
+
+def start_long_answer(qtbot, desk, text: str) -> None:
+    """Send `text` with settings that make a six-canvas answer; return once its first frame has arrived."""
+    from PySide6.QtCore import Qt
+
+    desk.controller.sampler = desk.controller.sampler.with_(max_new_tokens=64 * 6, max_denoising_steps=8)
+    composer = desk.window.chat.composer
+    composer.setPlainText(text)
+    with qtbot.waitSignal(desk.worker.frame, timeout=60_000):
+        qtbot.keyClick(composer, Qt.Key.Key_Return)
+
+
+def test_deleting_the_chat_that_is_answering_leaves_nothing_of_it_on_the_canvas(qtbot, desk):
+    # Before: after deleting the chat whose answer was running, the canvas's Live button brought that deleted
+    # answer's frames back beside the chat that remained.
+    kept = desk.controller.new_conversation()
+    ask(qtbot, desk, "stays")
+    canvas = desk.window.chat.canvas
+    kept_frames = len(canvas.frames)
+    doomed = desk.store.create_conversation("Doomed").id
+    desk.controller.refresh_conversations()
+    desk.controller.open_conversation(doomed)
+    start_long_answer(qtbot, desk, "answer me at length")
+    desk.controller.delete_conversation(doomed)
+    assert desk.controller.conversation_id == kept and desk.controller.live is None
+    canvas.live_button.click()
+    qtbot.wait(200)  # the cancelled answer's last events arrive and are dropped
+    assert len(canvas.frames) == kept_frames
+    assert [m.text for m in desk.store.messages(kept)][0] == "stays"
