@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QSizePolicy,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -42,6 +43,10 @@ PICKER_HINT = "Pick a card…"
 MEMORY_NEEDED_TIP = (f"The weights as the profile loads them, plus about {OVERHEAD_FIXED_GB:.0f} GB for the CUDA "
                      f"context and {OVERHEAD_WEIGHT_FRACTION:.0%} for activations and the cache — so more than the "
                      "model's size on the Models page")
+PAD_X, PAD_Y = 6, 4  # cell padding
+MODEL_WIDTH = 250
+NOTES_MIN = 220  # below this the notes wrap one word a line: the other columns share the width instead
+NARROW_SHARES = (0.24, 0.17, 0.17, 0.14, 0.28)  # model, load as, memory, speed, notes when the width is short
 SOURCES = {"catalogue": "from the catalogue", "measured": "measured on the CPU",
            "computed from parameter shapes": "computed from parameter shapes"}
 
@@ -147,13 +152,10 @@ class ProfileTable(QTableWidget):
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.setWordWrap(True)
-        self.setStyleSheet("QTableWidget::item { padding: 4px 6px; }")  # wrapped notes of two rows never touch
+        self.setStyleSheet(f"QTableWidget::item {{ padding: {PAD_Y}px {PAD_X}px; }}")  # two rows' notes never touch
         header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 250)
-        for column in range(1, len(self.COLUMNS) - 1):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(self.COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # _fit sets every width from the table's width
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.recommendations: list[Recommendation] = []
 
     def show_gpu(self, gpu: GpuInfo | None) -> None:
@@ -175,10 +177,42 @@ class ProfileTable(QTableWidget):
         self._fit()
 
     def _fit(self) -> None:
-        """Rows as tall as their wrapped notes at the current width, and the table as tall as its rows."""
-        self.resizeRowsToContents()
+        """Column widths for the current width, then rows as tall as their wrapped cells at those widths (so no
+        cell is cut off), and the table as tall as its rows."""
+        self._set_widths()
+        for row in range(self.rowCount()):
+            self.setRowHeight(row, max(self.sizeHintForRow(row), self.text_height(row)))
         rows = sum(self.rowHeight(r) for r in range(self.rowCount()))
         self.setFixedHeight(self.horizontalHeader().height() + rows + 2 * self.frameWidth() + 4)
+
+    def _set_widths(self) -> None:
+        """The model, profile, memory and speed columns as wide as their text and the notes the rest; when that leaves
+        the notes too narrow to read, every column gets a share of the width and wraps."""
+        header = self.horizontalHeader()
+        available = self.viewport().width()
+        natural = [MODEL_WIDTH] + [max(self.sizeHintForColumn(c), header.sectionSizeHint(c)) + 4
+                                   for c in range(1, len(self.COLUMNS) - 1)]
+        if sum(natural) + NOTES_MIN <= available:
+            widths = [*natural, available - sum(natural)]
+        else:
+            widths = [max(60, int(available * share)) for share in NARROW_SHARES[:-1]]
+            widths.append(max(60, available - sum(widths)))
+        for column, width in enumerate(widths):
+            if header.sectionSize(column) != width:
+                header.resizeSection(column, width)
+
+    def text_height(self, row: int) -> int:
+        """The height `row`'s cells need as they are painted: wrapped inside the cell padding and the style's text
+        margins (the item size hint ignores the padding, so long notes lost their last line to "…")."""
+        metrics = self.fontMetrics()
+        margin = self.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self) + 1
+        tallest = metrics.height()
+        for column in range(self.columnCount()):
+            item = self.item(row, column)
+            width = max(20, self.columnWidth(column) - 2 * PAD_X - 2 * margin)
+            bounds = metrics.boundingRect(QRect(0, 0, width, 100_000), int(Qt.TextFlag.TextWordWrap), item.text())
+            tallest = max(tallest, bounds.height())
+        return tallest + 2 * PAD_Y + 4
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 — Qt override
         """Re-wrap the notes when the width changes."""

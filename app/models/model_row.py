@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
@@ -37,17 +39,21 @@ class ModelRow(QFrame):
         self.entry: CatalogueEntry | None = None
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
-        self.title = QLabel(f"<b>{title}</b> <span style='color:gray'>{model_id}</span>")
+        self.title = QLabel(f"<b>{html.escape(title)}</b> <span style='color:gray'>{html.escape(model_id)}</span>")
+        self.title.setWordWrap(True)  # a long name and id wrap instead of widening the page past a narrow window
         top.addWidget(self.title, 1)
         self.badge = name_widget(QLabel(), "fitBadge", f"How {model_id} fits the selected GPU")
         self.badge.hide()
         top.addWidget(self.badge)
         self.status = name_widget(QLabel(), "modelStatus", f"Status of {model_id}")
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # problems may quote file names from the hub
+        self.status.setWordWrap(True)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.status)
         layout.addLayout(top)
         self.detail = QLabel(detail)
         self.detail.setWordWrap(True)
+        self.detail.setVisible(bool(detail))  # a downloaded or imported model has no catalogue line: no blank gap
         layout.addWidget(self.detail)
         self.progress = name_widget(QProgressBar(), "modelProgress", f"Download progress of {model_id}")
         self.progress.setRange(0, 1000)
@@ -95,6 +101,7 @@ class ModelRow(QFrame):
         self.download_button.setVisible(not embedded and not busy and can_fetch)
         self.download_button.setEnabled(not busy and not unsupported and not self.model_id.startswith("local/"))
         self.cancel_button.setVisible(busy and self.busy == "pull")
+        self.cancel_button.setEnabled(True)
         self.verify_button.setVisible(on_disk)
         self.verify_button.setEnabled(not busy)
         self.delete_button.setVisible(on_disk)
@@ -105,6 +112,11 @@ class ModelRow(QFrame):
         if not busy:
             self.progress.hide()
             self.rate.hide()
+
+    def show_cancelling(self) -> None:
+        """Cancel was pressed: say so at once; the download stops between two pieces of a file."""
+        self.status.setText("Cancelling…")
+        self.cancel_button.setEnabled(False)
 
     def show_badge(self, colour: str, text: str, detail: str) -> None:
         """How this model fits the chosen GPU (or the CPU); the detail goes to the tooltip."""

@@ -26,6 +26,7 @@ def plain_reason(reason: str) -> str:
 def plain_download_text(message: str) -> str:
     """An engine download message worded for the Models page, whose button says Download (not "pull")."""
     message = re.sub(r"\b[Pp]ull again\b", "press Download again", message)
+    message = re.sub(r"\bthe next pull resumes\b", "Resume continues from them", message)
     message = re.sub(r"\b[Tt]ry again\b", "press Download again", message, count=1)
     return re.sub(r"\s*\((?:[A-Z][A-Za-z]+Error|[A-Z][A-Za-z]+Exception)\)", "", message)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal
+from PySide6.QtCore import Qt, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -32,6 +32,7 @@ from engine.models import (
     CatalogueEntry,
     InvalidNameError,
     LocalModel,
+    ModelNotFoundError,
     OfflineError,
     PullProgress,
     check_importable,
@@ -51,38 +52,9 @@ from engine.paths import demo_model_dir
 from .model_row import ModelRow
 from .model_row import name_widget as _name
 from .model_sources import plain_download_text, plain_reason
+from .page_jobs import Bridge as _Bridge
+from .page_jobs import Job as _Job
 from .token_box import TokenBox
-
-
-class _Bridge(QObject):
-    """Carries worker-thread results to the GUI thread (queued: the bridge lives in the GUI thread)."""
-
-    progress = Signal(str, object)
-    done = Signal(str, str, object)
-
-
-class _Job(QRunnable):
-    """Runs `fn(report)` on the pool; delivers the result, or the exception, as `done(model_id, kind, value)`."""
-
-    def __init__(self, bridge: _Bridge, model_id: str, kind: str, fn: Callable[[Callable], Any]) -> None:
-        super().__init__()
-        self.bridge, self.model_id, self.kind, self.fn = bridge, model_id, kind, fn
-
-    def _emit(self, signal: Any, *args: Any) -> None:
-        try:
-            signal.emit(*args)
-        except RuntimeError:
-            pass  # the page was deleted while the job ran
-
-    def run(self) -> None:
-        def report(value: Any) -> None:
-            self._emit(self.bridge.progress, self.model_id, value)
-
-        try:
-            result = self.fn(report)
-        except Exception as exc:  # noqa: BLE001 - shown on the page, never raised into Qt
-            result = exc
-        self._emit(self.bridge.done, self.model_id, self.kind, result)
 
 
 class ModelManagerPage(QWidget):
@@ -104,6 +76,9 @@ class ModelManagerPage(QWidget):
         self._cancels: dict[str, threading.Event] = {}
         self.rows: dict[str, ModelRow] = {}
         self.auth_repo: str | None = None
+        self.token_source: str | None = None  # where the token in use comes from ("keyring", "session", "env")
+        self._forget: set[str] = set()  # rows to drop once the listing shows them gone (deleted, not on the hub)
+        self._reveal: str | None = None  # a row to scroll to once the listing has it (an import)
 
         outer = QVBoxLayout(self)
         head = QHBoxLayout()
@@ -129,7 +104,7 @@ class ModelManagerPage(QWidget):
         self.token_box.submitted.connect(self.submit_token)
         self.token_field, self.token_message = self.token_box.field, self.token_box.message
         outer.addWidget(self.token_box)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         body = QWidget()
         self.rows_layout = QVBoxLayout(body)
@@ -178,6 +153,15 @@ class ModelManagerPage(QWidget):
 
     def row(self, model_id: str) -> ModelRow | None:
         return self.rows.get(model_id.lower())
+
+    def reveal(self, model_id: str) -> None:
+        """Scroll the list to `model_id`'s row once the layout has placed it (a new row is added at the bottom)."""
+        def scroll_to() -> None:
+            row = self.row(model_id)
+            if row is not None:
+                self.scroll.ensureWidgetVisible(row, 0, 8)
+
+        QTimer.singleShot(0, scroll_to)
 
     # -- actions (all I/O goes to the pool) ----------------------------------------------------------------
 
@@ -244,13 +228,19 @@ class ModelManagerPage(QWidget):
             return self.show_message(f"Did not download {repo_id}.")
         cancel = threading.Event()
         self._cancels[repo_id.lower()] = cancel
+        self._forget.discard(repo_id.lower())
         self.show_message("")
         self._start(repo_id, "pull", lambda report: pull(repo_id, cancel=cancel, on_progress=report))
+        self.reveal(repo_id)
 
     def cancel(self, model_id: str) -> None:
+        """Stop a download; the row says so at once (the download notices between two pieces of a file)."""
         event = self._cancels.get(model_id.lower())
         if event is not None:
             event.set()
+            row = self.row(model_id)
+            if row is not None and row.busy == "pull":
+                row.show_cancelling()
 
     def verify(self, model_id: str) -> None:
         self._start(model_id, "verify", lambda report: verify_model(
@@ -334,7 +324,10 @@ class ModelManagerPage(QWidget):
     def _on_progress(self, model_id: str, value: object) -> None:
         row = self.row(model_id)
         if row is not None and isinstance(value, PullProgress):
+            first = not row.progress.isVisible()
             row.show_progress(value)
+            if first:  # the row just grew by its progress bar and speed line: keep them in view
+                self.reveal(model_id)
             self.progress_changed.emit(model_id, value)
 
     def _on_done(self, model_id: str, kind: str, result: object) -> None:
@@ -344,6 +337,7 @@ class ModelManagerPage(QWidget):
             return
         if kind == "token-status":
             if ok:
+                self.token_source = result.source
                 self.token_box.show_status(result.source, result.note)
             return
         if kind == "check-import":
@@ -361,7 +355,9 @@ class ModelManagerPage(QWidget):
             if not ok:
                 self.token_box.status.setText(str(result))
                 return
+            self.token_source = result.source
             self.token_box.show_saved(result.note or "Token saved in the system keyring.")
+            self.token_box.show_status(result.source, result.note)
             self.show_message(result.note or "Token saved in the system keyring.")
             self.auth_repo = None
             if model_id:
@@ -370,14 +366,22 @@ class ModelManagerPage(QWidget):
         if isinstance(result, AuthRequiredError):
             self.auth_repo = model_id
             self.token_box.show_refusal(model_id, str(result))
-            self.show_message(f"{model_id} needs a Hugging Face token: paste it in the box above.")
+            if self.token_source:  # a token was sent and refused: asking for "a token" again would mislead
+                self.show_message(f"The hub refused the saved token for {model_id}: check that you accepted its "
+                                  "licence with the account the token belongs to, then paste the token again above.")
+            else:
+                self.show_message(f"{model_id} needs a Hugging Face token: paste it in the box above.")
         elif not ok:
             self.show_problem(model_id, result)
+            if isinstance(result, ModelNotFoundError):  # a mistyped name leaves no row behind
+                self._forget.add(model_id.lower())
         elif kind == "delete":
+            self._forget.add(model_id.lower())
             self.show_message(f"Deleted {model_id}; freed {human_bytes(result)}.")
         elif kind == "verify":
             self.show_message(f"{model_id}: all files verified." if result.ok else "; ".join(result.problems))
         elif kind == "import":
+            self._reveal = result.id
             self.show_message(f"Imported {result.id}.")
         elif kind == "pull":
             self.show_message(f"{model_id} is downloaded and verified.")
@@ -398,6 +402,16 @@ class ModelManagerPage(QWidget):
                 row = self._row_for(model.id)
                 row.local = model
                 row.show_state(model.status, model.problems)
+        for key in [k for k in self._forget if k not in found]:
+            row = self.rows.get(key)
+            if row is not None and row.entry is None and row.busy is None:
+                del self.rows[key]
+                self.rows_layout.removeWidget(row)
+                row.deleteLater()
+            self._forget.discard(key)
+        if self._reveal is not None:
+            self.reveal(self._reveal)
+            self._reveal = None
         self.listing_changed.emit()
 
     def shutdown(self, wait_ms: int = 5000) -> None:
