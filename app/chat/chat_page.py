@@ -69,6 +69,9 @@ CHAT_COLUMN_MIN_WIDTH = 340
 class ChatPage(QWidget):
     """Holds every chat widget; exposes them as attributes for the controller and tests."""
 
+    SEND_TIP = "Send (Enter)"
+    STOP_TIP = "Stop the answer (committed canvases stay)"
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("chatPage")
@@ -109,10 +112,9 @@ class ChatPage(QWidget):
         self.examples = ExamplePrompts(self)  # an empty chat's example prompts (one click sends)
         self.composer = Composer(self)
         self.composer.problem.connect(self.show_banner)
-        self.send_button = named(QPushButton("Send", self), "sendButton", tip="Send (Enter)")
+        self.send_button = named(QPushButton("Send", self), "sendButton", tip=self.SEND_TIP)
         self.send_button.setDefault(True)
-        self.stop_button = named(QPushButton("Stop", self), "stopButton",
-                                 tip="Stop the answer (committed canvases stay)")
+        self.stop_button = named(QPushButton("Stop", self), "stopButton", tip=self.STOP_TIP)
         self.stop_button.setEnabled(False)
         self.regenerate_button = named(QToolButton(self), "regenerateButton", tip="Generate the last answer again")
         self.regenerate_button.setText("Regenerate")
@@ -168,9 +170,21 @@ class ChatPage(QWidget):
         self.banner.setVisible(False)
         self.banner_close.setVisible(False)
 
-    def set_busy(self, busy: bool, *, model_ready: bool, can_regenerate: bool = True) -> None:
+    def set_busy(self, busy: bool, *, model_ready: bool, can_regenerate: bool = True,
+                 answering_elsewhere: str = "") -> None:
         """Send is possible when a model is loaded and no answer is running; Stop only while one is; Regenerate
-        when there is also something in the chat to answer again."""
+        when there is also something in the chat to answer again. `answering_elsewhere`: the title of another chat
+        whose answer is running (Send and Stop say so: Stop ends that answer)."""
         self.send_button.setEnabled(model_ready and not busy)
         self.stop_button.setEnabled(busy)
         self.regenerate_button.setEnabled(model_ready and not busy and can_regenerate)
+        if answering_elsewhere:
+            self.send_button.setToolTip(f"“{answering_elsewhere}” is still answering: send when it is done, or "
+                                        "press Stop to end that answer. Your message stays in the box.")
+            self.stop_button.setToolTip(f"Stop the answer being written in “{answering_elsewhere}”")
+        elif busy:
+            self.send_button.setToolTip("Wait for the answer to finish, or press Stop. Your message stays in the box.")
+            self.stop_button.setToolTip(self.STOP_TIP)
+        else:
+            self.send_button.setToolTip(self.SEND_TIP)
+            self.stop_button.setToolTip(self.STOP_TIP)

@@ -227,7 +227,10 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
     def send(self) -> None:
         """Store the composer's text as a user message, then start the answer."""
         text = self.page.composer.toPlainText().strip()
-        if not text or self.busy():
+        if not text:
+            return
+        if self.busy():  # Enter did nothing, silently, while another chat was answering
+            self.window.statusBar().showMessage(self.page.send_button.toolTip(), 8000)
             return
         if self.model is None:
             self.page.show_banner("No model is loaded yet — pick one in the model list (top left).")
@@ -345,7 +348,11 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
     def _update_buttons(self) -> None:
         """Send/Stop follow the answer; Regenerate needs something in the open chat to answer again."""
         has_turns = self.conversation_id is not None and bool(self.store.messages(self.conversation_id))
-        self.page.set_busy(self.busy(), model_ready=self.model is not None, can_regenerate=has_turns)
+        answering = self.live.conversation_id if self.live is not None else None
+        self.page.conversations.mark_answering(answering)
+        elsewhere = self.page.conversations.title_of(answering) or "another chat"
+        self.page.set_busy(self.busy(), model_ready=self.model is not None, can_regenerate=has_turns,
+                           answering_elsewhere=elsewhere if answering not in (None, self.conversation_id) else "")
         examples = examples_for(self.model.source) if self.model is not None else ()
         self.page.examples.set_prompts(examples)
         self.page.examples.setVisible(bool(examples) and not has_turns and not self.busy())

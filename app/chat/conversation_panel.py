@@ -20,6 +20,9 @@ from PySide6.QtWidgets import (
 
 from ..store.chats import Conversation
 
+TITLE_ROLE = Qt.ItemDataRole.UserRole + 1  # the title as stored (the shown text may carry the answering mark)
+ANSWERING_MARK = "⟳"
+
 
 class ConversationPanel(QWidget):
     """Shows conversations; asks the controller (through signals) to create, open, rename or delete them."""
@@ -77,6 +80,7 @@ class ConversationPanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         self._populating = False
+        self._answering: int | None = None
         self.confirm_delete = self._ask_delete
         self.delete_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Delete), self.list)
         self.delete_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
@@ -90,14 +94,36 @@ class ConversationPanel(QWidget):
         for conv in conversations:
             item = QListWidgetItem(conv.title)
             item.setData(Qt.ItemDataRole.UserRole, conv.id)
-            item.setToolTip(conv.title)
+            item.setData(TITLE_ROLE, conv.title)
             self.list.addItem(item)
             if conv.id == current:
                 self.list.setCurrentItem(item)
         self._populating = False
+        self.mark_answering(self._answering)
         typed = self.search.text().strip()
         self.no_match.setText(f"No chat title or message contains “{typed[:80]}”." if typed else "")
         self.no_match.setVisible(bool(typed) and not conversations)
+
+    def mark_answering(self, conversation_id: int | None) -> None:
+        """Mark the chat whose answer is being written ("… answering"), so it can be found from any other chat."""
+        self._answering = conversation_id
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            title = item.data(TITLE_ROLE)
+            answering = item.data(Qt.ItemDataRole.UserRole) == conversation_id
+            item.setText(f"{ANSWERING_MARK} {title}" if answering else title)
+            item.setToolTip(f"{title}\n(an answer is being written in this chat)" if answering else title)
+            font = item.font()
+            font.setItalic(answering)
+            item.setFont(font)
+
+    def title_of(self, conversation_id: int | None) -> str:
+        """The listed title of a conversation ("" when it is not listed, e.g. hidden by the search)."""
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == conversation_id:
+                return str(item.data(TITLE_ROLE))
+        return ""
 
     def select(self, conversation_id: int | None) -> None:
         """Put the selection back on `conversation_id` (a conversation that could not be opened) without emitting
@@ -126,14 +152,15 @@ class ConversationPanel(QWidget):
         item = self.list.currentItem()
         if item is None:
             return
-        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", QLineEdit.EchoMode.Normal, item.text())
+        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", QLineEdit.EchoMode.Normal,
+                                         item.data(TITLE_ROLE))
         if ok and title.strip():
             self.rename_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)), title.strip())
 
     def delete_current(self) -> None:
         """Delete the selected conversation after confirmation."""
         item = self.list.currentItem()
-        if item is not None and self.confirm_delete(item.text()):
+        if item is not None and self.confirm_delete(item.data(TITLE_ROLE)):
             self.delete_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
 
     def _ask_delete(self, title: str) -> bool:

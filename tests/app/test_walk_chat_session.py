@@ -224,3 +224,34 @@ def test_deleting_the_chat_that_is_answering_leaves_nothing_of_it_on_the_canvas(
     qtbot.wait(200)  # the cancelled answer's last events arrive and are dropped
     assert len(canvas.frames) == kept_frames
     assert [m.text for m in desk.store.messages(kept)][0] == "stays"
+
+
+def test_while_one_chat_answers_the_others_say_which_one_and_enter_says_why_nothing_was_sent(qtbot, desk):
+    # Before: in another chat Send was greyed out and Enter did nothing, with no word of why; Stop (which ends
+    # the other chat's answer) looked like it belonged to this chat; the list did not show which chat answered.
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QListWidget
+
+    from app.chat.conversation_panel import ANSWERING_MARK
+
+    other = desk.controller.new_conversation()
+    ask(qtbot, desk, "an earlier question")
+    busy = desk.store.create_conversation("Busy chat").id
+    desk.controller.refresh_conversations()
+    desk.controller.open_conversation(busy)
+    start_long_answer(qtbot, desk, "answer me at length")
+    desk.controller.open_conversation(other)
+    listed = desk.window.findChild(QListWidget, "conversationList")
+    texts = [listed.item(row).text() for row in range(listed.count())]
+    assert f"{ANSWERING_MARK} Busy chat" in texts and "an earlier question" in texts
+    page = desk.window.chat
+    assert "“Busy chat” is still answering" in page.send_button.toolTip()
+    assert "“Busy chat”" in page.stop_button.toolTip()
+    page.composer.setPlainText("my next question")
+    qtbot.keyClick(page.composer, Qt.Key.Key_Return)
+    assert page.composer.toPlainText() == "my next question"
+    assert "“Busy chat” is still answering" in desk.window.statusBar().currentMessage()
+    with qtbot.waitSignal(desk.controller.answer_finished, timeout=60_000):
+        pass
+    texts = [listed.item(row).text() for row in range(listed.count())]
+    assert "Busy chat" in texts and page.send_button.toolTip() == "Send (Enter)"
