@@ -44,7 +44,7 @@ class ModelRow(QFrame):
         top.addWidget(self.title, 1)
         self.badge = name_widget(QLabel(), "fitBadge", f"How {model_id} fits the selected GPU")
         self.badge.hide()
-        top.addWidget(self.badge)
+        top.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)  # level with the status when the title wraps
         self.status = name_widget(QLabel(), "modelStatus", f"Status of {model_id}")
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # problems may quote file names from the hub
         self.status.setWordWrap(True)

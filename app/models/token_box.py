@@ -55,6 +55,7 @@ class TokenBox(QFrame):
         self.status.setObjectName("tokenStatus")
         self.status.setAccessibleName("tokenStatus")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setWordWrap(True)  # "…paste it again after restarting the app." was cut off in a narrow window
         layout.addWidget(self.status)
         self.refused_repo: str | None = None
 

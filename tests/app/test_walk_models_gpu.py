@@ -115,6 +115,8 @@ def test_the_catalogue_fits_a_narrow_window_without_a_sideways_scrollbar(qtbot, 
     scroll = page.findChild(QScrollArea)
     qtbot.waitUntil(lambda: scroll.widget().width() <= scroll.viewport().width(), timeout=3000)
     assert not scroll.horizontalScrollBar().isVisible()
+    status = page.token_box.status  # "No system keyring … paste it again after restarting the app." was cut off
+    assert status.text() and status.minimumSizeHint().width() <= status.width()
 
 
 # -- GPU page ------------------------------------------------------------------------------------------------------
