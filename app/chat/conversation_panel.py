@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QDialogButtonBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -22,6 +23,7 @@ from ..store.chats import Conversation
 
 TITLE_ROLE = Qt.ItemDataRole.UserRole + 1  # the title as stored (the shown text may carry the answering mark)
 ANSWERING_MARK = "⟳"
+MAX_TITLE = 200
 
 
 class ConversationPanel(QWidget):
@@ -147,15 +149,32 @@ class ConversationPanel(QWidget):
         if item is not None and not self._populating:
             self.selected.emit(int(item.data(Qt.ItemDataRole.UserRole)))
 
-    def rename_current(self) -> None:
-        """Ask for a new title for the selected conversation."""
+    def rename_current(self) -> QInputDialog | None:
+        """Ask for a new title for the selected conversation (non-blocking; returns the open dialog). OK stays off
+        while the title is blank, and a title is at most MAX_TITLE characters."""
         item = self.list.currentItem()
         if item is None:
-            return
-        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", QLineEdit.EchoMode.Normal,
-                                         item.data(TITLE_ROLE))
-        if ok and title.strip():
-            self.rename_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)), title.strip())
+            return None
+        conversation_id = int(item.data(Qt.ItemDataRole.UserRole))
+        dialog = QInputDialog(self)
+        dialog.setObjectName("renameChatDialog")
+        dialog.setAccessibleName("renameChatDialog")
+        dialog.setWindowTitle("Rename chat")
+        dialog.setLabelText(f"New title (at most {MAX_TITLE} characters):")
+        dialog.setTextValue(str(item.data(TITLE_ROLE))[:MAX_TITLE])
+        dialog.textValueSelected.connect(lambda title: self.rename_requested.emit(conversation_id, title.strip()))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()  # QInputDialog builds its field and buttons when shown
+        dialog.findChild(QLineEdit).setMaxLength(MAX_TITLE)
+        ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+
+        def allow_ok(text: str) -> None:  # a blank title was silently ignored: now OK cannot be pressed
+            ok.setEnabled(bool(text.strip()))
+            ok.setToolTip("" if text.strip() else "Type a title first")
+
+        dialog.textValueChanged.connect(allow_ok)
+        allow_ok(dialog.textValue())
+        return dialog
 
     def delete_current(self) -> None:
         """Delete the selected conversation after confirmation."""

@@ -4,7 +4,8 @@ before the fix it names."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QTextBrowser
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog, QTextBrowser
 
 from tests.app.helpers import ask
 
@@ -255,3 +256,31 @@ def test_while_one_chat_answers_the_others_say_which_one_and_enter_says_why_noth
         pass
     texts = [listed.item(row).text() for row in range(listed.count())]
     assert "Busy chat" in texts and page.send_button.toolTip() == "Send (Enter)"
+
+
+def test_rename_refuses_a_blank_title_and_caps_a_very_long_one(qtbot, desk):
+    # Before: OK on a blank title closed the dialog and silently kept the old title; a pasted 5,000-character
+    # title was taken whole.
+    from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QPushButton
+
+    from app.chat.conversation_panel import MAX_TITLE
+
+    desk.controller.new_conversation()
+    ask(qtbot, desk, "Keep my title")
+    rename = desk.window.findChild(QPushButton, "renameChatButton")
+    qtbot.mouseClick(rename, Qt.MouseButton.LeftButton)
+    dialog = desk.window.findChild(QInputDialog, "renameChatDialog")
+    assert dialog is not None and dialog.isVisible()
+    field = dialog.findChild(QLineEdit)
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    field.selectAll()
+    qtbot.keyClick(field, Qt.Key.Key_Delete)
+    qtbot.keyClicks(field, "   ")
+    assert not ok.isEnabled()
+    field.selectAll()
+    qtbot.keyClick(field, Qt.Key.Key_Delete)
+    field.insert("<b>x</b>" + "L" * 5000)
+    assert ok.isEnabled() and len(field.text()) == MAX_TITLE
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    title = desk.store.conversation(desk.controller.conversation_id).title
+    assert title == ("<b>x</b>" + "L" * 5000)[:MAX_TITLE]
