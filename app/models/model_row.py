@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from engine.models import CatalogueEntry, LocalModel, PullProgress
@@ -94,6 +95,7 @@ class ModelRow(QFrame):
             text += f": {problems[0]}"
         busy = self.busy is not None
         self.status.setText(BUSY_TEXT.get(self.busy or "", text))
+        self._fit_status()
         self.state = ("ready" if self.demo_available else "not downloaded") if embedded else status
         on_disk = status != "not downloaded" and not embedded
         self.download_button.setText("Resume" if status == "partial" else "Download")
@@ -116,7 +118,17 @@ class ModelRow(QFrame):
     def show_cancelling(self) -> None:
         """Cancel was pressed: say so at once; the download stops between two pieces of a file."""
         self.status.setText("Cancelling…")
+        self._fit_status()
         self.cancel_button.setEnabled(False)
+
+    def _fit_status(self) -> None:
+        """The status on one line when it takes less than 45 % of the row, wrapped beyond (it may quote a file)."""
+        one_line = self.status.fontMetrics().horizontalAdvance(self.status.text()) + 4
+        self.status.setMinimumWidth(min(one_line, int(self.width() * 0.45)))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 — Qt override
+        super().resizeEvent(event)
+        self._fit_status()
 
     def show_badge(self, colour: str, text: str, detail: str) -> None:
         """How this model fits the chosen GPU (or the CPU); the detail goes to the tooltip."""

@@ -188,3 +188,17 @@ def test_card_table_long_notes_keep_their_last_line(qtbot, themed):
         panel.card_picker.choose(name)
         qtbot.wait(50)
         assert clipped_rows(table) == [], name
+
+
+def test_a_long_status_stays_on_one_line_when_the_window_has_room(qtbot, page):
+    """"Partly downloaded — resume to finish: model-00002-of-00003.safetensors: missing" took three lines at
+    1600x1000 beside a title with half the row empty."""
+    page.resize(1300, 800)
+    row = page.row("google/diffusiongemma-26B-A4B-it")
+    row.show_state("partial", ["model-00002-of-00003.safetensors: missing"])
+    qtbot.wait(50)
+    assert row.status.width() >= row.status.fontMetrics().horizontalAdvance(row.status.text())
+    page.resize(700, 600)
+    qtbot.wait(50)
+    scroll = page.findChild(QScrollArea)
+    assert scroll.widget().width() <= scroll.viewport().width()
