@@ -184,9 +184,19 @@ def test_json_export_has_every_message_thought_version_and_the_system_prompt(qtb
     # Before: a chat could only be exported as Markdown (no file a script could read back).
     import json
 
-    conv, rewritten = stored_chat_to_export(desk)
-    out = tmp_path / "chat.json"
-    export_through_the_dialog(qtbot, desk, out)
+    from PySide6.QtWidgets import QComboBox
+
+    stored_chat_to_export(desk)
+    dialog = desk.controller.export_dialog()
+    dialog.setDirectory(str(tmp_path))
+    kinds = dialog.findChild(QComboBox, "fileTypeCombo")
+    kinds.setFocus()
+    qtbot.keyClick(kinds, Qt.Key.Key_Down)  # the user picks "JSON (*.json)" and keeps the proposed name
+    assert kinds.currentText() == "JSON (*.json)"
+    with qtbot.waitSignal(desk.controller.export_finished, timeout=10_000) as done:
+        dialog.accept()
+    out = tmp_path / done.args[0].rpartition("/")[2]
+    assert out.suffix == ".json" and done.args[1] == ""
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["format"] == "diffusion-desk-chat" and doc["system_prompt"] == "Be **brief**.\n<b>always</b>"
     assert [m["role"] for m in doc["messages"]] == ["user", "assistant", "user", "assistant"]
