@@ -290,11 +290,16 @@ class ModelManagerPage(QWidget):
         """Check `folder` (on the pool: it reads the disk) before asking how to import it; a folder that is not a
         complete model is said so at once, without the question."""
         self.show_message(f"Checking {folder}…")
-        self._pool.start(_Job(self._bridge, str(folder), "check-import", lambda report: check_importable(folder)))
+        self._pool.start(_Job(self._bridge, str(folder), "check-import",
+                              lambda report: _folder_size(check_importable(folder))))
 
-    def _ask_import_mode(self, folder: str) -> None:
+    def _ask_import_mode(self, folder: str, size: int) -> None:
         box = QMessageBox(QMessageBox.Icon.Question, "Import model",
                           "Copy the folder into Diffusion Desk, or link to it where it is?", parent=self)
+        box.setObjectName("importModeDialog")
+        box.setInformativeText(f"Copy uses another {human_bytes(size)} of disk; the original can then be moved or "
+                               "deleted.\nLink uses no extra space, but the model stops working if the folder is "
+                               "moved or deleted.")
         copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
         link = box.addButton("Link", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
@@ -343,7 +348,7 @@ class ModelManagerPage(QWidget):
         if kind == "check-import":
             if ok:
                 self.show_message("")
-                self._ask_import_mode(model_id)
+                self._ask_import_mode(model_id, result)
             else:
                 self.show_problem(model_id, result)
             self.job_finished.emit(model_id, kind, ok)
@@ -419,3 +424,8 @@ class ModelManagerPage(QWidget):
         for event in self._cancels.values():
             event.set()
         self._pool.waitForDone(wait_ms)
+
+
+def _folder_size(folder: Path) -> int:
+    """Bytes in the files under `folder` (links not followed); pool thread only."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())

@@ -202,3 +202,21 @@ def test_a_long_status_stays_on_one_line_when_the_window_has_room(qtbot, page):
     qtbot.wait(50)
     scroll = page.findChild(QScrollArea)
     assert scroll.widget().width() <= scroll.viewport().width()
+
+
+def test_the_copy_or_link_question_says_what_each_costs(qtbot, page, tmp_path):
+    """"Copy the folder into Diffusion Desk, or link to it where it is?" left a new user guessing: how much disk does
+    Copy take, and what happens to a linked model when the folder moves?"""
+    from tests.app.real_dialogs import answer_dialog, click_button, message_box
+
+    folder = write_repo(tiny_repo_files(), tmp_path / "asked-tiny")
+    seen: list = []
+    answer_dialog(message_box(), click_button("Cancel"), seen)
+    with wait_job(qtbot, page, "check-import"):
+        page.check_import(folder)
+    qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+    size = sum(len(data) for data in tiny_repo_files().values())
+    from engine.models.units import human_bytes
+
+    info = seen[0].informativeText()
+    assert human_bytes(size) in info and "moved or deleted" in info
