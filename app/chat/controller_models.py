@@ -4,10 +4,9 @@ line, the settings dialog, Markdown export. A mixin, so the chat flow in control
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from engine import SamplerSettings
 
@@ -29,16 +28,6 @@ from .settings_dialog import SettingsDialog
 MARKDOWN_FILTER = "Markdown (*.md)"
 JSON_FILTER = "JSON (*.json)"
 
-
-
-def _follow_filter(dialog: QFileDialog, chosen: str) -> None:
-    """Choosing JSON or Markdown in the save dialog changes the proposed name's ending too (the name kept ".md"
-    under "JSON", so Save wrote Markdown)."""
-    suffix = "json" if chosen == JSON_FILTER else "md"
-    dialog.setDefaultSuffix(suffix)
-    name = Path(dialog.selectedFiles()[0]).name if dialog.selectedFiles() else ""
-    if Path(name).suffix.lower() in (".md", ".json"):
-        dialog.selectFile(f"{Path(name).stem}.{suffix}")
 
 
 if TYPE_CHECKING:
@@ -193,7 +182,8 @@ class ModelSettingsMixin:
             return None
         name = safe_file_name(self.store.conversation(self.conversation_id).title)
         dialog = save_dialog(self.window, "Export conversation", name, f"{MARKDOWN_FILTER};;{JSON_FILTER}")
-        dialog.filterSelected.connect(lambda chosen: _follow_filter(dialog, chosen))
+        # Qt swaps the proposed name's ending itself; a name typed without one gets the chosen kind's
+        dialog.filterSelected.connect(lambda chosen: dialog.setDefaultSuffix("json" if chosen == JSON_FILTER else "md"))
         dialog.fileSelected.connect(self.export_to)
         dialog.open()
         return dialog

@@ -197,6 +197,15 @@ def test_json_export_has_every_message_thought_version_and_the_system_prompt(qtb
         dialog.accept()
     out = tmp_path / done.args[0].rpartition("/")[2]
     assert out.suffix == ".json" and done.args[1] == ""
+    dialog = desk.controller.export_dialog()
+    dialog.setDirectory(str(tmp_path))
+    kinds = dialog.findChild(QComboBox, "fileTypeCombo")
+    kinds.setFocus()
+    qtbot.keyClick(kinds, Qt.Key.Key_Down)
+    with qtbot.waitSignal(desk.controller.export_finished, timeout=10_000) as typed:
+        dialog.selectFile("typed without an ending")  # the name typed under "JSON (*.json)" gets .json
+        dialog.accept()
+    assert typed.args == [str(tmp_path / "typed without an ending.json"), ""]
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["format"] == "diffusion-desk-chat" and doc["system_prompt"] == "Be **brief**.\n<b>always</b>"
     assert [m["role"] for m in doc["messages"]] == ["user", "assistant", "user", "assistant"]
