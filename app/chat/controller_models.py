@@ -28,8 +28,6 @@ from .settings_dialog import SettingsDialog
 MARKDOWN_FILTER = "Markdown (*.md)"
 JSON_FILTER = "JSON (*.json)"
 
-
-
 if TYPE_CHECKING:
     from ..worker import ModelInfo
 
