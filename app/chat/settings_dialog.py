@@ -4,11 +4,14 @@ thread count. Labels and messages use plain words; the engine's field names and 
 from __future__ import annotations
 
 import html
+import math
 import os
 import re
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -23,18 +26,9 @@ from PySide6.QtWidgets import (
 
 from engine import SamplerSettings
 
-from ..store.app_settings import SAMPLER_KEYS
+from ..store.app_settings import LABELS, SAMPLER_KEYS
 
 TOOLTIP_WIDTH_PX = 360
-LABELS = {
-    "max_new_tokens": "Longest answer (tokens)",
-    "max_denoising_steps": "Most refining steps per block",
-    "entropy_bound": "Boldness per step",
-    "t_min": "Temperature at the end",
-    "t_max": "Temperature at the start",
-    "stability_threshold": "Stop after unchanged steps",
-    "confidence_threshold": "Stop when this sure",
-}
 HELP = {
     "max_new_tokens": "The longest answer, in tokens (word pieces). The model writes in blocks of up to 256 "
     "tokens, so this also caps how many blocks one answer may take.",
@@ -69,11 +63,41 @@ def rich_tooltip(text: str, expert: str = "") -> str:
 
 
 def plain_error(message: str) -> str:
-    """An engine message with its field names (`t_max`) replaced by the dialog's labels (“Temperature at …”)."""
+    """An engine message in the dialog's words: field names (`t_max`) become labels (“Temperature at …”) and
+    interval notation (`in (0.0, 1000.0]`) becomes “above 0 and at most 1000”."""
     for key in sorted(LABELS, key=len, reverse=True):
         message = re.sub(rf"\b{re.escape(key)}\b", f"“{LABELS[key]}”", message)
     message = re.sub(r"“[^”]+”=", "", message).replace("(got ", "(you entered ")
+    message = re.sub(r"in ([(\[])(-?[\d.e+]+), (-?[\d.e+]+)\]", _interval_words, message)
     return message[:1].upper() + message[1:]
+
+
+def _interval_words(match: re.Match) -> str:
+    low, high = (f"{float(x):g}" for x in match.group(2, 3))
+    return f"above {low} and at most {high}" if match.group(1) == "(" else f"from {low} to {high}"
+
+
+def allowed_range(key: str) -> str:
+    """What `key` accepts, as the engine states it (“a whole number from 1 to 1024”), asked with a value it refuses."""
+    probe = -1 if key in INTEGER_KEYS else math.nan
+    try:
+        SamplerSettings.from_dict({"t_min": 0.0, "t_max": 100.0, key: probe})
+    except ValueError as exc:
+        found = re.search(r"must be (.*?) \(got", str(exc))
+        if found:
+            return found.group(1)
+    return "a whole number" if key in INTEGER_KEYS else "a number"
+
+
+def _number(key: str, text: str) -> int | float:
+    """A field's text as a number: a decimal comma (0,5) and thousands commas (1,024) read as people write them."""
+    if key in INTEGER_KEYS:
+        if re.fullmatch(r"\d{1,3}(,\d{3})+", text):
+            text = text.replace(",", "")
+        return int(text)
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    return float(text)
 
 
 def parse_settings(texts: dict[str, str]) -> SamplerSettings:
@@ -81,12 +105,21 @@ def parse_settings(texts: dict[str, str]) -> SamplerSettings:
     values: dict[str, Any] = {}
     for key, text in texts.items():
         text = text.strip()
+        if not text:
+            raise ValueError(f"{key} is empty: enter {allowed_range(key)}")
         try:
-            values[key] = int(text) if key in INTEGER_KEYS else float(text)
+            values[key] = _number(key, text)
         except ValueError:
-            kind = "a whole number" if key in INTEGER_KEYS else "a number"
-            raise ValueError(f"{key} must be {kind} (got {text!r})") from None
+            raise ValueError(f"{key} must be {allowed_range(key)} (got {text!r})") from None
+        if isinstance(values[key], float) and not math.isfinite(values[key]):
+            raise ValueError(f"{key} must be {allowed_range(key)} (got {text!r})")
     return SamplerSettings(**values)
+
+
+def failing_key(message: str) -> str | None:
+    """The first field an engine message names (the field to put the cursor in)."""
+    found = [(message.find(key), key) for key in SAMPLER_KEYS if re.search(rf"\b{key}\b", message)]
+    return min(found)[1] if found else None
 
 
 class SettingsDialog(QDialog):
@@ -106,7 +139,7 @@ class SettingsDialog(QDialog):
         self.fields: dict[str, QLineEdit] = {}
         form = QFormLayout()
         for key in SAMPLER_KEYS:
-            tip = rich_tooltip(HELP[key], f"Engine setting: {key}")
+            tip = rich_tooltip(HELP[key], f"Its name in the server's “diffusion” options: {key}")
             edit = QLineEdit(str(getattr(current, key)), self)
             edit.setObjectName(f"setting_{key}")
             edit.setAccessibleName(f"setting_{key}")
@@ -122,7 +155,7 @@ class SettingsDialog(QDialog):
         self.threads.setRange(0, os.cpu_count() or 1)
         self.threads.setSpecialValueText("Automatic")
         self.threads.setValue(cpu_threads)
-        self.threads.setToolTip(rich_tooltip(THREADS_HELP, "torch.set_num_threads in the engine thread"))
+        self.threads.setToolTip(rich_tooltip(THREADS_HELP))
         self.threads.lineEdit().setToolTip(self.threads.toolTip())
         threads_label = QLabel("Processor threads (CPU)", self)
         threads_label.setToolTip(self.threads.toolTip())
@@ -131,7 +164,7 @@ class SettingsDialog(QDialog):
         self.compiled.setObjectName("setting_compiled_path")
         self.compiled.setAccessibleName("setting_compiled_path")
         self.compiled.setChecked(compiled_path)
-        self.compiled.setToolTip(rich_tooltip(COMPILED_HELP, "EngineModel.enable_compiled: torch.compile, CUDA graphs"))
+        self.compiled.setToolTip(rich_tooltip(COMPILED_HELP, "Expert: torch.compile with CUDA graphs"))
         form.addRow("", self.compiled)
         self.error = QLabel("", self)
         self.error.setObjectName("settingsError")
@@ -148,11 +181,23 @@ class SettingsDialog(QDialog):
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setObjectName("settingsOk")
         self.ok_button.setAccessibleName("settingsOk")
-        intro = QLabel("Hover a setting for what it does. Each answer records the settings and seed it used.", self)
+        intro = QLabel("Move to a setting (Tab) or hover it for what it does. Each answer records the settings and "
+                       "seed it used.", self)
         intro.setWordWrap(True)
+        self.help = QLabel("", self)  # the focused setting's help: keyboard users never see a tooltip
+        self.help.setObjectName("settingHelp")
+        self.help.setAccessibleName("settingHelp")
+        self.help.setWordWrap(True)
+        self.help.setTextFormat(Qt.TextFormat.PlainText)
+        self.help.setStyleSheet("color: #94a3b8;")
+        self._help_for: dict[QWidget, str] = {edit: HELP[key] for key, edit in self.fields.items()}
+        self._help_for.update({self.threads: THREADS_HELP, self.threads.lineEdit(): THREADS_HELP,
+                               self.compiled: COMPILED_HELP})
+        QApplication.instance().focusChanged.connect(self._show_help)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
+        layout.addWidget(self.help)
         layout.addWidget(self.error)
         layout.addWidget(self.reset_button)
         layout.addWidget(buttons)
@@ -166,12 +211,20 @@ class SettingsDialog(QDialog):
     def _clear_error(self) -> None:
         self.error.setText("")
 
+    def _show_help(self, _old: QWidget | None, new: QWidget | None) -> None:
+        if new is not None and new in self._help_for:
+            self.help.setText(self._help_for[new])
+
     def accept(self) -> None:
         """Close only when `SamplerSettings` accepts every value; otherwise show its message in plain words."""
         try:
             self.accepted_settings = parse_settings({k: e.text() for k, e in self.fields.items()})
         except (ValueError, TypeError) as exc:
             self.error.setText(plain_error(str(exc)))
+            key = failing_key(str(exc))
+            if key is not None:  # the cursor goes where the fix is, the bad text selected to type over
+                self.fields[key].setFocus(Qt.FocusReason.OtherFocusReason)
+                self.fields[key].selectAll()
             return
         self.accepted_cpu_threads = self.threads.value()
         self.accepted_compiled_path = self.compiled.isChecked()

@@ -7,9 +7,10 @@ window shows a placeholder page instead, so it works either way.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import (
 from ..chat.chat_page import ChatPage
 from ..common.widgets import named
 from ..compare.compare_page import ComparePage
+
+PAGE_LABELS = ("Chat", "Compare", "Models", "GPU", "Server")
 
 
 def _placeholder(title: str, text: str, object_name: str) -> QWidget:
@@ -84,14 +87,21 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(page)
 
         self.nav = named(QListWidget(self), "navigation",
-                         tip="Switch between chat, compare, models, GPU and server")
+                         tip="Switch between chat, compare, models, GPU and server (Ctrl+1 … Ctrl+5)")
         self.nav.setFixedWidth(92)
         self.nav.setIconSize(QSize(20, 20))
-        for label in ("Chat", "Compare", "Models", "GPU", "Server"):
+        self.page_actions: list[QAction] = []
+        for row, label in enumerate(PAGE_LABELS):
             item = QListWidgetItem(label)
             item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             item.setSizeHint(QSize(88, 44))
+            item.setToolTip(f"{label} (Ctrl+{row + 1})")
             self.nav.addItem(item)
+            action = QAction(label, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{row + 1}"))
+            action.triggered.connect(lambda _checked=False, r=row: self.show_page(r, focus=True))
+            self.addAction(action)
+            self.page_actions.append(action)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.nav.setCurrentRow(0)
 
@@ -129,17 +139,31 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(spacer)
         self.new_action = QAction("New chat", self)
         self.new_action.setShortcut(QKeySequence.StandardKey.New)
+        self.new_action.setToolTip("Start a new conversation (Ctrl+N)")
+        # Connected before the controller's slot: the Chat page is in front (and its message box can take the
+        # focus) when a new chat opens from another page — it opened out of sight, the typing went nowhere.
+        self.new_action.triggered.connect(lambda: self.show_page(0))
         self.settings_action = QAction("Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setToolTip("Answer settings: length, refining steps, temperatures, threads (Ctrl+,)")
         self.export_action = QAction("Export Markdown…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setToolTip("Save the open chat as a Markdown file (Ctrl+E)")
         self.compare_action = QAction("Compare…", self)
         self.compare_action.setShortcut(QKeySequence("Ctrl+Shift+K"))
         self.compare_action.setToolTip("Compare variants of the chat's last question side by side (Ctrl+Shift+K)")
         self.stop_action = QAction("Stop", self)
         self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.addAction(self.stop_action)
+        self.regenerate_action = QAction("Regenerate", self)
+        self.regenerate_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.regenerate_action.triggered.connect(self._regenerate)
+        self.addAction(self.regenerate_action)
+        regenerate_tip = self.chat.regenerate_button.toolTip()
+        if regenerate_tip and "Ctrl+R" not in regenerate_tip:
+            self.chat.regenerate_button.setToolTip(f"{regenerate_tip} (Ctrl+R)")
         self.quit_action = QAction("Quit", self)
+        self.quit_action.setToolTip("Quit Diffusion Desk (Ctrl+Q)")
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.quit_action.triggered.connect(self.close)
@@ -157,6 +181,64 @@ class MainWindow(QMainWindow):
         self.stats_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addPermanentWidget(self.stats_label, 1)
         self.close_hooks: list = []
+        self._fitted = False
+        self._set_tab_order()
+        self.nav.currentRowChanged.connect(self._page_changed)
+
+    def show_page(self, row: int, *, focus: bool = False) -> None:
+        """Bring page `row` (0 Chat … 4 Server) to the front; `focus`: the keyboard goes into it (Ctrl+1 … Ctrl+5)."""
+        self.nav.setCurrentRow(row)
+        if not focus:
+            return
+        page = self.pages.widget(row)
+        if page is self.chat:
+            self.chat.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        elif not page.isAncestorOf(QApplication.focusWidget()):
+            target = next((w for w in page.findChildren(QWidget) if w.isVisible() and w.isEnabled()
+                           and w.focusPolicy() & Qt.FocusPolicy.TabFocus), None)
+            (target or page).setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _page_changed(self, row: int) -> None:
+        # Esc stops what the page in front runs (a chat answer, a rewrite, a comparison); elsewhere it is left to
+        # the focused field — on the Models page it stopped an answer the user could not see.
+        self.stop_action.setEnabled(self.pages.widget(row) in (self.chat, self.compare))
+
+    def _regenerate(self) -> None:
+        """Ctrl+R: the Regenerate button's own click (nothing when it is greyed out), with the chat in front."""
+        if self.chat.regenerate_button.isEnabled():
+            self.show_page(0)
+            self.chat.regenerate_button.click()
+
+    def _set_tab_order(self) -> None:
+        """Tab follows the window as it reads: rail, model, chats, the chat's settings, messages, message box and
+        its buttons, then the canvas (it went message box → Send → rail, and the system prompt came after the
+        canvas)."""
+        chat, panel = self.chat, self.chat.conversations
+        chain = [self.nav, self.model_picker, panel.new_button, panel.search, panel.list, panel.rename_button,
+                 panel.delete_button, chat.system_prompt, chat.thinking, chat.banner_close, chat.messages,
+                 chat.cancel_edit, chat.composer, chat.send_button, chat.stop_button, chat.regenerate_button,
+                 chat.canvas.view]
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
+
+    def fit_to(self, available: QRect) -> None:
+        """Shrink the window to fit `available` (a screen's free area) and put it inside; at 150 % scaling on a
+        1080p screen the 1360×860 window was larger than the screen and its bottom (message box, status bar) and
+        right side were off screen."""
+        width = min(self.width(), max(self.minimumSizeHint().width(), int(available.width() * 0.96)))
+        height = min(self.height(), max(self.minimumSizeHint().height(), int(available.height() * 0.94)))
+        self.resize(width, height)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), available.x()), available.right() - frame.width() + 1)
+        y = min(max(frame.y(), available.y()), available.bottom() - frame.height() + 1)
+        self.move(max(x, available.x()), max(y, available.y()))
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # The offscreen platform (tests) has a made-up 800x800 screen; tests size the window themselves.
+        if not self._fitted and QGuiApplication.platformName() != "offscreen" and self.screen() is not None:
+            self.fit_to(self.screen().availableGeometry())
+        self._fitted = True
+        super().showEvent(event)
 
     def show_notice(self, text: str) -> None:
         """A problem the user can act on (the chat database in use by another program, …): the chat page's banner,

@@ -39,6 +39,18 @@ SAMPLER_KEYS = (
     "stability_threshold",
     "confidence_threshold",
 )
+# The words the Settings dialog shows for each value; messages about the file use them too, never the key names.
+LABELS = {
+    "max_new_tokens": "Longest answer (tokens)",
+    "max_denoising_steps": "Most refining steps per block",
+    "entropy_bound": "Boldness per step",
+    "t_min": "Temperature at the end",
+    "t_max": "Temperature at the start",
+    "stability_threshold": "Stop after unchanged steps",
+    "confidence_threshold": "Stop when this sure",
+}
+APP_LABELS = {"model": "model", "cpu_threads": "processor threads", "compiled_path": "GPU-optimized path"}
+DAMAGED_SUFFIX = ".damaged"
 
 
 def settings_path() -> Path:
@@ -61,14 +73,35 @@ class AppSettings:
 
     def sampler_for(self, defaults: dict[str, Any]) -> SamplerSettings:
         """The model's defaults with the user's choices on top (seed left to each answer)."""
-        values = {k: v for k, v in defaults.items() if k in SAMPLER_KEYS}
-        values.update(self.sampler)
-        try:
-            return SamplerSettings.from_dict(values)
-        except ValueError as exc:
-            self.problem = f"Saved sampler settings were invalid ({exc}); using the model's defaults."
-            self.sampler = {}
-            return SamplerSettings.from_dict({k: v for k, v in defaults.items() if k in SAMPLER_KEYS})
+        base = {k: v for k, v in defaults.items() if k in SAMPLER_KEYS}
+        kept, dropped = usable_sampler(self.sampler, base)
+        if dropped:  # left out for this model only: the file keeps them for a model they suit
+            self.problem = (f"Some saved settings were invalid for this model and are not used: {_named(dropped)}; "
+                            "the model's own values are used for those.")
+        return SamplerSettings.from_dict({**base, **kept})
+
+
+def usable_sampler(chosen: dict[str, Any], base: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The chosen values that `SamplerSettings` accepts on top of `base`, and the keys left out. One bad value drops
+    only itself; a pair that only fails together (end temperature above the start one) drops both."""
+    kept: dict[str, Any] = {}
+    pending = [k for k in SAMPLER_KEYS if k in chosen]
+    changed = True
+    while pending and changed:  # a value may fit only once its partner is in (t_min 0.9 after t_max 1.5)
+        changed = False
+        for key in list(pending):
+            try:
+                SamplerSettings.from_dict({**base, **kept, key: chosen[key]})
+            except (ValueError, TypeError):
+                continue
+            kept[key] = chosen[key]
+            pending.remove(key)
+            changed = True
+    return kept, pending
+
+
+def _named(keys: list[str]) -> str:
+    return ", ".join(f"“{LABELS.get(k) or APP_LABELS.get(k, k)}”" for k in keys)
 
 
 def load_settings(path: Path | None = None) -> AppSettings:
@@ -77,26 +110,32 @@ def load_settings(path: Path | None = None) -> AppSettings:
         path = path or settings_path()
         if not path.exists():
             return AppSettings()
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, EngineError) as exc:
+        raw = path.read_bytes()
+    except (OSError, EngineError) as exc:
         return AppSettings(problem=f"Could not read {path or 'the settings file'} ({exc}); using default settings.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return AppSettings(problem=f"Could not read {path} (it is not a text file); using default settings."
+                           + _keep_copy(path, raw))
     dropped: list[str] = []
     try:
         data = tomllib.loads(text) if tomllib is not None else _read_flat_toml(text)
     except ValueError as exc:
         data, dropped = _read_line_by_line(text)
         if not data:
-            return AppSettings(problem=f"Could not read {path} ({exc}); using default settings.")
+            return AppSettings(problem=f"Could not read {path} ({exc}); using default settings."
+                               + _keep_copy(path, raw))
     sampler = data.get("sampler", {})
     app = data.get("app", {})
     if not isinstance(sampler, dict) or not isinstance(app, dict):
-        return AppSettings(problem=f"{path} is not in the expected layout; using default settings.")
-    sampler = {k: v for k, v in sampler.items() if k in SAMPLER_KEYS}
+        return AppSettings(problem=f"{path} is not in the expected layout; using default settings."
+                           + _keep_copy(path, raw))
+    sampler, invalid = _valid_sampler({k: v for k, v in sampler.items() if k in SAMPLER_KEYS})
     problem = ""
-    try:
-        SamplerSettings.from_dict(sampler)
-    except (ValueError, TypeError) as exc:
-        sampler, problem = {}, f"Saved sampler settings were invalid ({exc}); using the model's defaults."
+    if invalid:
+        problem = (f"These saved settings were invalid and are not used: {_named(invalid)}; the model's own values "
+                   "are used for those.")
     model = app.get("model", "")
     if not isinstance(model, str) or "\x00" in model or len(model) > MAX_MODEL_CHARS:
         dropped.append("model")
@@ -111,9 +150,50 @@ def load_settings(path: Path | None = None) -> AppSettings:
         dropped.append("compiled_path")
         compiled = True
     if dropped:
-        problem = (f"Some lines of {path} could not be read and were ignored ({', '.join(dropped)}); "
+        named = ", ".join(APP_LABELS.get(d, d) for d in dropped)
+        problem = (f"Some lines of {path} could not be read and were ignored ({named}); "
                    f"the other settings were kept. {problem}").strip()
+    if problem:
+        problem += _keep_copy(path, raw)
     return AppSettings(sampler=sampler, model=model, cpu_threads=threads, compiled_path=compiled, problem=problem)
+
+
+def _valid_sampler(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Each saved value checked on its own (the model's defaults are not known yet), then the two temperatures
+    together: a bad value drops only itself, never the user's other choices."""
+    kept: dict[str, Any] = {}
+    invalid: list[str] = []
+    for key, value in values.items():
+        try:  # the widest temperatures around it, so only the value's own range is checked here
+            SamplerSettings.from_dict({"t_min": 0.0, "t_max": 100.0, key: value})
+        except (ValueError, TypeError):
+            invalid.append(key)
+        else:
+            kept[key] = value
+    if "t_min" in kept and "t_max" in kept and not kept["t_max"] > kept["t_min"]:
+        invalid += ["t_min", "t_max"]
+        del kept["t_min"], kept["t_max"]
+    return kept, invalid
+
+
+def _keep_copy(path: Path, raw: bytes) -> str:
+    """A copy of a settings file the app could not fully use, made before the app ever rewrites it, so a hand edit
+    is never lost; the words that say where it is ("" when it could not be written)."""
+    for n in range(1, 10):
+        copy = path.with_name(path.name + DAMAGED_SUFFIX + ("" if n == 1 else f"-{n}"))
+        try:
+            if copy.is_file() and copy.read_bytes() == raw:
+                break
+            if copy.exists():
+                continue
+            copy.write_bytes(raw)
+            break
+        except OSError as exc:
+            log.warning("could not keep a copy of the damaged settings file at %s: %s", copy, exc)
+            return ""
+    else:
+        return ""
+    return f" The file as it was is kept in {copy}."
 
 
 def _read_line_by_line(text: str) -> tuple[dict[str, Any], list[str]]:
@@ -132,7 +212,8 @@ def _read_line_by_line(text: str) -> tuple[dict[str, Any], list[str]]:
             parsed = tomllib.loads(line) if tomllib is not None else _read_flat_toml(line)
         except ValueError:
             key = line.partition("=")[0].strip()
-            dropped.append(f"line {number}" + (f" ({key})" if key.isidentifier() else ""))
+            name = LABELS.get(key) or APP_LABELS.get(key, key)
+            dropped.append(f"line {number}" + (f" ({name})" if key.isidentifier() else ""))
             continue
         section.update(parsed)
     return data, dropped
