@@ -16,7 +16,6 @@ from typing import Any
 from PySide6.QtCore import Qt, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -49,6 +48,7 @@ from engine.models.tokens import token_status
 from engine.models.units import human_bytes
 from engine.paths import demo_model_dir
 
+from .import_dialogs import ask_import_mode, choose_model_folder
 from .model_row import ModelRow
 from .model_row import name_widget as _name
 from .model_sources import plain_download_text, plain_reason
@@ -282,9 +282,14 @@ class ModelManagerPage(QWidget):
         return box.clickedButton() is yes
 
     def _choose_import(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import a DiffusionGemma model folder")
+        folder = choose_model_folder(self)
         if folder:
             self.check_import(folder)
+
+    def _ask_import_mode(self, folder: str, size: int) -> None:
+        mode = ask_import_mode(self, size)
+        if mode is not None:
+            self.import_folder(folder, mode)
 
     def check_import(self, folder: str | Path) -> None:
         """Check `folder` (on the pool: it reads the disk) before asking how to import it; a folder that is not a
@@ -292,20 +297,6 @@ class ModelManagerPage(QWidget):
         self.show_message(f"Checking {folder}…")
         self._pool.start(_Job(self._bridge, str(folder), "check-import",
                               lambda report: _folder_size(check_importable(folder))))
-
-    def _ask_import_mode(self, folder: str, size: int) -> None:
-        box = QMessageBox(QMessageBox.Icon.Question, "Import model",
-                          "Copy the folder into Diffusion Desk, or link to it where it is?", parent=self)
-        box.setObjectName("importModeDialog")
-        box.setInformativeText(f"Copy uses another {human_bytes(size)} of disk; the original can then be moved or "
-                               "deleted.\nLink uses no extra space, but the model stops working if the folder is "
-                               "moved or deleted.")
-        copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
-        link = box.addButton("Link", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        if box.clickedButton() in (copy, link):
-            self.import_folder(folder, "copy" if box.clickedButton() is copy else "link")
 
     def _load(self, row: ModelRow) -> None:
         if row.entry is not None and row.entry.embedded:

@@ -9,7 +9,7 @@ from pathlib import Path
 import keyring
 import pytest
 from keyring.backends import fail
-from PySide6.QtWidgets import QScrollArea
+from PySide6.QtWidgets import QPushButton, QScrollArea
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -220,3 +220,28 @@ def test_the_copy_or_link_question_says_what_each_costs(qtbot, page, tmp_path):
 
     info = seen[0].informativeText()
     assert human_bytes(size) in info and "moved or deleted" in info
+
+
+def test_import_folder_dialog_opens_at_home_with_its_toolbar_drawn(qtbot, page):
+    """"Import folder…" opened wherever the app was started (/work/main in the walkthrough), with blank toolbar
+    buttons (back, up, new folder) on the dark theme."""
+    from PySide6.QtWidgets import QApplication, QFileDialog, QToolButton
+
+    from tests.app.real_dialogs import answer_dialog
+
+    def find():
+        return next((w for w in QApplication.topLevelWidgets()
+                     if isinstance(w, QFileDialog) and w.isVisible()), None)
+
+    seen: list = []
+    facts: list = []
+
+    def look_then_cancel(dialog) -> None:
+        up = dialog.findChild(QToolButton, "toParentButton")
+        facts.append((Path(dialog.directory().absolutePath()), up is not None and up.toolTip() == "Up one folder"))
+        dialog.reject()
+
+    answer_dialog(find, look_then_cancel, seen)
+    page.findChild(QPushButton, "importButton").click()
+    assert seen and facts == [(Path.home().resolve(), True)]
+    assert page.message.text() == ""  # cancelled: nothing checked, nothing said
