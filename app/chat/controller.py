@@ -282,7 +282,15 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         message = self.store.message(message_id)
         self.editing_position = message.position
         self.page.composer.setPlainText(message.text)
-        self.page.edit_label.setText("Editing an earlier message — sending replaces it and every later turn.")
+        later = [m for m in self.store.messages(message.conversation_id) if m.position > message.position]
+        asked = sum(m.role == "user" for m in later)
+        if asked:  # how much goes is said before Enter deletes it (there is no undo)
+            questions = "the question" if asked == 1 else f"the {asked} questions"
+            note = (f"Editing an earlier message — sending replaces it and deletes {questions} after it with their "
+                    f"answers ({len(later) + 1} messages in all, no undo).")
+        else:
+            note = "Editing your last message — sending replaces it and its answer."
+        self.page.edit_label.setText(note)
         self.page.edit_label.setVisible(True)
         self.page.cancel_edit.setVisible(True)
         self.page.composer.setFocus()

@@ -303,3 +303,20 @@ def test_rename_refuses_a_blank_title_and_caps_a_very_long_one(qtbot, desk):
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     title = desk.store.conversation(desk.controller.conversation_id).title
     assert title == ("<b>x</b>" + "L" * 5000)[:MAX_TITLE]
+
+
+def test_edit_and_resend_says_how_many_later_turns_sending_deletes(qtbot, desk):
+    # Before: "sending replaces it and every later turn" whether one answer or thirteen turns would go; in a
+    # 14-turn chat one Enter deleted 27 messages without saying how many.
+    from tests.app.helpers import click_link
+
+    conv, _answers = long_chat(desk.store, "Long chat", turns=14)
+    desk.controller.refresh_conversations()
+    desk.controller.open_conversation(conv)
+    questions = [m for m in desk.store.messages(conv) if m.role == "user"]
+    click_link(view(desk), view(desk).action_href("edit", questions[1].id))
+    label = desk.window.chat.edit_label
+    assert label.isVisible()
+    assert "deletes the 12 questions after it with their answers (26 messages in all, no undo)" in label.text()
+    click_link(view(desk), view(desk).action_href("edit", questions[-1].id))
+    assert label.text() == "Editing your last message — sending replaces it and its answer."
