@@ -227,7 +227,9 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
     def send(self) -> None:
         """Store the composer's text as a user message, then start the answer."""
         text = self.page.composer.toPlainText().strip()
-        if not text:
+        if not text:  # Send on an empty box did nothing, with no word of why
+            self.window.statusBar().showMessage("Type a message in the box first, then press Send (Enter).", 5000)
+            self.page.composer.setFocus()
             return
         if self.busy():  # Enter did nothing, silently, while another chat was answering
             self.window.statusBar().showMessage(self.page.send_button.toolTip(), 8000)

@@ -88,6 +88,10 @@ class ConversationPanel(QWidget):
         self.delete_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
         self.delete_shortcut.activated.connect(self.delete_current)
         self.delete_button.setToolTip("Delete the selected chat (Delete key); you are asked first")
+        self.rename_shortcut = QShortcut(QKeySequence(Qt.Key.Key_F2), self.list)
+        self.rename_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        self.rename_shortcut.activated.connect(self.rename_current)
+        self.rename_button.setToolTip("Rename the selected chat (F2)")
 
     def set_conversations(self, conversations: list[Conversation], current: int | None) -> None:
         """Replace the list without emitting `selected` for the programmatic change."""
@@ -202,6 +206,7 @@ class ConversationPanel(QWidget):
             return
         menu = QMenu(self)
         rename = QAction("Rename…", menu)
+        rename.setShortcut(QKeySequence(Qt.Key.Key_F2))  # shown in the menu; the list's own shortcut triggers it
         rename.triggered.connect(self.rename_current)
         delete = QAction("Delete…", menu)
         delete.triggered.connect(self.delete_current)

@@ -320,3 +320,30 @@ def test_edit_and_resend_says_how_many_later_turns_sending_deletes(qtbot, desk):
     assert "deletes the 12 questions after it with their answers (26 messages in all, no undo)" in label.text()
     click_link(view(desk), view(desk).action_href("edit", questions[-1].id))
     assert label.text() == "Editing your last message — sending replaces it and its answer."
+
+
+def test_f2_on_the_chat_list_renames_and_the_button_says_so(qtbot, desk):
+    # Before: only the button and the right-click menu renamed; F2 (the usual key) did nothing, and the button had
+    # no tooltip naming a key.
+    from PySide6.QtWidgets import QListWidget, QPushButton
+
+    desk.controller.new_conversation()
+    ask(qtbot, desk, "Name me")
+    listed = desk.window.findChild(QListWidget, "conversationList")
+    desk.window.activateWindow()
+    listed.setFocus()
+    qtbot.waitUntil(listed.hasFocus)
+    qtbot.keyClick(listed, Qt.Key.Key_F2)
+    dialog = desk.window.findChild(QInputDialog, "renameChatDialog")
+    assert dialog is not None and dialog.isVisible() and dialog.textValue() == "Name me"
+    dialog.reject()
+    assert "F2" in desk.window.findChild(QPushButton, "renameChatButton").toolTip()
+
+
+def test_send_on_an_empty_box_says_what_to_do(qtbot, desk):
+    # Before: Send (or Enter) with nothing typed did nothing and said nothing.
+    desk.controller.new_conversation()
+    desk.window.chat.composer.setPlainText("   \n")
+    qtbot.mouseClick(desk.window.chat.send_button, Qt.MouseButton.LeftButton)
+    assert "Type a message" in desk.window.statusBar().currentMessage()
+    assert desk.store.messages(desk.controller.conversation_id) == []
