@@ -25,6 +25,7 @@ __all__ = ["CanvasView", "grid_shape"]
 REPAINT_INTERVAL_MS = 16
 HEADER_H = 28
 NOTE_TEXT = QColor("#94a3b8")
+FOCUS_RING = QColor("#60a5fa")  # keyboard users see that the arrow keys now step through the canvas
 LOADING_NOTE = "Loading the model… this answer's canvas appears when it is ready."
 KEYS = {
     Qt.Key.Key_Left: "back", Qt.Key.Key_Right: "forward", Qt.Key.Key_Up: "previous-canvas",
@@ -238,6 +239,11 @@ class CanvasView(QWidget):
             self._paint_note(p, body, LOADING_NOTE)
         else:
             self.cells.paint(p, self.grid_rect(), f, self.states(), self._previous)
+        if self.hasFocus():
+            p.setPen(FOCUS_RING)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5))
+            p.drawRect(QRectF(self.rect()).adjusted(1.5, 1.5, -1.5, -1.5))
         p.end()
 
     def _paint_note(self, p: QPainter, rect: QRectF, text: str) -> None:

@@ -376,3 +376,28 @@ def test_replaying_another_answer_while_one_runs_keeps_the_live_frames_apart(qtb
     assert panel.frames == stored and panel.view.frame is stored[-1]
     panel.follow_live()  # back in the conversation whose answer is running
     assert panel.frames == live and panel.view.frame is live[-1] and panel.view.committed
+
+
+def test_the_canvas_shows_a_focus_ring_while_its_keys_work(qtbot):
+    # Before: Tab moved the focus onto the canvas (its arrow keys step through frames) with no sign of it.
+    from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
+
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    other = QLineEdit(holder)
+    view = CanvasView(holder)
+    layout = QVBoxLayout(holder)
+    layout.addWidget(other)
+    layout.addWidget(view)
+    view.set_pieces(PIECES, STOP, HIDDEN)
+    view.show_frame(_answer_frames()[0])
+    holder.resize(400, 400)
+    holder.show()
+    holder.activateWindow()
+    other.setFocus()
+    qtbot.waitUntil(other.hasFocus)
+    edge = view.grab().toImage().pixelColor(0, view.height() // 2)
+    view.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(view.hasFocus)
+    ring = view.grab().toImage().pixelColor(0, view.height() // 2)
+    assert edge != ring and ring.name() == "#60a5fa"
