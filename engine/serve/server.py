@@ -25,6 +25,7 @@ from .jobs import EngineQueue, EventHook, JobRecord
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+MAX_CONNECTIONS = 64  # open connections served at once (uvicorn answers 503 beyond; the engine queue is bounded too)
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Server", "is_loopback"]
 
@@ -84,7 +85,9 @@ class Server:
     `start()` binds (port 0 picks a free one; see `.port` / `.url`) and serves on a daemon thread; `stop()` cancels
     running and queued requests (503 `server_stopping`) and closes the socket. `records` lists recent requests
     (`JobRecord`s). `host` is resolved once (`hosts.bind_address`; `EngineError` when it does not resolve): a
-    loopback address turns the Host check on, and the bound address is one of the Host names it accepts.
+    loopback address turns the Host check on, and the bound address is one of the Host names it accepts. At most
+    `max_connections` connections are served at once; a request on one more gets 503 (clients retry), so a script
+    that opens connections without end cannot run the app out of file handles.
     `api_key` must be printable ASCII without spaces (`EngineError` otherwise). Requests must send their headers,
     and then their body, within `read_timeout_s` seconds each (else 408).
     """
@@ -92,8 +95,9 @@ class Server:
     def __init__(self, em: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | None = None,
                  engine_queue: EngineQueue | None = None, on_request: RequestHook | None = None,
                  on_event: EventHook | None = None, model_id: str | None = None,
-                 read_timeout_s: float = READ_TIMEOUT_S) -> None:
+                 read_timeout_s: float = READ_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS) -> None:
         self.host, self.requested_port = host, port
+        self.max_connections = max_connections
         self.address = bind_address(host)
         self.read_timeout_s = read_timeout_s
         self.queue = engine_queue or EngineQueue(em)
@@ -138,7 +142,8 @@ class Server:
         self._socket = sock
         protocol = type("HeadDeadline", (HeadDeadlineProtocol,), {"head_timeout_s": self.read_timeout_s})
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", http=protocol,
-                                timeout_graceful_shutdown=3, timeout_keep_alive=5)
+                                timeout_graceful_shutdown=3, timeout_keep_alive=5,
+                                limit_concurrency=self.max_connections)
         self._uvicorn = StoppingServer(config, self.stop_engine)
 
     def start(self) -> Server:

@@ -321,3 +321,20 @@ def test_the_early_bound_is_given_only_for_tokenizers_it_is_argued_for():
     words = models.WordLevel(vocab, unk_token="<unk>")
     assert chars_per_token(fast(words, pre_tokenizer=pre_tokenizers.Whitespace())) is None  # <unk> for a long word
     assert chars_per_token(fast(words, pre_tokenizer=pre_tokenizers.Split("", "isolated"))) == 32
+
+
+def test_connections_beyond_the_limit_get_503_and_the_server_recovers(em):
+    # Before: every connection a script opened was kept (uvicorn's default has no limit) until file handles ran out.
+    srv = Server(em, port=0, max_connections=2).start()
+    try:
+        idle = [socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT_S) for _ in range(2)]
+        ask = b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        deadline = time.monotonic() + WAIT_S
+        while (reply := raw_exchange(srv.port, ask)).split(b" ", 2)[1] != b"503" and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the server has taken both idle connections
+        assert reply.split(b" ", 2)[1] == b"503"
+        for sock in idle:
+            sock.close()
+        wait_until(lambda: raw_exchange(srv.port, ask).split(b" ", 2)[1] == b"200", "the server to answer again")
+    finally:
+        srv.stop()
