@@ -69,11 +69,20 @@ def diff_summary(runs: list[tuple[str, str]]) -> str:
     return f"{removed} word{'s' * (removed != 1)} removed, {added} added"
 
 
+def _keep_spacing(escaped: str) -> str:
+    """Line breaks, runs of spaces and tabs as HTML shows them (it folds white space into one space: an indented
+    line of code lost its indentation in the diff)."""
+    escaped = escaped.replace("\t", "    ")
+    escaped = re.sub(r" {2,}", lambda m: " " + "&nbsp;" * (len(m.group()) - 1), escaped)
+    escaped = re.sub(r"(^|\n) ", lambda m: m.group(1) + "&nbsp;", escaped)  # a line's first space is kept too
+    return escaped.replace("\n", "<br>")
+
+
 def diff_html(left: str, right: str) -> str:
     """The diff as HTML: removed words struck through in red, added words in green, the rest plain; escaped."""
     parts = []
     for op, text in shown_runs(word_diff(left, right)):
-        escaped = html.escape(text).replace("\n", "<br>")
+        escaped = _keep_spacing(html.escape(text))
         if op == "equal":
             parts.append(escaped)
         else:

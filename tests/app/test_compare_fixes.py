@@ -218,3 +218,17 @@ def test_a_column_the_experiment_does_not_use_never_shows_another_experiments_an
         assert [bool(c.answer.toPlainText()) for c in page.columns] == [True, True, False, False]
     finally:
         desk.window.close()
+
+
+def test_the_diff_keeps_indentation_and_runs_of_spaces():
+    # Before: HTML folded white space, so "def f():\n    return 1" showed "return 1" at the left edge in the diff.
+    from PySide6.QtGui import QTextDocument
+
+    from app.compare.word_diff import diff_html
+
+    left, right = "def f():\n    return 1\n\tx  y", "def f():\n    return 2\n\tx  y"
+    doc = QTextDocument()
+    doc.setHtml(diff_html(left, right))
+    shown = doc.toPlainText().replace("\xa0", " ").replace("\u2028", "\n")
+    assert shown == "def f():\n    return 1 2\n    x  y"  # removed "1", added "2", a tab shown as four spaces
+    assert "<script>" not in diff_html("<script>", "x") and "&lt;script&gt;" in diff_html("<script>", "x")
