@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -16,6 +17,40 @@ def portable_home(tmp_path, monkeypatch):
     home = tmp_path / "desk-home"
     monkeypatch.setenv("DIFFUSION_DESK_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _delete_windows_the_test_left():
+    """After each test, delete the top-level widgets it created (closed windows, dialogs, pages). They were only
+    closed, so every test's window stayed alive: ~1,000 tests in, applying the app's theme repolished all of them
+    and one startup test took many minutes (CI ran past its limit)."""
+    before = _top_level_pointers()
+    yield
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+    from shiboken6 import getCppPointer, isValid
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    for widget in QApplication.topLevelWidgets():
+        if isValid(widget) and getCppPointer(widget)[0] not in before and widget.objectName() != "qtooltip_label":
+            widget.close()
+            widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+
+
+def _top_level_pointers() -> set[int]:
+    if "PySide6.QtWidgets" not in sys.modules:
+        return set()
+    from PySide6.QtWidgets import QApplication
+    from shiboken6 import getCppPointer
+
+    if QApplication.instance() is None:
+        return set()
+    return {getCppPointer(widget)[0] for widget in QApplication.topLevelWidgets()}
 
 
 @pytest.fixture(scope="session")
