@@ -179,7 +179,9 @@ class MainWindow(QMainWindow):
 
         self.stats_label = named(QLabel("No model loaded", self), "statsLabel")
         self.stats_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.statusBar().addPermanentWidget(self.stats_label, 1)
+        # A normal (not permanent) widget: a status message ("Exported to …", "Type a message first") takes its
+        # place while shown. As a permanent widget with stretch it took the whole bar and every message was hidden.
+        self.statusBar().addWidget(self.stats_label, 1)
         self.close_hooks: list = []
         self._fitted = False
         self._set_tab_order()

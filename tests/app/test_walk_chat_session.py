@@ -346,4 +346,9 @@ def test_send_on_an_empty_box_says_what_to_do(qtbot, desk):
     desk.window.chat.composer.setPlainText("   \n")
     qtbot.mouseClick(desk.window.chat.send_button, Qt.MouseButton.LeftButton)
     assert "Type a message" in desk.window.statusBar().currentMessage()
+    # ... and it is on screen: the speed line gives way while a message shows (it took the whole bar, so every
+    # status message, "Exported to …" included, was hidden behind it), and comes back after.
+    assert not desk.window.stats_label.isVisible()
+    desk.window.statusBar().clearMessage()
+    assert desk.window.stats_label.isVisible()
     assert desk.store.messages(desk.controller.conversation_id) == []
