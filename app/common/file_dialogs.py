@@ -63,10 +63,18 @@ def save_dialog(parent: QWidget | None, title: str, file_name: str, name_filter:
     dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
     dialog.setFileMode(QFileDialog.FileMode.AnyFile)
     dialog.setDefaultSuffix(name_filter.split(";;")[0].rpartition("*.")[2].rstrip(")") or "")
+    dress(dialog)
+    return dialog
+
+
+def dress(dialog: QFileDialog) -> None:
+    """Qt's own (non-native) file dialog made readable: toolbar icons drawn and named (the dark theme left them
+    blank), and a size at which the side bar and the Date column are not cut off (within the screen)."""
     dialog.setStyleSheet(TOOLBAR_STYLE)
     for button in dialog.findChildren(QToolButton):
         glyph = GLYPHS.get(button.objectName())
         if glyph is not None:
             button.setIcon(glyph_icon(glyph[0], button))
             button.setToolTip(glyph[1])
-    return dialog
+    screen = dialog.screen().availableGeometry()
+    dialog.resize(min(820, screen.width() - 40), min(520, screen.height() - 80))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QToolButton, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from engine.models.units import human_bytes
 
-from ..common.file_dialogs import GLYPHS, TOOLBAR_STYLE, glyph_icon
+from ..common.file_dialogs import dress
 
 
 def choose_model_folder(parent: QWidget) -> str | None:
@@ -20,12 +20,7 @@ def choose_model_folder(parent: QWidget) -> str | None:
     dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
     dialog.setFileMode(QFileDialog.FileMode.Directory)
     dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
-    dialog.setStyleSheet(TOOLBAR_STYLE)
-    for button in dialog.findChildren(QToolButton):
-        glyph = GLYPHS.get(button.objectName())
-        if glyph is not None:
-            button.setIcon(glyph_icon(glyph[0], button))
-            button.setToolTip(glyph[1])
+    dress(dialog)
     if dialog.exec() and dialog.selectedFiles():
         return dialog.selectedFiles()[0]
     return None
