@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtGui import QFont, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QFileDialog, QToolButton, QWidget
+from PySide6.QtWidgets import QFileDialog, QSplitter, QToolButton, QTreeView, QWidget
 
 # the theme pads tool buttons for text (6 px × 14 px), which leaves the dialog's small icon buttons no room at all
 TOOLBAR_STYLE = "QToolButton { padding: 2px; min-width: 24px; min-height: 24px; }"
@@ -78,3 +78,9 @@ def dress(dialog: QFileDialog) -> None:
             button.setToolTip(glyph[1])
     screen = dialog.screen().availableGeometry()
     dialog.resize(min(820, screen.width() - 40), min(520, screen.height() - 80))
+    splitter = dialog.findChild(QSplitter, "splitter")
+    if splitter is not None:  # the places side bar wide enough for "Computer"
+        splitter.setSizes([170, max(dialog.width() - 170, 1)])
+    details = dialog.findChild(QTreeView, "treeView")
+    if details is not None:  # the Date Modified column wide enough for a date and time
+        details.header().resizeSection(3, 170)

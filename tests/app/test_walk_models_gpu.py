@@ -225,7 +225,7 @@ def test_the_copy_or_link_question_says_what_each_costs(qtbot, page, tmp_path):
 def test_import_folder_dialog_opens_at_home_with_its_toolbar_drawn(qtbot, page):
     """"Import folder…" opened wherever the app was started (/work/main in the walkthrough), with blank toolbar
     buttons (back, up, new folder) on the dark theme."""
-    from PySide6.QtWidgets import QApplication, QFileDialog, QToolButton
+    from PySide6.QtWidgets import QApplication, QFileDialog, QToolButton, QTreeView
 
     from tests.app.real_dialogs import answer_dialog
 
@@ -239,7 +239,8 @@ def test_import_folder_dialog_opens_at_home_with_its_toolbar_drawn(qtbot, page):
     def look_then_cancel(dialog) -> None:
         up = dialog.findChild(QToolButton, "toParentButton")
         facts.append((Path(dialog.directory().absolutePath()), up is not None and up.toolTip() == "Up one folder"))
-        facts.append(dialog.width() >= min(800, dialog.screen().availableGeometry().width() - 40))  # at Qt's own size the side bar and the Date column were cut off
+        facts.append(dialog.width() >= min(800, dialog.screen().availableGeometry().width() - 40)
+                     and dialog.findChild(QTreeView, "treeView").header().sectionSize(3) >= 170)  # at Qt's own size the side bar and the Date column were cut off
         dialog.reject()
 
     answer_dialog(find, look_then_cancel, seen)
