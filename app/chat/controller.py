@@ -287,9 +287,10 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         later = [m for m in self.store.messages(message.conversation_id) if m.position > message.position]
         asked = sum(m.role == "user" for m in later)
         if asked:  # how much goes is said before Enter deletes it (there is no undo)
-            questions = "the question" if asked == 1 else f"the {asked} questions"
-            note = (f"Editing an earlier message — sending replaces it and deletes {questions} after it with their "
-                    f"answers ({len(later) + 1} messages in all, no undo).")
+            later_turns = ("the question after it and its answer" if asked == 1
+                           else f"the {asked} questions after it with their answers")
+            note = (f"Editing an earlier message — sending replaces it and deletes {later_turns} "
+                    f"({len(later) + 1} messages in all, no undo).")
         else:
             note = "Editing your last message — sending replaces it and its answer."
         self.page.edit_label.setText(note)

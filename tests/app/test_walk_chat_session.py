@@ -352,3 +352,15 @@ def test_send_on_an_empty_box_says_what_to_do(qtbot, desk):
     desk.window.statusBar().clearMessage()
     assert desk.window.stats_label.isVisible()
     assert desk.store.messages(desk.controller.conversation_id) == []
+
+
+def test_edit_and_resend_of_the_second_to_last_question_speaks_of_one_question(qtbot, desk):
+    from tests.app.helpers import click_link
+
+    conv, _answers = long_chat(desk.store, "Short chat", turns=2)
+    desk.controller.refresh_conversations()
+    desk.controller.open_conversation(conv)
+    first = next(m for m in desk.store.messages(conv) if m.role == "user")
+    click_link(view(desk), view(desk).action_href("edit", first.id))
+    label = desk.window.chat.edit_label.text()
+    assert "deletes the question after it and its answer (4 messages in all, no undo)" in label
