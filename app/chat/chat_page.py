@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -124,8 +124,14 @@ class ChatPage(QWidget):
         self.regenerate_same = menu.addAction("Same seed (compare a prompt edit fairly)")
         self.regenerate_same.setToolTip("Answer again with the same random seed: only your edit changes the answer")
         self.regenerate_button.setMenu(menu)
+        for keys in ("Alt+Down", "F4"):  # the menu's choices from the keyboard too (only the mouse opened it)
+            opener = QShortcut(QKeySequence(keys), self.regenerate_button)
+            opener.setContext(Qt.ShortcutContext.WidgetShortcut)
+            opener.activated.connect(self.regenerate_button.showMenu)
         self.regenerate_button.setDefaultAction(self.regenerate_new)
         self.regenerate_new.setText("Regenerate")
+        # the button shows its default action's tooltip
+        self.regenerate_new.setToolTip("Generate the last answer again (Ctrl+R); Alt+Down opens the same-seed choice")
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)

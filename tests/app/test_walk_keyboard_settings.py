@@ -228,3 +228,24 @@ def test_a_saved_value_that_does_not_suit_the_model_drops_only_itself():
     assert (sampler.max_new_tokens, sampler.max_denoising_steps, sampler.t_min) == (300, 9, 0.4)
     assert "“Temperature at the end”" in settings.problem and "t_min" not in settings.problem
     assert settings.sampler["t_min"] == 0.7  # still saved for a model it suits
+
+
+def test_the_regenerate_menu_opens_from_the_keyboard(qtbot, desk):
+    # Before: "Same seed" was only reachable with the mouse (the arrow beside Regenerate).
+    from PySide6.QtCore import QTimer
+
+    ask(qtbot, desk, "Hello")
+    active(qtbot, desk.window)
+    button = desk.window.chat.regenerate_button
+    button.setFocus()
+    qtbot.waitUntil(button.hasFocus, timeout=5_000)
+    seen: list[bool] = []
+
+    def look_then_close() -> None:
+        seen.append(button.menu().isVisible())
+        button.menu().hide()
+
+    QTimer.singleShot(200, look_then_close)
+    press(qtbot, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)  # returns once the menu has closed
+    qtbot.waitUntil(lambda: bool(seen), timeout=5_000)
+    assert seen == [True] and "Alt+Down" in button.toolTip() and "Ctrl+R" in button.toolTip()
