@@ -47,3 +47,19 @@ def models_page(qtbot):
         pass
     yield page
     page.shutdown()
+
+
+@pytest.fixture
+def session_token_only():
+    """No OS keyring (as on CI): a pasted token is kept for this session only; forgotten and the keyring restored
+    afterwards."""
+    import keyring
+    from keyring.backends import fail
+
+    from engine.models import tokens
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    tokens.forget_token()
+    keyring.set_keyring(previous)

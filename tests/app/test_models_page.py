@@ -6,9 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keyring
 import pytest
-from keyring.backends import fail
 from PySide6.QtWidgets import QPushButton
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,23 +80,17 @@ def test_cancel_then_resume(qtbot, page, hub_server):
     qtbot.waitUntil(lambda: row.status.text() == "Ready", timeout=WAIT)
 
 
-def test_gated_pull_asks_for_a_token_and_retries(qtbot, page, hub_server):
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    try:
-        with wait_job(qtbot, page, "pull"):
-            page.pull(GATED_REPO)
-        assert page.token_box.isVisible()
-        assert f"https://huggingface.co/{GATED_REPO}" in page.token_message.text()
-        page.token_field.setText(hub_server.repos[GATED_REPO].token)
-        with wait_job(qtbot, page, "pull") as blocker:
-            page.submit_token()
-        assert blocker.args[2] is True and page.token_box.refused_repo is None
-        assert "session" in page.message.text() or "verified" in page.message.text()
-        assert tokens.token_status().source == "session"
-    finally:
-        tokens.forget_token()
-        keyring.set_keyring(previous)
+def test_gated_pull_asks_for_a_token_and_retries(qtbot, page, hub_server, session_token_only):
+    with wait_job(qtbot, page, "pull"):
+        page.pull(GATED_REPO)
+    assert page.token_box.isVisible()
+    assert f"https://huggingface.co/{GATED_REPO}" in page.token_message.text()
+    page.token_field.setText(hub_server.repos[GATED_REPO].token)
+    with wait_job(qtbot, page, "pull") as blocker:
+        page.submit_token()
+    assert blocker.args[2] is True and page.token_box.refused_repo is None
+    assert "session" in page.message.text() or "verified" in page.message.text()
+    assert tokens.token_status().source == "session"
 
 
 def test_import_and_delete_with_confirmation(qtbot, page, tmp_path, monkeypatch):

@@ -6,14 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import keyring
 import pytest
-from keyring.backends import fail
 from PySide6.QtWidgets import QPushButton, QScrollArea
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from engine.models import tokens  # noqa: E402
 from tests.fixtures import hub_server as hubfix  # noqa: E402
 from tests.fixtures.hub_server import GATED_REPO, TINY_REPO, tiny_repo_files, write_repo  # noqa: E402
 
@@ -70,24 +67,18 @@ def test_cancel_says_so_at_once_and_the_message_names_resume(qtbot, page, hub_se
     assert "cancelled" in text and "pull" not in text and "Resume" in text
 
 
-def test_a_refused_token_is_named_as_refused_not_asked_for_again(qtbot, page, hub_server):
+def test_a_refused_token_is_named_as_refused_not_asked_for_again(qtbot, page, hub_server, session_token_only):
     """After pasting a wrong token the page still said "needs a Hugging Face token: paste it", as if none was sent."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    try:
-        with wait_job(qtbot, page, "pull"):
-            page.pull(GATED_REPO)
-        assert "needs a Hugging Face token" in page.message.text()
-        page.token_field.setText("hf_not_the_right_one")
-        with wait_job(qtbot, page, "pull") as blocker:
-            page.submit_token()
-        assert blocker.args[2] is False
-        assert "refused the saved token" in page.message.text()
-        assert "needs a Hugging Face token" not in page.message.text()
-        assert "A token is kept for this session" in page.token_box.status.text()
-    finally:
-        tokens.forget_token()
-        keyring.set_keyring(previous)
+    with wait_job(qtbot, page, "pull"):
+        page.pull(GATED_REPO)
+    assert "needs a Hugging Face token" in page.message.text()
+    page.token_field.setText("hf_not_the_right_one")
+    with wait_job(qtbot, page, "pull") as blocker:
+        page.submit_token()
+    assert blocker.args[2] is False
+    assert "refused the saved token" in page.message.text()
+    assert "needs a Hugging Face token" not in page.message.text()
+    assert "A token is kept for this session" in page.token_box.status.text()
 
 
 def test_a_mistyped_or_deleted_model_leaves_no_row_behind(qtbot, page, hub_server, tmp_path, monkeypatch):
