@@ -335,7 +335,7 @@ class CanvasPanel(QWidget):
         dialog = save_dialog(self, "Save animation", "diffusion-desk-answer.gif", ANIMATION_FILTERS,
                              object_name="saveAnimationDialog")
         dialog.fileSelected.connect(self.export_animation)
-        dialog.finished.connect(dialog.deleteLater)
+        dialog.finished.connect(lambda _result: setattr(self, "save_dialog", None))  # it is deleted once closed
         self.save_dialog = dialog
         dialog.open()
         return dialog

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from engine import SamplerSettings
@@ -80,6 +81,7 @@ class ModelSettingsMixin:
         retry.setObjectName("profileRetryButton")
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.buttonClicked.connect(lambda button: button is retry and self.retry_as(source, suggestion))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         return box
 
@@ -149,6 +151,7 @@ class ModelSettingsMixin:
                                 compiled_path=self.settings.compiled_path)
         dialog.accepted.connect(lambda: self._apply_settings(dialog.accepted_settings, dialog.accepted_cpu_threads,
                                                              dialog.accepted_compiled_path))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # each open left ~26 widgets behind
         dialog.open()
         return dialog
 

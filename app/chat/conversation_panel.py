@@ -199,6 +199,7 @@ class ConversationPanel(QWidget):
         box.setDefaultButton(cancel)
         box.setEscapeButton(cancel)
         box.exec()
+        box.deleteLater()  # a question per delete stayed alive as a hidden child
         return box.clickedButton() is delete
 
     def _menu(self, pos) -> None:

@@ -64,6 +64,7 @@ def save_dialog(parent: QWidget | None, title: str, file_name: str, name_filter:
     dialog.setFileMode(QFileDialog.FileMode.AnyFile)
     dialog.setDefaultSuffix(name_filter.split(";;")[0].rpartition("*.")[2].rstrip(")") or "")
     dress(dialog)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # each export left a whole file dialog behind
     return dialog
 
 

@@ -117,6 +117,7 @@ class ExperimentListMixin:
         box.setTextFormat(Qt.TextFormat.PlainText)
         experiment_id = int(item.data(Qt.ItemDataRole.UserRole))
         box.accepted.connect(lambda: self._delete(experiment_id))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
     def _delete(self, experiment_id: int) -> None:

@@ -21,9 +21,9 @@ def choose_model_folder(parent: QWidget) -> str | None:
     dialog.setFileMode(QFileDialog.FileMode.Directory)
     dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
     dress(dialog)
-    if dialog.exec() and dialog.selectedFiles():
-        return dialog.selectedFiles()[0]
-    return None
+    chosen = dialog.selectedFiles()[0] if dialog.exec() and dialog.selectedFiles() else None
+    dialog.deleteLater()
+    return chosen
 
 
 def ask_import_mode(parent: QWidget, size: int) -> str | None:
@@ -38,5 +38,6 @@ def ask_import_mode(parent: QWidget, size: int) -> str | None:
     link = box.addButton("Link", QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.exec()
+    box.deleteLater()
     clicked = box.clickedButton()
     return "copy" if clicked is copy else "link" if clicked is link else None

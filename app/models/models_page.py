@@ -279,6 +279,7 @@ class ModelManagerPage(QWidget):
         yes = box.addButton(QMessageBox.StandardButton.Yes)
         box.setDefaultButton(box.addButton(QMessageBox.StandardButton.No))
         box.exec()
+        box.deleteLater()
         return box.clickedButton() is yes
 
     def _choose_import(self) -> None:

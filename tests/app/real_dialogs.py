@@ -9,14 +9,33 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 
+class Shown:
+    """What a message box said, kept after it is gone (the app deletes its questions once answered)."""
+
+    def __init__(self, dialog) -> None:
+        self._text = dialog.text() if isinstance(dialog, QMessageBox) else ""
+        self._informative = dialog.informativeText() if isinstance(dialog, QMessageBox) else ""
+        self._name = dialog.objectName()
+
+    def text(self) -> str:
+        return self._text
+
+    def informativeText(self) -> str:  # noqa: N802 - QMessageBox's name
+        return self._informative
+
+    def objectName(self) -> str:  # noqa: N802 - Qt's name
+        return self._name
+
+
 def answer_dialog(find, act, seen: list, timeout_s: float = 10.0) -> None:
-    """From a QTimer: wait for the real dialog `find()` returns, record it in `seen`, then `act(dialog)`."""
+    """From a QTimer: wait for the real dialog `find()` returns, record what it showed in `seen` (a `Shown`), then
+    `act(dialog)`."""
     deadline = time.monotonic() + timeout_s
 
     def poll() -> None:
         dialog = find()
         if dialog is not None and dialog.isVisible():
-            seen.append(dialog)
+            seen.append(Shown(dialog))
             act(dialog)
         elif time.monotonic() < deadline:
             QTimer.singleShot(20, poll)

@@ -364,3 +364,30 @@ def test_edit_and_resend_of_the_second_to_last_question_speaks_of_one_question(q
     click_link(view(desk), view(desk).action_href("edit", first.id))
     label = desk.window.chat.edit_label.text()
     assert "deletes the question after it and its answer (4 messages in all, no undo)" in label
+
+
+def test_dialogs_opened_all_day_leave_nothing_behind(qtbot, desk):
+    # Before: every Settings, Export, Delete-chat and profile question stayed alive, hidden, after it closed (~26
+    # widgets per Settings): an app kept open all day kept growing.
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from tests.app.real_dialogs import answer_dialog, click_button, message_box
+
+    desk.controller.new_conversation()
+    ask(qtbot, desk, "Hello")
+    panel = desk.window.chat.conversations
+
+    def one_round() -> int:
+        desk.controller.open_settings().reject()
+        desk.controller.export_dialog().reject()
+        panel.rename_current().reject()
+        seen: list = []
+        answer_dialog(message_box("deleteChatDialog"), click_button("Cancel"), seen)
+        panel.delete_current()
+        assert seen
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        return len(QApplication.allWidgets())
+
+    counts = [one_round() for _ in range(3)]
+    assert counts[0] == counts[1] == counts[2], counts
