@@ -24,33 +24,29 @@ def _delete_windows_the_test_left():
     """After each test, delete the top-level widgets it created (closed windows, dialogs, pages). They were only
     closed, so every test's window stayed alive: ~1,000 tests in, applying the app's theme repolished all of them
     and one startup test took many minutes (CI ran past its limit)."""
-    before = _top_level_pointers()
+    before = _top_levels()
     yield
+    left = [widget for pointer, widget in _top_levels().items()
+            if pointer not in before and widget.objectName() != "qtooltip_label"]
+    for widget in left:
+        widget.close()
+        widget.deleteLater()
+    if left:
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+
+
+def _top_levels() -> dict:
+    """The application's top-level widgets by C++ address ({} when no Qt application runs in this process)."""
     if "PySide6.QtWidgets" not in sys.modules:
-        return
-    from PySide6.QtCore import QCoreApplication, QEvent
-    from PySide6.QtWidgets import QApplication
-    from shiboken6 import getCppPointer, isValid
-
-    app = QApplication.instance()
-    if app is None:
-        return
-    for widget in QApplication.topLevelWidgets():
-        if isValid(widget) and getCppPointer(widget)[0] not in before and widget.objectName() != "qtooltip_label":
-            widget.close()
-            widget.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
-
-
-def _top_level_pointers() -> set[int]:
-    if "PySide6.QtWidgets" not in sys.modules:
-        return set()
+        return {}
     from PySide6.QtWidgets import QApplication
     from shiboken6 import getCppPointer
 
     if QApplication.instance() is None:
-        return set()
-    return {getCppPointer(widget)[0] for widget in QApplication.topLevelWidgets()}
+        return {}
+    return {getCppPointer(widget)[0]: widget for widget in QApplication.topLevelWidgets()}
 
 
 @pytest.fixture(scope="session")

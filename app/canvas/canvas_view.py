@@ -12,7 +12,7 @@ go to the first/last frame and Space plays or pauses: the view only emits `navig
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QKeyEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QKeyEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from engine.events import Frame
@@ -240,10 +240,9 @@ class CanvasView(QWidget):
         else:
             self.cells.paint(p, self.grid_rect(), f, self.states(), self._previous)
         if self.hasFocus():
-            p.setPen(FOCUS_RING)
+            p.setPen(QPen(FOCUS_RING, 2))
             p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5))
-            p.drawRect(QRectF(self.rect()).adjusted(1.5, 1.5, -1.5, -1.5))
+            p.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
         p.end()
 
     def _paint_note(self, p: QPainter, rect: QRectF, text: str) -> None:

@@ -281,10 +281,13 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
 
     def edit_message(self, message_id: int) -> None:
         """Put a user message back in the composer; sending replaces it and every later turn."""
-        message = self.store.message(message_id)
+        messages = self.store.messages(self.conversation_id)  # one read: the message and what follows it
+        message = next((m for m in messages if m.id == message_id), None)
+        if message is None:  # not a message of the open chat
+            return
         self.editing_position = message.position
         self.page.composer.setPlainText(message.text)
-        later = [m for m in self.store.messages(message.conversation_id) if m.position > message.position]
+        later = [m for m in messages if m.position > message.position]
         asked = sum(m.role == "user" for m in later)
         if asked:  # how much goes is said before Enter deletes it (there is no undo)
             later_turns = ("the question after it and its answer" if asked == 1
