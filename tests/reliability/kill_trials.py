@@ -63,7 +63,12 @@ def snapshot(db: Path) -> dict[int, Row]:
     """Every message with its canvases' hashes, read in one transaction (an empty dict before the schema)."""
     if not db.exists():
         return {}
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        if not db.exists():  # deleted between the check and the open (the self-test clears its folder first)
+            return {}
+        raise
     try:
         conn.execute("BEGIN")
         frames: dict[int, list[tuple[int, str]]] = {}
@@ -223,9 +228,13 @@ def run_self_test_trials(n: int, workdir: Path, seed: int = 0) -> Trials:
     command = [sys.executable, "-m", "app", "--self-test", str(out), "--model", "tiny", "--prompt",
                "Tell me a long story about a lighthouse."]
     stats = Trials()
+    db = out / "self-test-chats.sqlite3"
     for i in range(n):
-        problems = one_trial(out / "self-test-chats.sqlite3", workdir / "home", rng, stats, max_delay_s=1.0,
-                             command=command)
+        # The self-test deletes the last run's database as it starts; clear it first so that the parent's polls never
+        # race that delete (nor read the last trial's rows as this one's).
+        for leftover in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            leftover.unlink(missing_ok=True)
+        problems = one_trial(db, workdir / "home", rng, stats, max_delay_s=1.0, command=command)
         stats.trials += 1
         stats.failures += [f"self-test trial {i + 1}: {p}" for p in problems]
     return stats
