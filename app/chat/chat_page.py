@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -165,11 +165,24 @@ class ChatPage(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-    def show_banner(self, text: str) -> None:
-        """An error or notice above the messages; the app keeps running."""
+    INFO_BANNER_MS = 10_000
+
+    def show_banner(self, text: str, *, kind: str = "warning") -> None:
+        """An error or notice above the messages; the app keeps running. A "warning" (amber) stays until dismissed
+        or replaced; an "info" note (blue: something finished as asked) goes by itself after ten seconds."""
+        if self.banner.property("kind") != kind:
+            self.banner.setProperty("kind", kind)
+            self.banner.style().unpolish(self.banner)  # the style sheet picks its colours by this property
+            self.banner.style().polish(self.banner)
         self.banner.setText(text)
         self.banner.setVisible(True)
         self.banner_close.setVisible(True)
+        if kind == "info":
+            QTimer.singleShot(self.INFO_BANNER_MS, self.banner, lambda: self._expire(text))
+
+    def _expire(self, text: str) -> None:
+        if self.banner.text() == text and self.banner.property("kind") == "info":
+            self.hide_banner()
 
     def hide_banner(self) -> None:
         """Hide the error banner."""

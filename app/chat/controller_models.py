@@ -214,5 +214,5 @@ class ModelSettingsMixin:
         if problem:
             self.page.show_banner(f"Could not export to {path}: {problem}. Pick another folder and try again.")
         else:
-            self.page.show_banner(f"Exported this chat to {path}")
+            self.page.show_banner(f"Exported this chat to {path}", kind="info")
             self.window.statusBar().showMessage(f"Exported to {path}", 8000)

@@ -34,7 +34,7 @@ class ConversationViewMixin:
         """Leaving the open conversation: keep its banner (if any) for when the user comes back."""
         if self.conversation_id is None:
             return
-        if self.page.banner.isVisible():
+        if self.page.banner.isVisible() and self.page.banner.property("kind") != "info":  # a passing note is not kept
             self._banners[self.conversation_id] = self.page.banner.text()
         else:
             self._banners.pop(self.conversation_id, None)

@@ -47,6 +47,15 @@ def banner(desk) -> str:
     return "" if label.isHidden() else label.text()
 
 
+def banner_colour(desk):
+    """The banner's background as the app's style sheet paints it (set on the label alone: cheaper than theming
+    the whole test window)."""
+    label = desk.window.findChild(QLabel, "errorBanner")
+    label.setStyleSheet((ROOT / "resources" / "style.qss").read_text(encoding="utf-8"))
+    image = label.grab().toImage()
+    return image.pixelColor(image.width() // 2, 3)
+
+
 # -- defect 1 and 6: delete with the real confirmation, the Delete key, Ctrl+Q ------------------------------------
 
 def test_delete_button_asks_with_the_real_dialog_then_deletes(qtbot, desk):
@@ -272,6 +281,24 @@ def test_export_opens_in_documents_with_icons_and_confirms(qtbot, desk, tmp_path
     out = tmp_path / "Documents" / "exported.md"
     assert out.read_text(encoding="utf-8").startswith("# Export this")
     assert str(out) in banner(desk)
+    colour = banner_colour(desk)  # a success is not shown in the warning's amber
+    assert colour.blue() > colour.red(), colour.name()
+
+
+def test_an_info_note_goes_by_itself_but_a_warning_stays(qtbot, desk, monkeypatch):
+    page = desk.window.chat
+    monkeypatch.setattr(type(page), "INFO_BANNER_MS", 50)
+    page.show_banner("Exported this chat to /tmp/x.md", kind="info")
+    qtbot.waitUntil(lambda: banner(desk) == "", timeout=5_000)
+    page.show_banner("Could not export: disk full.")
+    colour = banner_colour(desk)
+    assert colour.red() > colour.blue(), colour.name()
+    qtbot.wait(200)
+    assert banner(desk) == "Could not export: disk full."
+    page.show_banner("Exported again", kind="info")
+    page.show_banner("A warning that replaced the note")  # the note's timer must not hide the warning
+    qtbot.wait(200)
+    assert banner(desk) == "A warning that replaced the note"
 
 
 # -- defect 9: the worker chooses its CPU threads; a setting changes it --------------------------------------------
