@@ -174,6 +174,8 @@ class SettingsDialog(QDialog):
         self.reset_button = QPushButton("Reset to the model's defaults", self)
         self.reset_button.setObjectName("resetDefaultsButton")
         self.reset_button.setAccessibleName("resetDefaultsButton")
+        self.reset_button.setToolTip("Fill every field with the model's own defaults (its generation_config). Nothing "
+                                     "changes until OK; Cancel keeps your settings as they were.")
         self.reset_button.clicked.connect(self.reset_to_defaults)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self.accept)
@@ -207,6 +209,7 @@ class SettingsDialog(QDialog):
         for key, edit in self.fields.items():
             if key in self._defaults:
                 edit.setText(str(self._defaults[key]))
+        self.help.setText("The model's defaults are filled in: OK keeps them, Cancel keeps your settings as they were.")
 
     def _clear_error(self) -> None:
         self.error.setText("")

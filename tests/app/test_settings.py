@@ -40,12 +40,18 @@ def test_dialog_rejects_bad_values_with_the_engine_message(qtbot, desk):
     assert load_settings().sampler["max_denoising_steps"] == 7
 
 
-def test_reset_to_model_defaults(qtbot, desk):
+def test_reset_to_model_defaults_fills_the_fields_and_cancel_keeps_the_settings(qtbot, desk):
     dialog = desk.controller.open_settings()
     _field(dialog, "entropy_bound").setText("0.5")
+    dialog.findChild(QPushButton, "settingsOk").click()
+    assert desk.controller.sampler.entropy_bound == 0.5
+
+    dialog = desk.controller.open_settings()
     dialog.findChild(QPushButton, "resetDefaultsButton").click()
-    assert float(_field(dialog, "entropy_bound").text()) == desk.controller.model.defaults["entropy_bound"]
+    assert float(_field(dialog, "entropy_bound").text()) == desk.controller.model.defaults["entropy_bound"] != 0.5
+    assert "Cancel keeps your settings" in dialog.findChild(QLabel, "settingHelp").text()
     dialog.reject()
+    assert desk.controller.sampler.entropy_bound == 0.5  # nothing the user had is lost by a reset they cancel
 
 
 def test_tooltips_explain_every_setting(qtbot, desk):
