@@ -12,11 +12,12 @@ from engine.models.units import human_bytes
 from ..common.file_dialogs import dress
 
 
-def choose_model_folder(parent: QWidget) -> str | None:
+def choose_model_folder(parent: QWidget, title: str = "Import a DiffusionGemma model folder",
+                        name: str = "importFolderDialog") -> str | None:
     """The folder the user picks, or None. Opens in the home folder (not wherever the app was started), with the
     toolbar's icons drawn and named (the theme left them blank)."""
-    dialog = QFileDialog(parent, "Import a DiffusionGemma model folder", str(Path.home()))
-    dialog.setObjectName("importFolderDialog")
+    dialog = QFileDialog(parent, title, str(Path.home()))
+    dialog.setObjectName(name)
     dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
     dialog.setFileMode(QFileDialog.FileMode.Directory)
     dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog
+from PySide6.QtWidgets import QApplication, QComboBox
 
 from ..chat.controller import ChatController
 from ..chat.rewrite import RewriteController
 from ..compare.compare_controller import CompareController
+from ..models.import_dialogs import choose_model_folder
 from ..models.model_sources import (
     TINY_MODEL,
     TINY_TOOLTIP,
@@ -146,12 +147,18 @@ class ModelPicker:
             self.ask_remote()
             return
         if source == OPEN_FOLDER:
-            folder = QFileDialog.getExistingDirectory(self.combo.window(), "Open a DiffusionGemma model folder")
-            if not folder:
-                self._restore()
-                return
-            source = folder
+            self.open_folder()
+            return
         self.load(source)
+
+    def open_folder(self) -> None:
+        """"Open a model folder…" (the picker's row, File menu, Ctrl+O): the folder dialog, opened at home; the
+        chosen folder loads, Cancel puts the picker back on the loaded model."""
+        folder = choose_model_folder(self.combo.window(), "Open a DiffusionGemma model folder", "openModelFolderDialog")
+        if folder:
+            self.load(folder)
+        else:
+            self._restore()
 
 
 def create_desktop(
@@ -170,6 +177,7 @@ def create_desktop(
     controller = ChatController(window, store, worker, settings)
     picker = ModelPicker(window.model_picker, controller)
     window.model_picker_controller = picker
+    window.open_model_action.triggered.connect(picker.open_folder)
     load_requested = getattr(window.models_page, "load_requested", None)
     if load_requested is not None:
         load_requested.connect(picker.load)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QProgressBar,
     QSizePolicy,
     QStackedWidget,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from ..chat.chat_page import ChatPage
 from ..common.widgets import named
 from ..compare.compare_page import ComparePage
+from .menus import ShortcutsDialog, about_box, build_menu_bar, open_data_folder, shortcut_rows
 
 PAGE_LABELS = ("Chat", "Compare", "Models", "GPU", "Server")
 
@@ -97,7 +99,7 @@ class MainWindow(QMainWindow):
             item.setSizeHint(QSize(88, 44))
             item.setToolTip(f"{label} (Ctrl+{row + 1})")
             self.nav.addItem(item)
-            action = QAction(label, self)
+            action = QAction(f"{label} page", self)  # the View menu's rows ("Compare" alone is the Compare action)
             action.setShortcut(QKeySequence(f"Ctrl+{row + 1}"))
             action.triggered.connect(lambda _checked=False, r=row: self.show_page(r, focus=True))
             self.addAction(action)
@@ -168,6 +170,30 @@ class MainWindow(QMainWindow):
         self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.quit_action.triggered.connect(self.close)
         self.addAction(self.quit_action)
+        self.open_model_action = QAction("Open a model folder…", self)  # desktop.ModelPicker answers it
+        self.open_model_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_model_action.setToolTip("Load a DiffusionGemma model from a folder on this computer (Ctrl+O)")
+        self.shortcuts_action = QAction("Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence(Qt.Key.Key_F1))
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        self.about_action = QAction("About Diffusion Desk", self)
+        self.about_action.triggered.connect(lambda: about_box(self))
+        self.data_folder_action = QAction("Open chats folder", self)
+        self.data_folder_action.triggered.connect(lambda: open_data_folder(self))
+        for action in (self.open_model_action, self.shortcuts_action):
+            self.addAction(action)
+        build_menu_bar(
+            self,
+            file=[self.new_action, self.open_model_action, self.export_action, None, self.settings_action, None,
+                  self.quit_action],
+            chat=[self.regenerate_action, self.stop_action, None, self.compare_action],
+            view=self.page_actions,
+            help_=[self.shortcuts_action, self.data_folder_action, None, self.about_action],
+        )
+        self._chat_menu = self.menuBar().findChild(QMenu, "chatMenu")
+        self._chat_menu.aboutToShow.connect(self._grey_what_cannot_run)
+        self._chat_menu.aboutToHide.connect(self._ungrey)
+        self.shortcuts_dialog: ShortcutsDialog | None = None
         for action in (self.new_action, self.compare_action, self.settings_action, self.export_action):
             toolbar.addAction(action)
         tool_buttons = ((self.new_action, "newChatToolButton"), (self.compare_action, "compareToolButton"),
@@ -206,10 +232,35 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(self.pages.widget(row) in (self.chat, self.compare))
 
     def _regenerate(self) -> None:
-        """Ctrl+R: the Regenerate button's own click (nothing when it is greyed out), with the chat in front."""
+        """Ctrl+R: the Regenerate button's own click, with the chat in front; when the button is greyed out the
+        status bar says why nothing happened."""
         if self.chat.regenerate_button.isEnabled():
             self.show_page(0)
             self.chat.regenerate_button.click()
+        else:
+            self.statusBar().showMessage("Nothing to regenerate now: it needs a loaded model, a question in the open "
+                                         "chat, and no answer running.", 8000)
+
+    def _grey_what_cannot_run(self) -> None:
+        """The Chat menu greys Regenerate and Stop as their buttons are, while it is open (Ctrl+R explains itself
+        when nothing can be regenerated; Esc follows the page in front)."""
+        self.regenerate_action.setEnabled(self.chat.regenerate_button.isEnabled())
+        self.stop_action.setEnabled(self.chat.stop_button.isEnabled() or self.compare.stop_button.isEnabled())
+
+    def _ungrey(self) -> None:
+        self.regenerate_action.setEnabled(True)
+        self._page_changed(self.pages.currentIndex())
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Help → Keyboard shortcuts (F1): the window's actions and the keys of single widgets (one dialog)."""
+        if self.shortcuts_dialog is None:
+            actions = [a for menu in self.menuBar().findChildren(QMenu) for a in menu.actions()]
+            self.shortcuts_dialog = ShortcutsDialog(self, shortcut_rows(actions))
+            self.shortcuts_dialog.destroyed.connect(lambda: setattr(self, "shortcuts_dialog", None))
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
+        self.shortcuts_dialog.activateWindow()
+        return self.shortcuts_dialog
 
     def _set_tab_order(self) -> None:
         """Tab follows the window as it reads: rail, model, chats, the chat's settings, messages, message box and
