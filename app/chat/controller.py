@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine import SamplerSettings
 
-from ..shell.main_window import MainWindow
+from ..shell.main_window import APP_TITLE, MainWindow
 from ..store.app_settings import AppSettings
 from ..store.chats import ChatStore, StoreReadError, StoreWriteError
 from ..store.versions import VersionStore
@@ -96,8 +96,16 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
 
     # -- conversations ------------------------------------------------------------------------------------------
     def refresh_conversations(self) -> None:
-        """Refill the conversation list (filtered by the search text)."""
-        self.page.conversations.set_conversations(self.store.conversations(self._search), self.conversation_id)
+        """Refill the conversation list (filtered by the search text); the window's title names the open chat (the
+        task bar and window switcher tell several windows and chats apart)."""
+        conversations = self.store.conversations(self._search)
+        self.page.conversations.set_conversations(conversations, self.conversation_id)
+        title = next((c.title for c in conversations if c.id == self.conversation_id), None)
+        if self.conversation_id is None:
+            self.window.setWindowTitle(APP_TITLE)
+        elif title is not None:  # (filtered out by the search: the title it had stays)
+            shown = "".join(ch if ch.isprintable() else " " for ch in title).strip()
+            self.window.setWindowTitle(f"{shown} — {APP_TITLE}" if shown else APP_TITLE)
 
     def new_conversation(self, *, from_page: bool = False) -> int | None:
         """Open an empty conversation and return its id (None, with a banner, when it cannot be saved): the newest

@@ -32,6 +32,7 @@ from ..compare.compare_page import ComparePage
 from .menus import ShortcutsDialog, about_box, build_menu_bar, open_data_folder, shortcut_rows
 
 PAGE_LABELS = ("Chat", "Compare", "Models", "GPU", "Server")
+APP_TITLE = "Diffusion Desk"
 
 
 def _placeholder(title: str, text: str, object_name: str) -> QWidget:
@@ -76,7 +77,7 @@ class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
-        self.setWindowTitle("Diffusion Desk")
+        self.setWindowTitle(APP_TITLE)
         self.resize(1360, 860)
 
         self.chat = ChatPage(self)

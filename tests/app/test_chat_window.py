@@ -326,3 +326,17 @@ def test_typing_goes_into_the_message_box_at_start_and_after_new_chat(qtbot, des
     new.setFocus()
     new.click()
     assert QApplication.focusWidget() is composer  # not left on the button, where a typed space clicks it again
+
+
+def test_the_window_title_names_the_open_chat(qtbot, desk):
+    desk.controller.new_conversation()
+    assert desk.window.windowTitle() == "New chat — Diffusion Desk"
+    ask(qtbot, desk, "lighthouse story")
+    assert desk.window.windowTitle() == "lighthouse story — Diffusion Desk"  # the first question names the chat
+    desk.controller._rename(desk.controller.conversation_id, "Keepers\x1b[31m\tand lamps")
+    assert desk.window.windowTitle() == "Keepers [31m and lamps — Diffusion Desk"  # no control characters
+    desk.window.chat.conversations.search.setText("zebra")  # the open chat filtered out of the list: title stays
+    assert desk.window.windowTitle().startswith("Keepers")
+    desk.window.chat.conversations.search.setText("")
+    desk.controller.delete_conversation(desk.controller.conversation_id)
+    assert desk.window.windowTitle() == "Diffusion Desk"  # no chat left
