@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMenu, QTableWidget, QToolButton
 
 from tests.app.helpers import ask
@@ -117,3 +119,33 @@ def test_open_model_folder_cancelled_keeps_the_picker_on_the_loaded_model(qtbot,
     desk.window.open_model_action.trigger()
     assert seen and desk.window.model_picker.currentIndex() == before
     assert QApplication.activeModalWidget() is None
+
+
+class _Opened(QObject):
+    """A file-URL handler registered with Qt (QDesktopServices.setUrlHandler): what would open the file manager."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url.toLocalFile())
+
+
+def test_about_opens_the_chats_folder_and_stays_open(qtbot, desk):
+    from engine.paths import data_dir
+
+    opened = _Opened()
+    QDesktopServices.setUrlHandler("file", opened, "open")
+    try:
+        desk.window.about_action.trigger()
+        qtbot.waitUntil(lambda: message_box("aboutBox")() is not None, timeout=10_000)
+        box = message_box("aboutBox")()
+        next(b for b in box.buttons() if b.text() == "Open chats folder").click()
+        assert opened.urls == [str(data_dir())]
+        assert box.isVisible()  # the box stays: the folder opens beside it
+        click_button("Close")(box)
+        qtbot.waitUntil(lambda: message_box("aboutBox")() is None, timeout=5_000)
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
