@@ -26,6 +26,7 @@ from ..worker import EngineWorker, ModelInfo
 from .controller_live import LiveAnswer, LiveAnswerMixin
 from .controller_models import ModelSettingsMixin
 from .controller_views import ConversationViewMixin
+from .drafts import DraftKeeper
 from .example_prompts import examples_for
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         self.new_seed = lambda: random.randrange(2**31)  # tests replace it to make answers reproducible
         self.busy_checks: list[Callable[[], bool]] = []  # other users of the engine thread (Compare, Rewrite)
         self.rewrite: Any = None  # the RewriteController, which sets itself here (app/chat/rewrite.py)
+        self.drafts = DraftKeeper(self.page.composer, store, self)
         self._wire()
         if settings.problem:
             self.page.show_banner(settings.problem)
@@ -150,6 +152,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         if conversation_id != self.conversation_id:
             self._stash_banner()
             self._restore_banner(conversation_id)
+            self.drafts.switch(conversation_id)  # the box shows this chat's unsent text; the one left keeps its own
         self.conversation_id = conversation_id
         self.cancel_edit()
         self.page.system_prompt.setText(conv.system_prompt)
@@ -198,6 +201,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         if not self._write(self.store.delete_conversation, conversation_id):
             self.refresh_conversations()
             return
+        self.drafts.forget(conversation_id)
         self._banners.pop(conversation_id, None)
         if self.conversation_id == conversation_id:
             self.conversation_id = None
@@ -293,6 +297,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         message = next((m for m in messages if m.id == message_id), None)
         if message is None:  # not a message of the open chat
             return
+        self.drafts.start_edit()  # what was typed is put aside, and comes back when the edit is sent or cancelled
         self.editing_position = message.position
         self.page.composer.setPlainText(message.text)
         later = [m for m in messages if m.position > message.position]
@@ -310,7 +315,8 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         self.page.composer.setFocus()
 
     def cancel_edit(self) -> None:
-        """Leave edit mode; the composer keeps its text."""
+        """Leave edit mode; the draft that Edit & resend put aside comes back into the box."""
+        self.drafts.end_edit()
         self.editing_position = None
         self.page.edit_label.setVisible(False)
         self.page.cancel_edit.setVisible(False)
@@ -365,6 +371,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
             except StoreWriteError as exc:  # closing: the committed canvases are already saved
                 log.warning("could not mark the unfinished answer cancelled: %s", exc)
             self.live = None
+        self.drafts.save()  # the unsent text of the open chat is there at the next start
         self.closed = True
 
     def _update_buttons(self) -> None:

@@ -322,6 +322,25 @@ class ChatStore:
         with self._tx() as c:
             c.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
+    def draft(self, conversation_id: int) -> str:
+        """The unsent text of a conversation's message box ("" when none)."""
+        row = self.read_one("SELECT text FROM drafts WHERE conversation_id = ?", (conversation_id,))
+        return "" if row is None else row["text"]
+
+    def set_draft(self, conversation_id: int, text: str) -> None:
+        """Keep (or, when blank, forget) a conversation's unsent text; the chat's place in the list does not change.
+        A conversation deleted meanwhile is ignored."""
+        with self._tx() as c:
+            if not text.strip():
+                c.execute("DELETE FROM drafts WHERE conversation_id = ?", (conversation_id,))
+            else:
+                c.execute(
+                    "INSERT INTO drafts (conversation_id, text, updated_at) SELECT id, ?, ? FROM conversations "
+                    "WHERE id = ? ON CONFLICT(conversation_id) DO UPDATE SET text = excluded.text, "
+                    "updated_at = excluded.updated_at",
+                    (text, time.time(), conversation_id),
+                )
+
     # Messages
 
     def messages(self, conversation_id: int) -> list[Message]:

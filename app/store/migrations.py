@@ -113,8 +113,17 @@ CREATE TABLE version_frames (
 );
 """
 
+# The unsent text of each chat's message box, so switching chats, Edit & resend or a quit loses none of it.
+SCHEMA_V6 = """
+CREATE TABLE drafts (
+    conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
 # MIGRATIONS[i] moves a database from user_version i to i + 1. Append, never edit a released step.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6]
 SCHEMA_VERSION = len(MIGRATIONS)
 APPLICATION_ID = 0x44446573  # "DDes" in the SQLite header; files from before it existed are recognised by tables
 OUR_TABLES = frozenset({"conversations", "messages", "canvas_frames"})

@@ -31,7 +31,7 @@ def test_a_version_2_database_upgrades_with_nothing_lost(tmp_path):
     conn.close()
 
     store = ChatStore(path)
-    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     (conv,) = store.conversations()
     assert (conv.title, conv.system_prompt, conv.thinking) == ("old chat", "Be brief.", True)
     user, answer = store.messages(conv.id)
