@@ -101,7 +101,7 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         """Refill the conversation list (filtered by the search text); the window's title names the open chat (the
         task bar and window switcher tell several windows and chats apart)."""
         conversations = self.store.conversations(self._search)
-        self.page.conversations.set_conversations(conversations, self.conversation_id)
+        self.page.conversations.set_conversations(conversations, self.conversation_id, self.store.drafted())
         title = next((c.title for c in conversations if c.id == self.conversation_id), None)
         if self.conversation_id is None:
             self.window.setWindowTitle(APP_TITLE)

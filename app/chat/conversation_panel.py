@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
 from ..store.chats import Conversation
 
 TITLE_ROLE = Qt.ItemDataRole.UserRole + 1  # the title as stored (the shown text may carry the answering mark)
+DRAFT_ROLE = Qt.ItemDataRole.UserRole + 2  # the chat has unsent text in its message box
 ANSWERING_MARK = "⟳"
+DRAFT_MARK = "✎"
 MAX_TITLE = 200
 
 
@@ -93,14 +95,17 @@ class ConversationPanel(QWidget):
         self.rename_shortcut.activated.connect(self.rename_current)
         self.rename_button.setToolTip("Rename the selected chat (F2)")
 
-    def set_conversations(self, conversations: list[Conversation], current: int | None) -> None:
-        """Replace the list without emitting `selected` for the programmatic change."""
+    def set_conversations(self, conversations: list[Conversation], current: int | None,
+                          drafted: frozenset[int] | set[int] = frozenset()) -> None:
+        """Replace the list without emitting `selected` for the programmatic change; chats in `drafted` (other
+        than the open one) are marked as having unsent text."""
         self._populating = True
         self.list.clear()
         for conv in conversations:
             item = QListWidgetItem(conv.title)
             item.setData(Qt.ItemDataRole.UserRole, conv.id)
             item.setData(TITLE_ROLE, conv.title)
+            item.setData(DRAFT_ROLE, conv.id in drafted and conv.id != current)
             self.list.addItem(item)
             if conv.id == current:
                 self.list.setCurrentItem(item)
@@ -117,8 +122,10 @@ class ConversationPanel(QWidget):
             item = self.list.item(row)
             title = item.data(TITLE_ROLE)
             answering = item.data(Qt.ItemDataRole.UserRole) == conversation_id
-            item.setText(f"{ANSWERING_MARK} {title}" if answering else title)
-            item.setToolTip(f"{title}\n(an answer is being written in this chat)" if answering else title)
+            drafted = bool(item.data(DRAFT_ROLE))
+            item.setText(f"{ANSWERING_MARK} {title}" if answering else f"{DRAFT_MARK} {title}" if drafted else title)
+            item.setToolTip(f"{title}\n(an answer is being written in this chat)" if answering
+                            else f"{title}\n(unsent text is waiting in its message box)" if drafted else title)
             font = item.font()
             font.setItalic(answering)
             item.setFont(font)

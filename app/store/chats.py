@@ -327,6 +327,10 @@ class ChatStore:
         row = self.read_one("SELECT text FROM drafts WHERE conversation_id = ?", (conversation_id,))
         return "" if row is None else row["text"]
 
+    def drafted(self) -> set[int]:
+        """The conversations that have unsent text."""
+        return {row["conversation_id"] for row in self.read("SELECT conversation_id FROM drafts")}
+
     def set_draft(self, conversation_id: int, text: str) -> None:
         """Keep (or, when blank, forget) a conversation's unsent text; the chat's place in the list does not change.
         A conversation deleted meanwhile is ignored."""

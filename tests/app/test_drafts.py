@@ -52,8 +52,12 @@ def test_switching_chats_keeps_each_chats_unsent_text(qtbot, desk):
     second = desk.controller.new_conversation()
     assert box(desk) == ""  # a new chat starts with an empty box
     type_into(qtbot, desk, "for the second chat")
+    listed = desk.window.chat.conversations.list
+    assert [listed.item(r).text() for r in range(listed.count())] == ["New chat", "✎ first chat question"]
+    assert "unsent text" in listed.item(1).toolTip()  # found from the list, not only by opening each chat
     desk.controller.open_conversation(first)
     assert box(desk) == "a follow-up I am still writing"
+    assert [listed.item(r).text() for r in range(listed.count())] == ["✎ New chat", "first chat question"]
     desk.controller.open_conversation(second)
     assert box(desk) == "for the second chat"
     assert desk.store.draft(first) == "a follow-up I am still writing"
