@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
@@ -28,6 +28,22 @@ DRAFT_MARK = "✎"
 MAX_TITLE = 200
 
 
+class SearchField(QLineEdit):
+    """The chat search: Esc clears what was typed (and only then, when it is empty, reaches the window's Stop)."""
+
+    def event(self, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Escape and self.text()):
+            event.accept()  # the key comes to keyPressEvent instead of firing the window's Esc (Stop)
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        if event.key() == Qt.Key.Key_Escape and self.text():
+            self.clear()
+            return
+        super().keyPressEvent(event)
+
+
 class ConversationPanel(QWidget):
     """Shows conversations; asks the controller (through signals) to create, open, rename or delete them."""
 
@@ -45,10 +61,11 @@ class ConversationPanel(QWidget):
         self.new_button.setAccessibleName("newChatButton")
         self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
         self.new_button.clicked.connect(self.new_requested)
-        self.search = QLineEdit(self)
+        self.search = SearchField(self)
         self.search.setObjectName("conversationSearch")
         self.search.setAccessibleName("conversationSearch")
         self.search.setPlaceholderText("Search chats…")
+        self.search.setToolTip("Chat titles and message text (Ctrl+F); Esc clears")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.search_changed)
         self.no_match = QLabel(self)

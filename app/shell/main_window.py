@@ -174,6 +174,10 @@ class MainWindow(QMainWindow):
         self.open_model_action = QAction("Open a model folder…", self)  # desktop.ModelPicker answers it
         self.open_model_action.setShortcut(QKeySequence.StandardKey.Open)
         self.open_model_action.setToolTip("Load a DiffusionGemma model from a folder on this computer (Ctrl+O)")
+        self.find_action = QAction("Search chats", self)
+        self.find_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.find_action.setToolTip("Search chat titles and messages (Ctrl+F)")
+        self.find_action.triggered.connect(self.search_chats)
         self.shortcuts_action = QAction("Keyboard shortcuts", self)
         self.shortcuts_action.setShortcut(QKeySequence(Qt.Key.Key_F1))
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
@@ -181,13 +185,13 @@ class MainWindow(QMainWindow):
         self.about_action.triggered.connect(lambda: about_box(self))
         self.data_folder_action = QAction("Open chats folder", self)
         self.data_folder_action.triggered.connect(lambda: open_data_folder(self))
-        for action in (self.open_model_action, self.shortcuts_action):
+        for action in (self.open_model_action, self.find_action, self.shortcuts_action):
             self.addAction(action)
         build_menu_bar(
             self,
             file=[self.new_action, self.open_model_action, self.export_action, None, self.settings_action, None,
                   self.quit_action],
-            chat=[self.regenerate_action, self.stop_action, None, self.compare_action],
+            chat=[self.find_action, None, self.regenerate_action, self.stop_action, None, self.compare_action],
             view=self.page_actions,
             help_=[self.shortcuts_action, self.data_folder_action, None, self.about_action],
         )
@@ -231,6 +235,13 @@ class MainWindow(QMainWindow):
         # Esc stops what the page in front runs (a chat answer, a rewrite, a comparison); elsewhere it is left to
         # the focused field — on the Models page it stopped an answer the user could not see.
         self.stop_action.setEnabled(self.pages.widget(row) in (self.chat, self.compare))
+
+    def search_chats(self) -> None:
+        """Ctrl+F: the Chat page in front, the keyboard in its search field with what was searched selected."""
+        self.show_page(0)
+        search = self.chat.conversations.search
+        search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        search.selectAll()
 
     def _regenerate(self) -> None:
         """Ctrl+R: the Regenerate button's own click, with the chat in front; when the button is greyed out the

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMenu, QTableWidget, QToolButton
 
@@ -149,3 +149,24 @@ def test_about_opens_the_chats_folder_and_stays_open(qtbot, desk):
         qtbot.waitUntil(lambda: message_box("aboutBox")() is None, timeout=5_000)
     finally:
         QDesktopServices.unsetUrlHandler("file")
+
+
+def test_ctrl_f_goes_to_the_chat_search_from_any_page_and_esc_clears_it(qtbot, desk):
+    desk.controller.new_conversation()
+    ask(qtbot, desk, "lighthouse keepers")
+    desk.window.show_page(3)
+    search = desk.window.chat.conversations.search
+    search.setText("old words")
+    desk.window.activateWindow()
+    qtbot.keyClick(desk.window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert desk.window.pages.currentWidget() is desk.window.chat
+    qtbot.waitUntil(search.hasFocus)
+    assert search.selectedText() == "old words"  # typing replaces the last search
+    qtbot.keyClicks(search, "lighthouse")
+    assert desk.window.chat.conversations.list.count() == 1
+    stopped: list = []
+    desk.window.stop_action.triggered.connect(lambda: stopped.append(True))
+    qtbot.keyClick(search, Qt.Key.Key_Escape)
+    assert search.text() == "" and not stopped  # Esc cleared the search; it did not reach Stop
+    qtbot.keyClick(search, Qt.Key.Key_Escape)
+    assert stopped  # on an empty search Esc is the window's Stop again
