@@ -167,6 +167,12 @@ class ChatPage(QWidget):
 
     INFO_BANNER_MS = 10_000
 
+    def set_text_size(self, points: int) -> None:
+        """The messages' and the message box's text size (View → Larger / Smaller text); the widgets' own style
+        sheets, since the app's sheet sets every font to 10 pt."""
+        self.messages.setStyleSheet(f"QTextBrowser#messageView {{ font-size: {points}pt; }}")
+        self.composer.setStyleSheet(f"QPlainTextEdit#composer {{ font-size: {points}pt; }}")
+
     def show_banner(self, text: str, *, kind: str = "warning") -> None:
         """An error or notice above the messages; the app keeps running. A "warning" (amber) stays until dismissed
         or replaced; an "info" note (blue: something finished as asked) goes by itself after ten seconds."""

@@ -86,6 +86,11 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         self.window.settings_action.triggered.connect(self.open_settings)
         self.window.export_action.triggered.connect(self.export_dialog)
         self.window.stop_action.triggered.connect(self.stop)
+        self.window.larger_text_action.triggered.connect(lambda: self.change_text_size(+1))
+        self.window.smaller_text_action.triggered.connect(lambda: self.change_text_size(-1))
+        self.window.default_text_action.triggered.connect(lambda: self.change_text_size(0))
+        if self.settings.text_size:
+            self.page.set_text_size(self.settings.text_size)
         self.export_finished.connect(self._export_finished)
         w.set_cpu_threads(self.settings.cpu_threads or None)
         w.model_loading.connect(self._model_loading)

@@ -13,7 +13,7 @@ from engine import SamplerSettings
 
 from ..common.file_dialogs import save_dialog
 from ..models.model_sources import model_label
-from ..store.app_settings import SAMPLER_KEYS, save_settings
+from ..store.app_settings import DEFAULT_TEXT_SIZE, SAMPLER_KEYS, TEXT_SIZES, save_settings
 from ..store.versions import VersionStore
 from .cpu_status import CPU_TOOLTIP, cpu_note
 from .export import (
@@ -169,6 +169,19 @@ class ModelSettingsMixin:
         chosen = settings.as_dict()
         self.settings.sampler = {k: chosen[k] for k in SAMPLER_KEYS if chosen[k] != self.model.defaults.get(k)}
         self._save_settings()
+
+    def change_text_size(self, step: int) -> None:
+        """View → Larger (+1) / Smaller (−1) text, or the default (0): the messages and the message box, kept in
+        the settings file."""
+        current = self.settings.text_size or DEFAULT_TEXT_SIZE
+        size = DEFAULT_TEXT_SIZE if step == 0 else min(max(current + step, TEXT_SIZES[0]), TEXT_SIZES[-1])
+        self.page.set_text_size(size)
+        limit = " (the largest)" if size == TEXT_SIZES[-1] else " (the smallest)" if size == TEXT_SIZES[0] else ""
+        self.window.statusBar().showMessage(f"Text size {size} pt{limit}; Ctrl+0 goes back to {DEFAULT_TEXT_SIZE} pt",
+                                            4000)
+        if size != current:
+            self.settings.text_size = 0 if size == DEFAULT_TEXT_SIZE else size
+            self._save_settings()
 
     def _save_settings(self) -> None:
         """Write the settings file; when it cannot be written (read-only, disk full) the banner says why."""

@@ -178,6 +178,12 @@ class MainWindow(QMainWindow):
         self.find_action.setShortcut(QKeySequence.StandardKey.Find)
         self.find_action.setToolTip("Search chat titles and messages (Ctrl+F)")
         self.find_action.triggered.connect(self.search_chats)
+        self.larger_text_action = QAction("Larger text", self)
+        self.larger_text_action.setShortcuts([QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+=")])
+        self.smaller_text_action = QAction("Smaller text", self)
+        self.smaller_text_action.setShortcut(QKeySequence.StandardKey.ZoomOut)
+        self.default_text_action = QAction("Default text size", self)
+        self.default_text_action.setShortcut(QKeySequence("Ctrl+0"))
         self.shortcuts_action = QAction("Keyboard shortcuts", self)
         self.shortcuts_action.setShortcut(QKeySequence(Qt.Key.Key_F1))
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
@@ -185,14 +191,15 @@ class MainWindow(QMainWindow):
         self.about_action.triggered.connect(lambda: about_box(self))
         self.data_folder_action = QAction("Open chats folder", self)
         self.data_folder_action.triggered.connect(lambda: open_data_folder(self))
-        for action in (self.open_model_action, self.find_action, self.shortcuts_action):
+        text_actions = [self.larger_text_action, self.smaller_text_action, self.default_text_action]
+        for action in (self.open_model_action, self.find_action, self.shortcuts_action, *text_actions):
             self.addAction(action)
         build_menu_bar(
             self,
             file=[self.new_action, self.open_model_action, self.export_action, None, self.settings_action, None,
                   self.quit_action],
             chat=[self.find_action, None, self.regenerate_action, self.stop_action, None, self.compare_action],
-            view=self.page_actions,
+            view=[*self.page_actions, None, *text_actions],
             help_=[self.shortcuts_action, self.data_folder_action, None, self.about_action],
         )
         self._chat_menu = self.menuBar().findChild(QMenu, "chatMenu")

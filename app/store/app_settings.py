@@ -49,7 +49,10 @@ LABELS = {
     "stability_threshold": "Stop after unchanged steps",
     "confidence_threshold": "Stop when this sure",
 }
-APP_LABELS = {"model": "model", "cpu_threads": "processor threads", "compiled_path": "GPU-optimized path"}
+APP_LABELS = {"model": "model", "cpu_threads": "processor threads", "compiled_path": "GPU-optimized path",
+              "text_size": "text size"}
+DEFAULT_TEXT_SIZE = 10  # points, as the style sheet sets every widget
+TEXT_SIZES = range(8, 25)  # View → Larger / Smaller text
 DAMAGED_SUFFIX = ".damaged"
 
 
@@ -68,6 +71,7 @@ class AppSettings:
     model: str = ""
     cpu_threads: int = 0  # 0: automatic (physical cores − 1)
     compiled_path: bool = True  # the GPU-optimized (compiled) path on CUDA
+    text_size: int = 0  # points of the messages and the message box; 0: the default
     problem: str = ""
     read_only: bool = False  # the self-test never changes the user's settings
 
@@ -149,13 +153,18 @@ def load_settings(path: Path | None = None) -> AppSettings:
     if not isinstance(compiled, bool):
         dropped.append("compiled_path")
         compiled = True
+    text_size = app.get("text_size", 0)
+    if not isinstance(text_size, int) or isinstance(text_size, bool) or (text_size and text_size not in TEXT_SIZES):
+        dropped.append("text_size")
+        text_size = 0
     if dropped:
         named = ", ".join(APP_LABELS.get(d, d) for d in dropped)
         problem = (f"Some lines of {path} could not be read and were ignored ({named}); "
                    f"the other settings were kept. {problem}").strip()
     if problem:
         problem += _keep_copy(path, raw)
-    return AppSettings(sampler=sampler, model=model, cpu_threads=threads, compiled_path=compiled, problem=problem)
+    return AppSettings(sampler=sampler, model=model, cpu_threads=threads, compiled_path=compiled,
+                       text_size=text_size, problem=problem)
 
 
 def _valid_sampler(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -272,6 +281,8 @@ def save_settings(settings: AppSettings, path: Path | None = None) -> str:
     if settings.cpu_threads:
         lines.append(f"cpu_threads = {int(settings.cpu_threads)}")
     lines.append(f"compiled_path = {'true' if settings.compiled_path else 'false'}")
+    if settings.text_size in TEXT_SIZES:
+        lines.append(f"text_size = {int(settings.text_size)}")
     lines += ["", "[sampler]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in settings.sampler.items() if k in SAMPLER_KEYS]
     tmp = path.with_suffix(".toml.tmp")

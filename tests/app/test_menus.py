@@ -29,7 +29,8 @@ def test_every_window_action_with_a_shortcut_is_in_a_menu(desk):
     assert len(with_keys) >= 10
     assert [a.text() for a in with_keys if a not in in_menus] == []
     assert titles(desk, "file")[-1] == "Quit"
-    assert titles(desk, "view") == ["Chat page", "Compare page", "Models page", "GPU page", "Server page"]
+    assert titles(desk, "view") == ["Chat page", "Compare page", "Models page", "GPU page", "Server page",
+                                    "Larger text", "Smaller text", "Default text size"]
 
 
 def test_view_menu_switches_the_page(qtbot, desk):
@@ -170,3 +171,31 @@ def test_ctrl_f_goes_to_the_chat_search_from_any_page_and_esc_clears_it(qtbot, d
     assert search.text() == "" and not stopped  # Esc cleared the search; it did not reach Stop
     qtbot.keyClick(search, Qt.Key.Key_Escape)
     assert stopped  # on an empty search Esc is the window's Stop again
+
+
+def test_larger_text_grows_the_messages_and_is_kept_for_the_next_start(qtbot, desk):
+    from app.store.app_settings import load_settings
+
+    desk.controller.new_conversation()
+    ask(qtbot, desk, "read me")
+    view = desk.window.chat.messages
+    for _ in range(3):  # from the app's 10 pt
+        desk.window.larger_text_action.trigger()
+    assert view.fontInfo().pointSize() == 13 == desk.window.chat.composer.fontInfo().pointSize()
+    assert "13 pt" in desk.window.statusBar().currentMessage()
+    assert load_settings().text_size == 13
+    for _ in range(20):
+        desk.window.smaller_text_action.trigger()
+    assert view.fontInfo().pointSize() == 8 and "smallest" in desk.window.statusBar().currentMessage()
+    desk.window.default_text_action.trigger()
+    assert view.fontInfo().pointSize() == 10 and load_settings().text_size == 0
+
+
+def test_a_bad_text_size_in_the_settings_file_is_dropped_with_a_message(tmp_path):
+    from app.store.app_settings import load_settings
+
+    path = tmp_path / "settings.toml"
+    path.write_text("[app]\ntext_size = 400\ncompiled_path = false\n", encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.text_size == 0 and settings.compiled_path is False  # the other line is kept
+    assert "text size" in settings.problem
