@@ -60,9 +60,8 @@ class DraftKeeper(QObject):
         self.save()
         self.before_edit = None
         self.conversation_id = conversation_id
-        if conversation_id is None:
+        if conversation_id is None:  # no chat open: the box keeps its text for the chat that opens next
             self._saved = ""
-            self._show("")
             return
         try:
             text = self.store.draft(conversation_id)
@@ -76,7 +75,8 @@ class DraftKeeper(QObject):
             self._show(f"{self.composer.toPlainText()}\n\n{text}")
 
     def forget(self, conversation_id: int) -> None:
-        """A chat is deleted (its draft goes with it): nothing is saved for it afterwards."""
+        """A chat is deleted (its stored draft goes with it): nothing is saved for it afterwards, and what is in the
+        box goes on to the chat that opens next."""
         if conversation_id == self.conversation_id:
             self._timer.stop()
             self.conversation_id, self.before_edit, self._saved = None, None, ""
