@@ -26,8 +26,8 @@ from ..worker import EngineWorker, ModelInfo
 from .controller_live import LiveAnswer, LiveAnswerMixin
 from .controller_models import ModelSettingsMixin
 from .controller_views import ConversationViewMixin
-from .drafts import DraftKeeper
 from .example_prompts import examples_for
+from .unsent import DraftKeeper
 
 log = logging.getLogger(__name__)
 
