@@ -14,8 +14,15 @@ def box(desk) -> str:
     return desk.window.chat.composer.toPlainText()
 
 
-def first_question(desk, chat: int) -> int:
-    return next(m.id for m in desk.store.messages(chat) if m.role == "user")
+def editing_with_a_draft(qtbot, desk, draft: str) -> tuple[int, int]:
+    """A chat with one answered question, `draft` typed in the box, then Edit & resend on that question; returns
+    (chat, question id)."""
+    chat = desk.controller.new_conversation()
+    ask(qtbot, desk, "original question")
+    question = next(m.id for m in desk.store.messages(chat) if m.role == "user")
+    type_into(qtbot, desk, draft)
+    desk.controller.edit_message(question)
+    return chat, question
 
 
 def type_into(qtbot, desk, text: str) -> None:
@@ -81,11 +88,7 @@ def test_sending_clears_the_draft(qtbot, desk):
 
 
 def test_edit_and_resend_puts_the_draft_aside_and_gives_it_back(qtbot, desk):
-    chat = desk.controller.new_conversation()
-    ask(qtbot, desk, "original question")
-    question = first_question(desk, chat)
-    type_into(qtbot, desk, "my next question, half written")
-    desk.controller.edit_message(question)
+    chat, question = editing_with_a_draft(qtbot, desk, "my next question, half written")
     assert box(desk) == "original question"
     desk.controller.open_conversation(chat)  # (same chat: nothing changes)
     desk.window.findChild(QPushButton, "cancelEditButton").click()
@@ -100,11 +103,7 @@ def test_edit_and_resend_puts_the_draft_aside_and_gives_it_back(qtbot, desk):
 
 
 def test_switching_chats_while_editing_keeps_the_draft_not_the_edit(qtbot, desk):
-    chat = desk.controller.new_conversation()
-    ask(qtbot, desk, "original question")
-    question = first_question(desk, chat)
-    type_into(qtbot, desk, "draft before the edit")
-    desk.controller.edit_message(question)
+    chat, _question = editing_with_a_draft(qtbot, desk, "draft before the edit")
     other = desk.store.create_conversation("Other").id
     desk.controller.open_conversation(other)
     assert box(desk) == ""
