@@ -20,6 +20,7 @@ from engine import SamplerSettings
 
 from ..shell.main_window import APP_TITLE, MainWindow
 from ..store.app_settings import AppSettings
+from ..store.branch import branch_conversation
 from ..store.chats import ChatStore, StoreReadError, StoreWriteError
 from ..store.versions import VersionStore
 from ..worker import EngineWorker, ModelInfo
@@ -132,6 +133,21 @@ class ChatController(ModelSettingsMixin, ConversationViewMixin, LiveAnswerMixin,
         self.refresh_conversations()
         self.open_conversation(conv.id)
         page.composer.setFocus()  # "New chat" → type the first message
+        return conv.id
+
+    def branch_from(self, message_id: int) -> int | None:
+        """"Branch from here" on an answer: a new chat holding the conversation up to that answer (canvases and
+        versions too) opens, to go on differently; the original is not touched. Returns the new chat's id."""
+        try:
+            conv = branch_conversation(self.store, message_id)
+        except (StoreWriteError, StoreReadError, KeyError, ValueError) as exc:
+            self.page.show_banner(str(exc) if not isinstance(exc, KeyError) else "That answer no longer exists.")
+            return None
+        self.refresh_conversations()
+        self.open_conversation(conv.id)
+        self.window.statusBar().showMessage(f"Branched into a new chat, “{conv.title}”: ask something else here. "
+                                            "The original chat is unchanged.", 10_000)
+        self.page.composer.setFocus()
         return conv.id
 
     def _write(self, write: Callable[..., object], *args: Any, **kwargs: Any) -> bool:

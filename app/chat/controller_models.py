@@ -177,8 +177,8 @@ class ModelSettingsMixin:
         size = DEFAULT_TEXT_SIZE if step == 0 else min(max(current + step, TEXT_SIZES[0]), TEXT_SIZES[-1])
         self.page.set_text_size(size)
         limit = " (the largest)" if size == TEXT_SIZES[-1] else " (the smallest)" if size == TEXT_SIZES[0] else ""
-        self.window.statusBar().showMessage(f"Text size {size} pt{limit}; Ctrl+0 goes back to {DEFAULT_TEXT_SIZE} pt",
-                                            4000)
+        back = "" if size == DEFAULT_TEXT_SIZE else f"; Ctrl+0 goes back to {DEFAULT_TEXT_SIZE} pt"
+        self.window.statusBar().showMessage(f"Text size {size} pt{limit}{back}", 4000)
         if size != current:
             self.settings.text_size = 0 if size == DEFAULT_TEXT_SIZE else size
             self._save_settings()

@@ -148,6 +148,8 @@ class ConversationViewMixin:
             self.show_replay(message.id)
             self.page.canvas.replay_from_start()  # "Replay canvas" plays the answer from its random start
             self.render_messages()
+        elif action == "branch" and message.role == "assistant":
+            self.branch_from(message.id)
         elif action in ("regen-new", "regen-same") and self._is_last_answer(message):
             self.regenerate(same_seed=action == "regen-same")
         else:

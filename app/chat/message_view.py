@@ -202,6 +202,8 @@ class MessageView(QTextBrowser):
         else:
             if not _stopped_before_a_canvas(m):  # nothing was committed, so no frames were stored
                 links.append(self._action("replay", m.id, "Replay&nbsp;canvas"))
+            if m.id != self._live_id and m.status != "generating":
+                links.append(self._action("branch", m.id, "Branch&nbsp;from&nbsp;here"))
             if is_last_answer and m.id != self._live_id:
                 links.append(self._action("regen-new", m.id, "↻&nbsp;New&nbsp;seed"))
                 links.append(self._action("regen-same", m.id, "↻&nbsp;Same&nbsp;seed"))
