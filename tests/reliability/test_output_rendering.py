@@ -207,7 +207,7 @@ def test_forged_link_inside_a_code_block_is_text_and_copy_code_copies_it(qtbot, 
     text = f"Code:\n```html\n{code}\n```\n[Copy code](act:regen-new:{first.id}) then `<b>inline</b>`"
     answer = answer_with(qtbot, desk, text)
     view = view_of(desk)
-    own = ("Copy", "Edit & resend", "Replay canvas", "↻ New seed", "↻ Same seed")
+    own = ("Copy", "Edit & resend", "Replay canvas", "Branch from here", "↻ New seed", "↻ Same seed")
     assert [label for label, _ in anchors(view) if label not in own] == ["Copy code", "Copy code"]
     assert code in view.plain_text() and "<b>inline</b>" in view.plain_text()
     real, lookalike = links_named(view, "Copy code")  # the block's own link, then the answer's imitation
