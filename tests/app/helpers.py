@@ -2,10 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
+
 from app.shell.desktop import Desktop, create_desktop
 from app.store.app_settings import AppSettings
 
 TEST_CANVAS = 64
+
+
+class OpenedUrls(QObject):
+    """Stands in for the desktop's browser and file manager: Qt calls it instead of launching anything."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url.toString())
+
+
+@contextmanager
+def opened_urls(*schemes: str) -> Iterator[OpenedUrls]:
+    """URLs of these schemes the app asks the desktop to open are recorded (QDesktopServices.setUrlHandler, Qt's
+    own hook) while the block runs."""
+    handler = OpenedUrls()
+    for scheme in schemes:
+        QDesktopServices.setUrlHandler(scheme, handler, "open")
+    try:
+        yield handler
+    finally:
+        for scheme in schemes:
+            QDesktopServices.unsetUrlHandler(scheme)
 
 
 def open_desktop(qtbot, em, store_path, *, max_new_tokens: int = 2 * TEST_CANVAS, steps: int = 3) -> Desktop:

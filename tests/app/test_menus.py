@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QUrl, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMenu, QTableWidget, QToolButton
 
-from tests.app.helpers import ask
+from tests.app.helpers import ask, opened_urls
 from tests.app.real_dialogs import answer_dialog, click_button, message_box
 
 
@@ -122,34 +121,18 @@ def test_open_model_folder_cancelled_keeps_the_picker_on_the_loaded_model(qtbot,
     assert QApplication.activeModalWidget() is None
 
 
-class _Opened(QObject):
-    """A file-URL handler registered with Qt (QDesktopServices.setUrlHandler): what would open the file manager."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url.toLocalFile())
-
-
 def test_about_opens_the_chats_folder_and_stays_open(qtbot, desk):
     from engine.paths import data_dir
 
-    opened = _Opened()
-    QDesktopServices.setUrlHandler("file", opened, "open")
-    try:
+    with opened_urls("file") as opened:
         desk.window.about_action.trigger()
         qtbot.waitUntil(lambda: message_box("aboutBox")() is not None, timeout=10_000)
         box = message_box("aboutBox")()
         next(b for b in box.buttons() if b.text() == "Open chats folder").click()
-        assert opened.urls == [str(data_dir())]
+        assert [QUrl(u).toLocalFile() for u in opened.urls] == [str(data_dir())]
         assert box.isVisible()  # the box stays: the folder opens beside it
         click_button("Close")(box)
         qtbot.waitUntil(lambda: message_box("aboutBox")() is None, timeout=5_000)
-    finally:
-        QDesktopServices.unsetUrlHandler("file")
 
 
 def test_ctrl_f_goes_to_the_chat_search_from_any_page_and_esc_clears_it(qtbot, desk):

@@ -9,38 +9,21 @@ from __future__ import annotations
 import logging
 
 import pytest
-from PySide6.QtCore import QObject, QTimer, QUrl, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QTimer, QUrl
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QPushButton, QTextBrowser
 
 from app.chat.message_view import MessageView
 from app.store.chats import Message
 from tests.app.conftest import chat_em, desk  # noqa: F401 - fixtures
-from tests.app.helpers import anchors, ask, click_link
+from tests.app.helpers import anchors, ask, click_link, opened_urls
 
 SCHEMES = ("http", "https", "file", "javascript", "act", "code", "dd-action", "mailto")
 
 
-class OpenedUrls(QObject):
-    """Stands in for the desktop's browser: Qt calls it instead of launching anything."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url.toString())
-
-
 @pytest.fixture
 def opened(qapp):
-    handler = OpenedUrls()
-    for scheme in SCHEMES:
-        QDesktopServices.setUrlHandler(scheme, handler, "open")
-    yield handler
-    for scheme in SCHEMES:
-        QDesktopServices.unsetUrlHandler(scheme)
+    with opened_urls(*SCHEMES) as handler:
+        yield handler
 
 
 def view_of(desk) -> QTextBrowser:  # noqa: F811
