@@ -123,14 +123,10 @@ def _qt_message(kind: QtMsgType, _context: object, message: str) -> None:
 def crash_details(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None,
                   thread: str, path: Path | None) -> str:
     """The text "Copy details" puts on the clipboard: versions, thread, traceback and the log path."""
-    from importlib import metadata
+    from .. import app_version
 
-    try:
-        version = metadata.version("diffusion-desk")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
     lines = [
-        f"Diffusion Desk {version} · Python {platform.python_version()} · {platform.platform()}",
+        f"Diffusion Desk {app_version()} · Python {platform.python_version()} · {platform.platform()}",
         f"Thread: {thread}",
         f"Log: {path}" if path else "Log: (none)",
         "",

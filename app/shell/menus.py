@@ -4,8 +4,6 @@ and says which version runs and where the app keeps its files."""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
@@ -21,6 +19,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from .. import app_version
+
 # Keys that belong to one widget (they work where that widget has the keyboard), listed with the window's own.
 WIDGET_KEYS = (
     ("Send the message", "Enter (in the message box)"),
@@ -34,13 +34,6 @@ WIDGET_KEYS = (
     ("Previous or next canvas", "Up, Down, Page Up, Page Down (on the canvas)"),
     ("Run the comparison", "Ctrl+Enter (on Compare)"),
 )
-
-
-def app_version() -> str:
-    try:
-        return version("diffusion-desk")
-    except PackageNotFoundError:  # run from a source folder that was never installed
-        return "(not installed)"
 
 
 def build_menu_bar(window: QMainWindow, *, file: list, chat: list, view: list, help_: list) -> None:

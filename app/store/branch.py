@@ -10,19 +10,13 @@ import time
 from .chats import ChatStore, Conversation
 
 BRANCH_PREFIX = "Branch: "  # in front: the chat list cuts long titles at the end
-MAX_TITLE = 200
+CHILD_TABLES = ("canvas_frames", "message_versions", "version_frames")  # keyed by message_id
 
 
 def _columns(c: sqlite3.Connection, table: str, *, leave_out: tuple[str, ...]) -> str:
     """The table's columns as the schema has them now (a later migration's columns are copied too), less some."""
     names = [row[1] for row in c.execute(f"PRAGMA table_info({table})")]
     return ", ".join(n for n in names if n not in leave_out)
-
-
-def _copy_children(c: sqlite3.Connection, table: str, key: str, old: int, new: int) -> None:
-    """The rows of `table` whose `key` is `old`, copied with `key` = `new`."""
-    cols = _columns(c, table, leave_out=("id", key))
-    c.execute(f"INSERT INTO {table} ({key}, {cols}) SELECT ?, {cols} FROM {table} WHERE {key} = ?", (new, old))
 
 
 def branch_conversation(store: ChatStore, message_id: int) -> Conversation:
@@ -33,7 +27,7 @@ def branch_conversation(store: ChatStore, message_id: int) -> Conversation:
     if message.status == "generating":
         raise ValueError("This answer is still being written: branch from it once it is done.")
     source = store.conversation(message.conversation_id)
-    title = (BRANCH_PREFIX + source.title)[:MAX_TITLE]
+    title = BRANCH_PREFIX + source.title
     now = time.time()
     with store._tx() as c:  # noqa: SLF001 - one connection per database file, shared by design
         new_id = int(c.execute(
@@ -41,6 +35,7 @@ def branch_conversation(store: ChatStore, message_id: int) -> Conversation:
             (title, source.system_prompt, int(source.thinking), now, now),
         ).lastrowid)
         message_cols = _columns(c, "messages", leave_out=("id", "conversation_id"))
+        child_cols = {table: _columns(c, table, leave_out=("id", "message_id")) for table in CHILD_TABLES}
         old_ids = [row[0] for row in c.execute(
             "SELECT id FROM messages WHERE conversation_id = ? AND position <= ? ORDER BY position",
             (source.id, message.position),
@@ -50,6 +45,7 @@ def branch_conversation(store: ChatStore, message_id: int) -> Conversation:
                 f"INSERT INTO messages (conversation_id, {message_cols}) SELECT ?, {message_cols} FROM messages "
                 "WHERE id = ?", (new_id, old),
             ).lastrowid)
-            for table in ("canvas_frames", "message_versions", "version_frames"):
-                _copy_children(c, table, "message_id", old, new)
+            for table, cols in child_cols.items():
+                c.execute(f"INSERT INTO {table} (message_id, {cols}) SELECT ?, {cols} FROM {table} "
+                          "WHERE message_id = ?", (new, old))
     return store.conversation(new_id)
